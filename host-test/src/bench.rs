@@ -1,0 +1,69 @@
+//! `warden bench`: cost per request of a scenario's filter chain in the harness.
+
+use crate::host::vm::Runtime;
+use crate::proxy::Proxy;
+use crate::scenario::harness::proxy_config;
+use crate::scenario::resolve::{load, resolve_filters};
+use anyhow::bail;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Median and p99 of per-request cost, in ns.
+#[derive(Debug, Clone, Copy)]
+pub struct Cost {
+    /// Median.
+    pub median_ns: u64,
+    /// 99th percentile.
+    pub p99_ns: u64,
+}
+
+/// Replays the scenario's requests `iterations` times on one proxy and measures each.
+pub fn measure(scenario_path: &Path, iterations: usize, wasm_dir: &Path) -> anyhow::Result<Cost> {
+    let scenario = load(scenario_path)?;
+    if scenario.requests.is_empty() {
+        bail!("{}: no requests to time", scenario_path.display());
+    }
+    let filters = resolve_filters(&scenario, scenario_path, wasm_dir)?;
+    let runtime = Arc::new(Runtime::new()?);
+    let mut proxy = Proxy::new(runtime, proxy_config(&scenario, &filters))?;
+    let mut samples = Vec::with_capacity(iterations);
+    for i in 0..iterations + iterations / 10 {
+        let request = &scenario.requests[i % scenario.requests.len()];
+        let headers = vec![
+            (":authority".to_string(), request.authority.as_bytes().to_vec()),
+            (":path".to_string(), request.path.as_bytes().to_vec()),
+            (":method".to_string(), request.method.as_bytes().to_vec()),
+        ]
+        .into_iter()
+        .chain(request.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.as_bytes().to_vec())))
+        .collect();
+        let body = request.body.clone().unwrap_or_default();
+        let start = Instant::now();
+        let sid = proxy.send_headers(0, headers, body.is_empty());
+        if !body.is_empty() {
+            proxy.send_data(sid, body.as_bytes(), true);
+        }
+        proxy.finish(sid, request.timeout_ms);
+        let elapsed = start.elapsed().as_nanos() as u64;
+        if i >= iterations / 10 {
+            samples.push(elapsed); // the first 10% warm up
+        }
+    }
+    samples.sort_unstable();
+    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
+    Ok(Cost { median_ns: at(0.5), p99_ns: at(0.99) })
+}
+
+/// `warden bench`: prints the cost line.
+pub fn run(scenario_path: &Path, iterations: usize, wasm_dir: &Path) -> anyhow::Result<()> {
+    let cost = measure(scenario_path, iterations.max(10), wasm_dir)?;
+    println!(
+        "{}: {} requests, median {} ns, p99 {} ns",
+        scenario_path.display(),
+        iterations.max(10),
+        cost.median_ns,
+        cost.p99_ns
+    );
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! One proxy-wasm VM: a wasmtime instance of a filter module with its own `Store`.
+
+use super::state::HostState;
+use super::{imports, wasi};
+use anyhow::{anyhow, bail, Context as _};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use wasmtime::{Engine, Func, Instance, Linker, Module, Store, Val};
+
+/// Compiles filter modules once and links them against the proxy-wasm host.
+/// One per process; cheap to share across threads.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    modules: Mutex<HashMap<PathBuf, Module>>,
+    provided: HashSet<(String, String)>,
+}
+
+impl Runtime {
+    /// A runtime with every `env` and WASI hostcall registered.
+    pub fn new() -> anyhow::Result<Self> {
+        let engine = Engine::default();
+        let mut linker = Linker::new(&engine);
+        imports::add_to_linker(&mut linker)?;
+        wasi::add_to_linker(&mut linker)?;
+        let mut store = Store::new(&engine, HostState::placeholder());
+        let provided = linker.iter(&mut store).map(|(m, n, _)| (m.to_string(), n.to_string())).collect();
+        Ok(Runtime { engine, linker, modules: Mutex::new(HashMap::new()), provided })
+    }
+
+    /// Loads and compiles `path` (cached by path). Fails with a clear message when the file is
+    /// missing, is not wasm, is not a proxy-wasm module, or imports something no host provides.
+    pub fn load(&self, path: &Path) -> anyhow::Result<Module> {
+        if let Some(module) = self.modules.lock().map_err(|_| anyhow!("module cache poisoned"))?.get(path) {
+            return Ok(module.clone());
+        }
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read wasm module {}", path.display()))?;
+        let module = Module::new(&self.engine, &bytes)
+            .map_err(|e| anyhow!("{} is not a valid wasm module: {e:#}", path.display()))?;
+        let abi = module.exports().any(|e| e.name().starts_with("proxy_abi_version_0_2"));
+        if !abi {
+            bail!("{} is not a proxy-wasm module: it exports no proxy_abi_version_0_2_x", path.display());
+        }
+        for import in module.imports() {
+            if !self.provided.contains(&(import.module().to_string(), import.name().to_string())) {
+                bail!(
+                    "{} imports {}::{}, which neither this harness nor Envoy 1.40 provides",
+                    path.display(),
+                    import.module(),
+                    import.name()
+                );
+            }
+        }
+        self.modules.lock().map_err(|_| anyhow!("module cache poisoned"))?.insert(path.to_path_buf(), module.clone());
+        Ok(module)
+    }
+
+    /// Instantiates `module` with fresh per-VM `state` and runs `_initialize` if exported.
+    pub fn instantiate(&self, module: &Module, state: HostState) -> anyhow::Result<Vm> {
+        let mut store = Store::new(&self.engine, state);
+        let instance = self.linker.instantiate(&mut store, module)?;
+        let memory = instance.get_memory(&mut store, "memory").ok_or_else(|| anyhow!("module exports no memory"))?;
+        let alloc = instance
+            .get_typed_func::<i32, i32>(&mut store, "proxy_on_memory_allocate")
+            .or_else(|_| instance.get_typed_func::<i32, i32>(&mut store, "malloc"))
+            .map_err(|_| anyhow!("module exports neither proxy_on_memory_allocate nor malloc"))?;
+        store.data_mut().memory = Some(memory);
+        store.data_mut().alloc = Some(alloc);
+        let mut vm = Vm { store, instance, funcs: HashMap::new() };
+        if vm.func("_initialize").is_some() {
+            vm.call("_initialize", &[]).map_err(|e| anyhow!("_initialize trapped: {e}"))?;
+        } else if vm.func("_start").is_some() {
+            vm.call("_start", &[]).map_err(|e| anyhow!("_start trapped: {e}"))?;
+        }
+        Ok(vm)
+    }
+}
+
+/// A trap (guest panic, out-of-bounds access, `proc_exit`, ...): the VM is dead afterwards.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct Trap(pub String);
+
+/// A live VM.
+pub struct Vm {
+    store: Store<HostState>,
+    instance: Instance,
+    funcs: HashMap<&'static str, Option<Func>>,
+}
+
+impl Vm {
+    fn func(&mut self, name: &'static str) -> Option<Func> {
+        if let Some(func) = self.funcs.get(name) {
+            return *func;
+        }
+        let func = self.instance.get_func(&mut self.store, name);
+        self.funcs.insert(name, func);
+        func
+    }
+
+    /// Host state of this VM.
+    pub fn state(&mut self) -> &mut HostState {
+        self.store.data_mut()
+    }
+
+    /// Calls export `name` with i32 arguments. A missing export is a no-op returning `None`
+    /// (Envoy treats absent callbacks the same way); a trap is `Err`.
+    pub fn call(&mut self, name: &'static str, args: &[i32]) -> Result<Option<i32>, Trap> {
+        let Some(func) = self.func(name) else { return Ok(None) };
+        let ty = func.ty(&self.store);
+        let params: Vec<Val> = ty
+            .params()
+            .zip(args.iter().copied().chain(std::iter::repeat(0)))
+            .map(|(p, a)| match p {
+                wasmtime::ValType::I64 => Val::I64(a as i64),
+                _ => Val::I32(a),
+            })
+            .collect();
+        let mut results: Vec<Val> = ty.results().map(|_| Val::I32(0)).collect();
+        func.call(&mut self.store, &params, &mut results).map_err(|e| Trap(format!("{e:#}")))?;
+        Ok(results.first().and_then(|v| match v {
+            Val::I32(i) => Some(*i),
+            Val::I64(i) => Some(*i as i32),
+            _ => None,
+        }))
+    }
+}

@@ -1,0 +1,84 @@
+//! The `warden` command line: run scenarios in the harness or a real Envoy, and measure the
+//! harness cost of a filter chain.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use warden_host_test::bench;
+use warden_host_test::scenario::resolve::default_wasm_dir;
+use warden_host_test::scenario::run::{run_all, TestOptions};
+use warden_host_test::scenario::Backend;
+
+#[derive(Parser)]
+#[command(name = "warden", version, about = "Warden proxy-wasm filters: test and measure them")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run `*.scenario.yaml` files (directories are searched) in the harness, or in Envoy.
+    Test {
+        /// Scenario files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Run through a real Envoy 1.40 on loopback instead of the harness.
+        #[arg(long)]
+        envoy: bool,
+        /// Envoy binary (default: $WARDEN_ENVOY, .venv/bin/envoy, then PATH).
+        #[arg(long)]
+        envoy_bin: Option<PathBuf>,
+        /// Directory where artifact names are looked up.
+        #[arg(long)]
+        wasm_dir: Option<PathBuf>,
+        /// Scenarios run at once (default: CPU count in the harness, 2 with Envoy).
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
+    /// Measure the harness cost per request of a scenario's filter chain.
+    Bench {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// Requests to time (the scenario's requests, replayed in turn).
+        #[arg(long, default_value_t = 2000)]
+        iterations: usize,
+        /// Directory where artifact names are looked up.
+        #[arg(long)]
+        wasm_dir: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Test { paths, envoy, envoy_bin, wasm_dir, jobs } => (|| {
+            let backend = if envoy { Backend::Envoy } else { Backend::Harness };
+            let envoy_path = match (envoy, envoy_bin) {
+                (true, Some(bin)) => Some(bin),
+                (true, None) => Some(warden_host_test::scenario::envoy::find_envoy()?),
+                (false, _) => None,
+            };
+            let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+            let options = TestOptions {
+                backend,
+                wasm_dir: wasm_dir.unwrap_or_else(default_wasm_dir),
+                jobs: jobs.unwrap_or(if envoy { 2 } else { cpus }),
+                envoy: envoy_path,
+                work_dir: PathBuf::from(".warden-tmp/envoy"),
+            };
+            run_all(&paths, &options)
+        })(),
+        Command::Bench { scenario, iterations, wasm_dir } => {
+            bench::run(&scenario, iterations, &wasm_dir.unwrap_or_else(default_wasm_dir)).map(|_| true)
+        }
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(err) => {
+            eprintln!("warden: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Scenarios: one YAML format, two backends (the wasmtime harness and a real Envoy).
+
+pub mod check;
+pub mod client;
+pub mod envoy;
+pub mod format;
+pub mod harness;
+pub mod observed;
+pub mod resolve;
+pub mod run;
+pub mod servers;
+
+pub use format::{Backend, Scenario};

@@ -1,0 +1,60 @@
+//! What a backend saw while running a scenario, in one shape for both backends.
+
+use crate::proxy::Outcome;
+use std::collections::BTreeMap;
+
+/// The upstream's view of one request. Header names are lowercase, pseudo-headers removed
+/// and `:authority` reported as `host`, as an HTTP/1.1 server sees them.
+#[derive(Debug, Clone, Default)]
+pub struct UpstreamView {
+    /// Cluster that received it (empty for the route's upstream).
+    pub cluster: String,
+    /// Method.
+    pub method: String,
+    /// Path with query.
+    pub path: String,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: String,
+}
+
+/// The client's view of one request, plus filter state at its end.
+#[derive(Debug, Clone, Default)]
+pub struct RequestView {
+    /// How it ended.
+    pub outcome: Option<Outcome>,
+    /// Response status.
+    pub status: Option<u16>,
+    /// Response headers, lowercase names.
+    pub headers: Vec<(String, String)>,
+    /// Response body.
+    pub body: String,
+    /// What the upstream got, if anything.
+    pub upstream: Option<UpstreamView>,
+    /// Filter state by key (without `wasm.`).
+    pub filter_state: BTreeMap<String, String>,
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    /// Per request, in order.
+    pub requests: Vec<RequestView>,
+    /// Log lines (messages).
+    pub logs: Vec<String>,
+    /// Metric values by name.
+    pub metrics: BTreeMap<String, i64>,
+    /// Callouts received, in order.
+    pub callouts: Vec<UpstreamView>,
+    /// Why the chain failed to start, if it did.
+    pub load_error: Option<String>,
+}
+
+/// Converts proxy-wasm style headers (with pseudo-headers) to an HTTP/1.1 server's view.
+pub fn upstream_view(headers: &[(String, String)], body: String) -> UpstreamView {
+    let get = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+    let mut plain: Vec<(String, String)> = vec![("host".into(), get(":authority"))];
+    plain.extend(headers.iter().filter(|(k, _)| !k.starts_with(':')).cloned());
+    UpstreamView { cluster: String::new(), method: get(":method"), path: get(":path"), headers: plain, body }
+}

@@ -1,0 +1,130 @@
+//! Running scenario files on a backend and reporting `N passed, M failed`.
+
+use super::format::Backend;
+use super::resolve::{discover, load, resolve_filters, runs_on};
+use super::{check, envoy, harness};
+use crate::host::vm::Runtime;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// How one scenario file ended.
+#[derive(Debug, Clone)]
+pub enum Verdict {
+    /// Every expectation held.
+    Passed,
+    /// What differed, or why it could not run.
+    Failed(Vec<String>),
+    /// Not for this backend (with the scenario's reason).
+    Skipped(String),
+}
+
+/// Options of `warden test`.
+#[derive(Debug, Clone)]
+pub struct TestOptions {
+    /// Backend to run on.
+    pub backend: Backend,
+    /// Where artifact names are looked up.
+    pub wasm_dir: PathBuf,
+    /// Scenarios run at once.
+    pub jobs: usize,
+    /// Envoy binary (Envoy backend).
+    pub envoy: Option<PathBuf>,
+    /// Scratch directory for Envoy runs.
+    pub work_dir: PathBuf,
+}
+
+/// Runs one scenario file.
+pub fn run_file(runtime: &Arc<Runtime>, path: &Path, options: &TestOptions, index: usize) -> Verdict {
+    let scenario = match load(path) {
+        Ok(s) => s,
+        Err(e) => return Verdict::Failed(vec![format!("{e:#}")]),
+    };
+    if !runs_on(&scenario, options.backend) {
+        return Verdict::Skipped(scenario.reason.clone().unwrap_or_default());
+    }
+    let filters = match resolve_filters(&scenario, path, &options.wasm_dir) {
+        Ok(f) => f,
+        Err(e) => return Verdict::Failed(vec![format!("{e:#}")]),
+    };
+    let observed = match options.backend {
+        Backend::Harness => harness::run(runtime, &scenario, &filters),
+        Backend::Envoy => {
+            let Some(envoy_bin) = &options.envoy else {
+                return Verdict::Failed(vec!["no Envoy binary".into()]);
+            };
+            let stem = path.file_name().map(|n| n.to_string_lossy().replace(".scenario.yaml", "")).unwrap_or_default();
+            let dir = options.work_dir.join(format!("{index:03}-{stem}"));
+            match envoy::run(envoy_bin, &scenario, &filters, &dir) {
+                Ok(observed) => observed,
+                Err(e) => return Verdict::Failed(vec![format!("{e:#}")]),
+            }
+        }
+    };
+    let failures = check::check(&scenario, &observed);
+    if failures.is_empty() {
+        Verdict::Passed
+    } else {
+        let mut failures = failures;
+        if !scenario.description.is_empty() {
+            failures.insert(0, format!("scenario: {}", scenario.description.trim()));
+        }
+        let tail: Vec<String> = observed.logs.iter().rev().take(12).rev().map(|l| format!("  log: {l}")).collect();
+        failures.extend(tail);
+        Verdict::Failed(failures)
+    }
+}
+
+/// Runs every scenario under `paths`, prints one line per scenario and the summary line, and
+/// returns whether all passed.
+pub fn run_all(paths: &[PathBuf], options: &TestOptions) -> anyhow::Result<bool> {
+    let files = discover(paths)?;
+    if files.is_empty() {
+        anyhow::bail!("no *.scenario.yaml files under {:?}", paths);
+    }
+    let runtime = Arc::new(Runtime::new()?);
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, Verdict)>> = Mutex::new(Vec::new());
+    let label = match options.backend {
+        Backend::Harness => "harness",
+        Backend::Envoy => "envoy",
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..options.jobs.max(1) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(path) = files.get(i) else { break };
+                let verdict = run_file(&runtime, path, options, i);
+                print_verdict(label, path, &verdict);
+                if let Ok(mut all) = results.lock() {
+                    all.push((i, verdict));
+                }
+            });
+        }
+    });
+    let results = results.into_inner().unwrap_or_default();
+    let passed = results.iter().filter(|(_, v)| matches!(v, Verdict::Passed)).count();
+    let failed = results.iter().filter(|(_, v)| matches!(v, Verdict::Failed(_))).count();
+    let skipped = results.iter().filter(|(_, v)| matches!(v, Verdict::Skipped(_))).count();
+    if skipped > 0 {
+        println!("{passed} passed, {failed} failed, {skipped} skipped");
+    } else {
+        println!("{passed} passed, {failed} failed");
+    }
+    Ok(failed == 0)
+}
+
+fn print_verdict(label: &str, path: &Path, verdict: &Verdict) {
+    let mut out = String::new();
+    match verdict {
+        Verdict::Passed => out.push_str(&format!("PASS [{label}] {}\n", path.display())),
+        Verdict::Skipped(reason) => out.push_str(&format!("SKIP [{label}] {} ({reason})\n", path.display())),
+        Verdict::Failed(failures) => {
+            out.push_str(&format!("FAIL [{label}] {}\n", path.display()));
+            for failure in failures {
+                out.push_str(&format!("    {failure}\n"));
+            }
+        }
+    }
+    print!("{out}");
+}
