@@ -12,8 +12,9 @@ fn trace(caller: &mut C<'_>, name: &'static str) {
     caller.data_mut().trace.push(name);
 }
 
-/// Reads a header map, or the status Envoy returns when the map is not available.
+/// Reads a header map, or the status Envoy returns when the map is not reachable.
 fn map_get(state: &HostState, map: MapType) -> Result<Pairs, Status> {
+    let access = state.access;
     match map {
         MapType::CallResponseHeaders => state.callout.as_ref().map(|c| c.headers.clone()).ok_or(Status::BadArgument),
         MapType::CallResponseTrailers => state.callout.as_ref().map(|c| c.trailers.clone()).ok_or(Status::BadArgument),
@@ -21,30 +22,34 @@ fn map_get(state: &HostState, map: MapType) -> Result<Pairs, Status> {
         _ => {
             let stream = state.stream.as_ref().ok_or(Status::BadArgument)?.borrow();
             Ok(match map {
-                MapType::RequestHeaders => stream.request_headers.clone(),
-                MapType::RequestTrailers => stream.request_trailers.clone(),
-                MapType::ResponseHeaders if stream.response_started => stream.response_headers.clone(),
-                MapType::ResponseTrailers if stream.response_started => stream.response_trailers.clone(),
+                MapType::RequestHeaders if access.request_headers || access.log_phase => stream.request_headers.clone(),
+                MapType::RequestTrailers if access.request_trailers => stream.request_trailers.clone(),
+                MapType::ResponseHeaders
+                    if stream.response_started && (access.response_headers || access.log_phase) =>
+                {
+                    stream.response_headers.clone()
+                }
+                MapType::ResponseTrailers if access.response_trailers => stream.response_trailers.clone(),
                 _ => return Err(Status::BadArgument),
             })
         }
     }
 }
 
-/// Applies `change` to a header map the current filter may modify. A map whose phase has
-/// passed answers `NotFound`, as measured in Envoy 1.40.
+/// Applies `change` to a header map the current filter may modify; `BadArgument` otherwise
+/// (measured in Envoy 1.40: the map is gone once its phase has passed).
 fn map_change(state: &mut HostState, map: MapType, change: impl FnOnce(&mut Pairs)) -> CallResult {
     let allowed = match map {
         MapType::RequestHeaders => state.access.request_headers,
         MapType::ResponseHeaders => state.access.response_headers,
         MapType::RequestTrailers => state.access.request_trailers,
         MapType::ResponseTrailers => state.access.response_trailers,
-        _ => return Err(Status::BadArgument),
+        _ => false,
     };
-    let stream = state.stream.as_ref().ok_or(Status::BadArgument)?;
     if !allowed {
-        return Err(Status::NotFound);
+        return Err(Status::BadArgument);
     }
+    let stream = state.stream.as_ref().ok_or(Status::BadArgument)?;
     let mut stream = stream.borrow_mut();
     let target = match map {
         MapType::RequestHeaders => &mut stream.request_headers,
@@ -98,7 +103,13 @@ fn metric_mut<'a>(metrics: &'a mut [Metric], id: i32) -> Result<&'a mut Metric, 
 pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.func_wrap("env", "proxy_log", |mut c: C<'_>, level: i32, ptr: i32, len: i32| -> i32 {
         trace(&mut c, "proxy_log");
-        status(read_str(&c, ptr, len).map(|msg| c.data().log(abi::level_name(level as u32), msg)))
+        // Envoy writes a multi-line message as one entry; its log shows one line per line.
+        let result = read_str(&c, ptr, len).map(|msg| {
+            for line in msg.lines().filter(|l| !l.is_empty()) {
+                c.data().log(abi::level_name(level as u32), line.to_string());
+            }
+        });
+        status(result)
     })?;
     linker.func_wrap("env", "proxy_get_log_level", |mut c: C<'_>, out: i32| -> i32 {
         trace(&mut c, "proxy_get_log_level");

@@ -146,13 +146,17 @@ pub struct StreamData {
     pub response_started: bool,
 }
 
-/// What the filter being called may change right now.
+/// Which stream maps the filter being called can reach right now. As in Envoy 1.40, a header
+/// map is there only while the filter is in (or paused in) that map's headers phase; after it
+/// returned Continue, reads and writes get `BadArgument`. `on_log` reads both header maps.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Access {
-    /// Request headers still changeable (this filter has not passed its headers phase).
+    /// Request headers reachable (this filter has not passed its request headers phase).
     pub request_headers: bool,
-    /// Response headers still changeable.
+    /// Response headers reachable.
     pub response_headers: bool,
+    /// In `on_log`: header maps readable, not writable.
+    pub log_phase: bool,
     /// Request trailers changeable.
     pub request_trailers: bool,
     /// Response trailers changeable.

@@ -69,18 +69,36 @@ impl Runtime {
         store.data_mut().alloc = Some(alloc);
         let mut vm = Vm { store, instance, funcs: HashMap::new() };
         if vm.func("_initialize").is_some() {
-            vm.call("_initialize", &[]).map_err(|e| anyhow!("_initialize trapped: {e}"))?;
+            vm.call("_initialize", &[]).map_err(|e| anyhow!("_initialize trapped: {}", e.detail))?;
         } else if vm.func("_start").is_some() {
-            vm.call("_start", &[]).map_err(|e| anyhow!("_start trapped: {e}"))?;
+            vm.call("_start", &[]).map_err(|e| anyhow!("_start trapped: {}", e.detail))?;
         }
         Ok(vm)
     }
 }
 
 /// A trap (guest panic, out-of-bounds access, `proc_exit`, ...): the VM is dead afterwards.
+/// `reason` is worded like V8's (`unreachable`, `memory access out of bounds`, ...) so logs
+/// read the same in the harness and in Envoy; `detail` has wasmtime's full report.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct Trap(pub String);
+#[error("{reason}")]
+pub struct Trap {
+    /// Short reason, e.g. `unreachable`.
+    pub reason: String,
+    /// Full report with the wasm backtrace.
+    pub detail: String,
+}
+
+fn trap_reason(err: &wasmtime::Error) -> String {
+    match err.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::UnreachableCodeReached) => "unreachable".into(),
+        Some(wasmtime::Trap::MemoryOutOfBounds) => "memory access out of bounds".into(),
+        Some(wasmtime::Trap::StackOverflow) => "Maximum call stack size exceeded".into(),
+        Some(wasmtime::Trap::IntegerDivisionByZero) => "divide by zero".into(),
+        Some(other) => other.to_string(),
+        None => err.root_cause().to_string(),
+    }
+}
 
 /// A live VM.
 pub struct Vm {
@@ -118,7 +136,8 @@ impl Vm {
             })
             .collect();
         let mut results: Vec<Val> = ty.results().map(|_| Val::I32(0)).collect();
-        func.call(&mut self.store, &params, &mut results).map_err(|e| Trap(format!("{e:#}")))?;
+        func.call(&mut self.store, &params, &mut results)
+            .map_err(|e| Trap { reason: trap_reason(&e), detail: format!("{e:?}") })?;
         Ok(results.first().and_then(|v| match v {
             Val::I32(i) => Some(*i),
             Val::I64(i) => Some(*i as i32),

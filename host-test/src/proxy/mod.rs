@@ -300,13 +300,12 @@ impl Proxy {
             Err(trap) => {
                 let plugin = slot.plugin.name.clone();
                 slot.vm = None;
-                slot.failure = Some(trap.0.clone());
+                slot.failure = Some(trap.detail.clone());
                 slot.reload_at_ns = now + RELOAD_BACKOFF_NS;
-                let first_line = trap.0.lines().next().unwrap_or_default().to_string();
                 self.world.borrow_mut().logs.push(LogLine {
-                    level: "critical",
+                    level: "error",
                     plugin,
-                    message: format!("Function: {export} failed: {first_line}"),
+                    message: format!("Function: {export} failed: Uncaught RuntimeError: {}", trap.reason),
                 });
                 Called::Failed
             }

@@ -181,10 +181,14 @@ impl Stream {
 
     /// What filter `filter` may change in its current callback.
     pub(super) fn access_for(&self, filter: usize) -> Access {
+        if self.outcome.is_some() {
+            return Access { log_phase: true, ..Access::default() };
+        }
         let (pr, pp) = (filter, self.n() - 1 - filter);
         Access {
-            request_headers: !self.req.passed[pr] && !self.req_aborted,
+            request_headers: self.req.offered[pr] && !self.req.passed[pr] && !self.req_aborted,
             response_headers: self.resp.offered[pp] && !self.resp.passed[pp],
+            log_phase: false,
             request_trailers: self.req.in_trailers[pr],
             response_trailers: self.resp.in_trailers[pp],
         }
@@ -702,15 +706,19 @@ impl Proxy {
         let has_trailers = !response.trailers.is_empty();
         let epoch = self.epoch(sid, Dir::Response);
         self.offer_headers(sid, Dir::Response, 0, chunks.is_empty() && !has_trailers);
-        let count = chunks.len();
-        for (i, chunk) in chunks.into_iter().enumerate() {
+        // Envoy's HTTP/1 codec hands over each body chunk with end_of_stream false and then
+        // signals the end in an empty callback of its own (measured).
+        let had_body = !chunks.is_empty();
+        for chunk in chunks {
             if !self.alive(epoch) {
                 return;
             }
-            self.offer_data(sid, Dir::Response, 0, chunk, i + 1 == count && !has_trailers);
+            self.offer_data(sid, Dir::Response, 0, chunk, false);
         }
         if has_trailers && self.alive(epoch) {
             self.offer_trailers(sid, Dir::Response, 0);
+        } else if had_body && self.alive(epoch) {
+            self.offer_data(sid, Dir::Response, 0, Vec::new(), true);
         }
     }
 
@@ -721,6 +729,9 @@ impl Proxy {
             return self.end_stream(sid, super::Outcome::Reset);
         }
         let n = self.streams[sid].n();
+        // Once the response is in the encoder filters, Envoy sends a local reply directly,
+        // without running response callbacks again.
+        let direct = self.streams[sid].resp.offered.iter().any(|offered| *offered);
         {
             let s = &mut self.streams[sid];
             s.req_aborted = true;
@@ -740,6 +751,13 @@ impl Proxy {
             data.response_headers = headers;
             data.response_body.clear();
             data.response_started = true;
+        }
+        if direct {
+            let s = &mut self.streams[sid];
+            s.downstream.headers = Some(s.data.borrow().response_headers.clone());
+            s.downstream.body = reply.body;
+            s.downstream.complete = true;
+            return self.end_stream(sid, super::Outcome::Complete);
         }
         let epoch = self.epoch(sid, Dir::Response);
         self.offer_headers(sid, Dir::Response, 0, reply.body.is_empty());

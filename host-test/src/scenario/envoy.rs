@@ -127,7 +127,7 @@ struct EnvoyProcess {
 impl Drop for EnvoyProcess {
     /// SIGTERM (Envoy flushes its logs and exits), SIGKILL if it is still there after 5 s.
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).stderr(Stdio::null()).status();
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -218,13 +218,24 @@ fn wasm_logs(log: &Path, filters: &[ResolvedFilter]) -> Vec<String> {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let _ = filters;
     let mut out = Vec::new();
+    let mut in_wasm_entry = false;
     for line in text.lines() {
+        if !line.starts_with('[') {
+            // A multi-line message (a panic's text follows "panicked at ..."): keep each line.
+            if in_wasm_entry && !line.is_empty() {
+                out.push(line.to_string());
+            }
+            continue;
+        }
+        in_wasm_entry = false;
         let message = line.find("wasm log ").and_then(|at| line[at..].find(": ").map(|colon| &line[at + colon + 2..]));
         if let Some(message) = message {
             out.push(message.to_string());
+            in_wasm_entry = true;
         } else if line.contains("[wasm]") {
             let message = line.rsplit_once("] ").map_or(line, |(_, m)| m);
             out.push(message.to_string());
+            in_wasm_entry = true;
         }
     }
     out
@@ -245,6 +256,7 @@ fn metrics(admin: SocketAddr) -> std::collections::BTreeMap<String, i64> {
 
 /// Runs `scenario` through Envoy at `envoy`, with scratch files under `work_dir`.
 pub fn run(envoy: &Path, scenario: &Scenario, filters: &[ResolvedFilter], work_dir: &Path) -> anyhow::Result<Observed> {
+    let _ = std::fs::remove_dir_all(work_dir);
     std::fs::create_dir_all(work_dir)?;
     let received: Received = Default::default();
     let callouts: Received = Default::default();

@@ -107,8 +107,12 @@ pub fn run(runtime: &Arc<Runtime>, scenario: &Scenario, filters: &[ResolvedFilte
         }
         headers.extend(request.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.as_bytes().to_vec())));
         let sid = proxy.send_headers(0, headers, chunks.is_empty());
-        for (i, chunk) in chunks.iter().enumerate() {
-            proxy.send_data(sid, chunk.as_bytes(), i + 1 == chunks.len());
+        // As Envoy's HTTP/1 codec: chunks with end_of_stream false, then an empty end.
+        for chunk in &chunks {
+            proxy.send_data(sid, chunk.as_bytes(), false);
+        }
+        if !chunks.is_empty() {
+            proxy.send_data(sid, &[], true);
         }
         let report = proxy.finish(sid, request.timeout_ms);
         observed.requests.push(RequestView {
