@@ -95,7 +95,7 @@ fn buffer_get(state: &HostState, kind: BufferType) -> Result<Vec<u8>, Status> {
     })
 }
 
-fn metric_mut<'a>(metrics: &'a mut [Metric], id: i32) -> Result<&'a mut Metric, Status> {
+fn metric_mut(metrics: &mut [Metric], id: i32) -> Result<&mut Metric, Status> {
     metrics.get_mut((id as u32 as usize).wrapping_sub(1)).ok_or(Status::NotFound)
 }
 

@@ -366,7 +366,7 @@ impl Proxy {
     fn stream_call(&mut self, sid: usize, f: usize, export: &'static str, args: &[i32]) -> Option<Option<i32>> {
         let site = self.site(sid, f)?;
         let was_live = self.slots[f][site.vm].vm.is_some();
-        match self.call(&site, export, &args.iter().copied().collect::<Vec<_>>()) {
+        match self.call(&site, export, args) {
             Called::Returned(value) => Some(value),
             Called::Failed if was_live => {
                 self.streams[sid].pending.clear();
@@ -657,11 +657,8 @@ impl Proxy {
         match (dir, short) {
             (Dir::Request, false) => {
                 sink.complete = true;
-                match self.config.upstream.clone() {
-                    Some(response) => {
-                        self.schedule(response.delay_ms, Event::Upstream { stream: StreamId(sid), response })
-                    }
-                    None => {}
+                if let Some(response) = self.config.upstream.clone() {
+                    self.schedule(response.delay_ms, Event::Upstream { stream: StreamId(sid), response });
                 }
             }
             (Dir::Request, true) => {

@@ -35,7 +35,9 @@ impl ScriptedServer {
             while !stop_flag.load(Ordering::Relaxed) {
                 let Ok(Some(mut request)) = server.recv_timeout(Duration::from_millis(50)) else { continue };
                 let mut body = Vec::new();
-                let _ = request.as_reader().read_to_end(&mut body);
+                if request.as_reader().read_to_end(&mut body).is_err() {
+                    continue; // Envoy reset the upstream request: it never arrived whole.
+                }
                 let view = UpstreamView {
                     cluster: cluster.clone(),
                     method: request.method().as_str().to_string(),

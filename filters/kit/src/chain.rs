@@ -1,0 +1,474 @@
+//! Runs stages in order over one request, pausing for callouts and body buffering, and
+//! applying their effects through a [`Host`].
+
+use crate::effect::{CalloutResponse, Effect, HeaderMap, LocalReply, LogLevel};
+use crate::facts::{self, Facts};
+use crate::failure::FailureMode;
+use crate::host::Host;
+use crate::stage::{BodyNeed, Cx, Flow, Stage};
+use crate::view::RequestView;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// Default limit for a buffered body: Envoy's own default buffer limit (1 MiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What the proxy callback should return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Let the stream go on.
+    Continue,
+    /// Hold the stream (buffering, waiting for a callout, or answered locally).
+    Pause,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    RequestHeaders,
+    RequestBody,
+    ResponseHeaders,
+    ResponseBody,
+}
+
+impl Phase {
+    fn name(self) -> &'static str {
+        match self {
+            Phase::RequestHeaders => "request headers",
+            Phase::RequestBody => "request body",
+            Phase::ResponseHeaders => "response headers",
+            Phase::ResponseBody => "response body",
+        }
+    }
+
+    fn is_response(self) -> bool {
+        matches!(self, Phase::ResponseHeaders | Phase::ResponseBody)
+    }
+}
+
+struct Inner {
+    stages: Vec<Rc<dyn Stage>>,
+    request_body: BodyNeed,
+    response_body: BodyNeed,
+    body_failure: FailureMode,
+    max_body_bytes: usize,
+    reads_facts: Vec<&'static str>,
+}
+
+/// An ordered list of stages with what they need, compiled once at configure time.
+/// Cheap to clone; one [`ChainRun`] per request.
+#[derive(Clone)]
+pub struct Chain {
+    inner: Rc<Inner>,
+}
+
+fn strongest(a: BodyNeed, b: BodyNeed) -> BodyNeed {
+    match (a, b) {
+        (BodyNeed::Rewrite, _) | (_, BodyNeed::Rewrite) => BodyNeed::Rewrite,
+        (BodyNeed::Inspect, _) | (_, BodyNeed::Inspect) => BodyNeed::Inspect,
+        _ => BodyNeed::None,
+    }
+}
+
+impl Chain {
+    /// A chain of `stages` in order; body limit [`DEFAULT_MAX_BODY_BYTES`]; facts not imported.
+    pub fn new(stages: Vec<Rc<dyn Stage>>) -> Chain {
+        let mut request_body = BodyNeed::None;
+        let mut response_body = BodyNeed::None;
+        let mut body_failure = FailureMode::Open;
+        for stage in &stages {
+            let needs = stage.needs();
+            request_body = strongest(request_body, needs.request_body);
+            response_body = strongest(response_body, needs.response_body);
+            let needs_body = needs.request_body != BodyNeed::None || needs.response_body != BodyNeed::None;
+            if needs_body && stage.failure_mode() == FailureMode::Closed {
+                body_failure = FailureMode::Closed;
+            }
+        }
+        let inner = Inner {
+            stages,
+            request_body,
+            response_body,
+            body_failure,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            reads_facts: Vec::new(),
+        };
+        Chain { inner: Rc::new(inner) }
+    }
+
+    /// Sets the largest body the chain buffers; a larger one fails per the strictest
+    /// `failure_mode` of the stages that need bodies (closed: 413).
+    pub fn with_max_body_bytes(self, bytes: usize) -> Chain {
+        self.rebuild(|inner| inner.max_body_bytes = bytes)
+    }
+
+    /// Reads the facts its stages need from filter state at request start (for a stage that
+    /// runs as a separate wasm filter after other Warden filters).
+    pub fn importing_facts(self) -> Chain {
+        let keys: Vec<&'static str> =
+            self.inner.stages.iter().flat_map(|s| s.needs().reads_facts.iter().copied()).collect();
+        self.rebuild(|inner| inner.reads_facts = keys)
+    }
+
+    fn rebuild(self, change: impl FnOnce(&mut Inner)) -> Chain {
+        let old = &self.inner;
+        let mut inner = Inner {
+            stages: old.stages.clone(),
+            request_body: old.request_body,
+            response_body: old.response_body,
+            body_failure: old.body_failure,
+            max_body_bytes: old.max_body_bytes,
+            reads_facts: old.reads_facts.clone(),
+        };
+        change(&mut inner);
+        Chain { inner: Rc::new(inner) }
+    }
+
+    /// Names of the stages, in order.
+    pub fn stage_names(&self) -> Vec<&'static str> {
+        self.inner.stages.iter().map(|s| s.name()).collect()
+    }
+
+    /// State for a new request.
+    pub fn start(&self) -> ChainRun {
+        ChainRun {
+            inner: self.inner.clone(),
+            facts: Facts::default(),
+            request_headers: Vec::new(),
+            response_headers: Vec::new(),
+            body: None,
+            waiting: None,
+            replied: false,
+            skip_request_body: false,
+            skip_response_body: false,
+        }
+    }
+}
+
+struct Waiting {
+    stage: usize,
+    token: u32,
+    phase: Phase,
+    tag: String,
+}
+
+/// One request's pass through a [`Chain`].
+pub struct ChainRun {
+    inner: Rc<Inner>,
+    facts: Facts,
+    request_headers: Vec<(String, String)>,
+    response_headers: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+    waiting: Option<Waiting>,
+    replied: bool,
+    skip_request_body: bool,
+    skip_response_body: bool,
+}
+
+/// The view stages read: headers cached from their phase, properties through the host.
+struct PhaseView<'a> {
+    request_headers: &'a [(String, String)],
+    response_headers: &'a [(String, String)],
+    body: Option<&'a [u8]>,
+    host: RefCell<&'a mut dyn Host>,
+}
+
+fn find<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+impl RequestView for PhaseView<'_> {
+    fn header(&self, name: &str) -> Option<&str> {
+        find(self.request_headers, name)
+    }
+    fn headers(&self) -> &[(String, String)] {
+        self.request_headers
+    }
+    fn response_header(&self, name: &str) -> Option<&str> {
+        find(self.response_headers, name)
+    }
+    fn property(&self, path: &[&str]) -> Option<Vec<u8>> {
+        self.host.borrow_mut().property(path)
+    }
+    fn body(&self) -> Option<&[u8]> {
+        self.body
+    }
+}
+
+enum Handled {
+    Next,
+    Stop,
+}
+
+impl ChainRun {
+    /// The request's facts so far.
+    pub fn facts(&self) -> &Facts {
+        &self.facts
+    }
+
+    /// Whether a stage answered the request locally.
+    pub fn replied(&self) -> bool {
+        self.replied
+    }
+
+    /// Request headers phase: runs every stage's `on_request_headers`.
+    pub fn on_request_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Step {
+        self.request_headers = host.request_headers();
+        if let Some(id) = find(&self.request_headers, "x-request-id") {
+            let id = serde_json::Value::String(id.to_string());
+            self.facts.set(facts::REQUEST_ID, id);
+        }
+        for key in self.inner.reads_facts.clone() {
+            if let Some(bytes) = host.filter_state(key) {
+                let value = serde_json::from_slice(&bytes)
+                    .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+                self.facts.import(key, value);
+            }
+        }
+        if self.inner.request_body == BodyNeed::Rewrite && !end_of_stream {
+            if let Err(err) = host.set_header(HeaderMap::Request, "content-length", None) {
+                host.log(LogLevel::Error, &format!("warden: cannot remove request content-length: {err}"));
+            }
+        }
+        self.run_phase(host, Phase::RequestHeaders, 0)
+    }
+
+    /// Request body callback: buffers until end of stream, then runs `on_request_body`.
+    pub fn on_request_body(&mut self, host: &mut dyn Host, body_size: usize, end_of_stream: bool) -> Step {
+        if self.replied || self.inner.request_body == BodyNeed::None || self.skip_request_body {
+            return Step::Continue;
+        }
+        self.body_phase(host, Phase::RequestBody, body_size, end_of_stream)
+    }
+
+    /// Response headers phase.
+    pub fn on_response_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Step {
+        if self.replied {
+            return Step::Continue;
+        }
+        self.response_headers = host.response_headers();
+        if self.inner.response_body == BodyNeed::Rewrite && !end_of_stream {
+            if let Err(err) = host.set_header(HeaderMap::Response, "content-length", None) {
+                host.log(LogLevel::Error, &format!("warden: cannot remove response content-length: {err}"));
+            }
+        }
+        self.run_phase(host, Phase::ResponseHeaders, 0)
+    }
+
+    /// Response body callback.
+    pub fn on_response_body(&mut self, host: &mut dyn Host, body_size: usize, end_of_stream: bool) -> Step {
+        if self.replied || self.inner.response_body == BodyNeed::None || self.skip_response_body {
+            return Step::Continue;
+        }
+        self.body_phase(host, Phase::ResponseBody, body_size, end_of_stream)
+    }
+
+    /// A callout answered (`token` from [`Host::dispatch`]). Resumes the stream when the
+    /// remaining stages of the phase let it go on.
+    pub fn on_callout_response(&mut self, host: &mut dyn Host, token: u32, mut response: CalloutResponse) {
+        let Some(waiting) = self.waiting.take_if(|w| w.token == token) else { return };
+        response.tag = waiting.tag.clone();
+        let flow = self.call_stage(host, waiting.stage, waiting.phase, Some(&response));
+        if let Handled::Stop = self.handle(host, waiting.stage, waiting.phase, flow) {
+            return;
+        }
+        if self.run_phase(host, waiting.phase, waiting.stage + 1) == Step::Continue {
+            host.resume(waiting.phase.is_response());
+        }
+    }
+
+    /// End of stream: every stage's `on_log` (facts are final).
+    pub fn on_log(&mut self, host: &mut dyn Host) {
+        let now = host.now();
+        let stages = self.inner.stages.clone();
+        for stage in stages {
+            let mut effects = Vec::new();
+            {
+                let view = PhaseView {
+                    request_headers: &self.request_headers,
+                    response_headers: &self.response_headers,
+                    body: None,
+                    host: RefCell::new(&mut *host),
+                };
+                let mut cx = Cx { request: &view, facts: &mut self.facts, effects: &mut effects, now };
+                stage.on_log(&mut cx);
+            }
+            self.apply(host, None, effects);
+        }
+        self.export_facts(host);
+    }
+
+    fn body_phase(&mut self, host: &mut dyn Host, phase: Phase, size: usize, end_of_stream: bool) -> Step {
+        if self.waiting.is_some() {
+            return Step::Pause;
+        }
+        if size > self.inner.max_body_bytes {
+            let limit = self.inner.max_body_bytes;
+            match self.inner.body_failure {
+                FailureMode::Closed => {
+                    host.log(LogLevel::Warn, &format!("warden: {} larger than {limit} bytes: denied", phase.name()));
+                    let status = if phase.is_response() { 502 } else { 413 };
+                    let reply =
+                        LocalReply::new(status, "body too large for inspection").with_details("warden_body_too_large");
+                    host.send_local_reply(&reply);
+                    self.replied = true;
+                    return Step::Pause;
+                }
+                FailureMode::Open => {
+                    host.log(
+                        LogLevel::Warn,
+                        &format!("warden: {} larger than {limit} bytes: passed uninspected", phase.name()),
+                    );
+                    if phase.is_response() {
+                        self.skip_response_body = true;
+                    } else {
+                        self.skip_request_body = true;
+                    }
+                    return Step::Continue;
+                }
+            }
+        }
+        if !end_of_stream {
+            return Step::Pause;
+        }
+        self.body = Some(host.body(phase.is_response()));
+        self.run_phase(host, phase, 0)
+    }
+
+    fn wants(&self, stage: usize, phase: Phase) -> bool {
+        let needs = self.inner.stages[stage].needs();
+        match phase {
+            Phase::RequestBody => needs.request_body != BodyNeed::None,
+            Phase::ResponseBody => needs.response_body != BodyNeed::None,
+            _ => true,
+        }
+    }
+
+    fn run_phase(&mut self, host: &mut dyn Host, phase: Phase, from: usize) -> Step {
+        for i in from..self.inner.stages.len() {
+            if !self.wants(i, phase) {
+                continue;
+            }
+            let flow = self.call_stage(host, i, phase, None);
+            if let Handled::Stop = self.handle(host, i, phase, flow) {
+                return Step::Pause;
+            }
+        }
+        Step::Continue
+    }
+
+    fn handle(&mut self, host: &mut dyn Host, stage: usize, phase: Phase, mut flow: Flow) -> Handled {
+        loop {
+            match flow {
+                Flow::Continue => return Handled::Next,
+                Flow::Respond(reply) => {
+                    host.send_local_reply(&reply);
+                    self.replied = true;
+                    return Handled::Stop;
+                }
+                Flow::Callout(callout) => match host.dispatch(&callout) {
+                    Ok(token) => {
+                        self.waiting = Some(Waiting { stage, token, phase, tag: callout.tag });
+                        return Handled::Stop;
+                    }
+                    Err(err) => {
+                        host.log(LogLevel::Warn, &format!("warden: {err}"));
+                        let synthetic =
+                            CalloutResponse { status: 503, headers: Vec::new(), body: Vec::new(), tag: callout.tag };
+                        flow = self.call_stage(host, stage, phase, Some(&synthetic));
+                    }
+                },
+            }
+        }
+    }
+
+    fn call_stage(&mut self, host: &mut dyn Host, i: usize, phase: Phase, callout: Option<&CalloutResponse>) -> Flow {
+        let stage = self.inner.stages[i].clone();
+        let now = host.now();
+        let mut effects = Vec::new();
+        let flow = {
+            let view = PhaseView {
+                request_headers: &self.request_headers,
+                response_headers: &self.response_headers,
+                body: self.body.as_deref(),
+                host: RefCell::new(&mut *host),
+            };
+            let mut cx = Cx { request: &view, facts: &mut self.facts, effects: &mut effects, now };
+            match (callout, phase) {
+                (Some(response), _) => stage.on_callout_response(&mut cx, response),
+                (None, Phase::RequestHeaders) => stage.on_request_headers(&mut cx),
+                (None, Phase::RequestBody) => stage.on_request_body(&mut cx),
+                (None, Phase::ResponseHeaders) => stage.on_response_headers(&mut cx),
+                (None, Phase::ResponseBody) => stage.on_response_body(&mut cx),
+            }
+        };
+        self.apply(host, Some(phase), effects);
+        self.export_facts(host);
+        flow
+    }
+
+    fn apply(&mut self, host: &mut dyn Host, phase: Option<Phase>, effects: Vec<Effect>) {
+        for effect in effects {
+            let result = match effect {
+                Effect::SetHeader { map, name, value } => self.header_effect(host, phase, map, &name, Some(&value)),
+                Effect::RemoveHeader { map, name } => self.header_effect(host, phase, map, &name, None),
+                Effect::ReplaceBody(body) => match phase {
+                    Some(p @ (Phase::RequestBody | Phase::ResponseBody)) => {
+                        let result = host.replace_body(p.is_response(), &body);
+                        self.body = Some(body);
+                        result
+                    }
+                    other => Err(crate::KitError::WrongPhase {
+                        effect: "replacing the body",
+                        phase: other.map_or("log", Phase::name),
+                    }),
+                },
+                Effect::Metric { name, kind, value } => {
+                    host.metric(name, kind, value);
+                    Ok(())
+                }
+                Effect::Log { level, message } => {
+                    host.log(level, &message);
+                    Ok(())
+                }
+            };
+            if let Err(err) = result {
+                host.log(LogLevel::Error, &format!("warden: effect dropped: {err}"));
+            }
+        }
+    }
+
+    fn header_effect(
+        &mut self,
+        host: &mut dyn Host,
+        phase: Option<Phase>,
+        map: HeaderMap,
+        name: &str,
+        value: Option<&str>,
+    ) -> Result<(), crate::KitError> {
+        let (allowed, cache) = match map {
+            HeaderMap::Request => (phase == Some(Phase::RequestHeaders), &mut self.request_headers),
+            HeaderMap::Response => (phase == Some(Phase::ResponseHeaders), &mut self.response_headers),
+        };
+        if !allowed {
+            // Envoy no longer has the map: calling the host would fail (and the SDK would panic).
+            return Err(crate::KitError::WrongPhase {
+                effect: "changing headers",
+                phase: phase.map_or("log", Phase::name),
+            });
+        }
+        host.set_header(map, name, value)?;
+        cache.retain(|(k, _)| k != name);
+        if let Some(value) = value {
+            cache.push((name.to_string(), value.to_string()));
+        }
+        Ok(())
+    }
+
+    fn export_facts(&mut self, host: &mut dyn Host) {
+        for (key, value) in self.facts.take_changes() {
+            if let Err(err) = host.set_filter_state(&key, &value) {
+                host.log(LogLevel::Error, &format!("warden: cannot export fact {key}: {err}"));
+            }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! `warden-kit`: what every Warden filter stage is made of, with no host calls.
+//!
+//! A stage is a [`Stage`]: immutable compiled configuration whose callbacks read the request
+//! through a [`RequestView`], read and write per-request [`Facts`], and return what should
+//! happen as data ([`Flow`] plus [`Effect`]s). A [`Chain`] runs stages in order against a
+//! [`Host`] port; `warden-kit-proxywasm` implements that port over proxy-wasm, tests
+//! implement it in memory. Time comes in as an input; nothing here blocks or panics on input.
+//!
+//! ```
+//! use warden_kit::{Chain, Cx, Flow, LocalReply, Stage, testing::FakeHost};
+//! use std::rc::Rc;
+//!
+//! struct DenyDelete;
+//! impl Stage for DenyDelete {
+//!     fn name(&self) -> &'static str { "deny_delete" }
+//!     fn on_request_headers(&self, cx: &mut Cx<'_>) -> Flow {
+//!         if cx.request.header(":method") == Some("DELETE") {
+//!             return Flow::Respond(LocalReply::new(403, "deletes are not allowed"));
+//!         }
+//!         Flow::Continue
+//!     }
+//! }
+//!
+//! let chain = Chain::new(vec![Rc::new(DenyDelete) as Rc<dyn Stage>]);
+//! let mut host = FakeHost::with_request(&[(":method", "DELETE"), (":path", "/users/1")]);
+//! let mut run = chain.start();
+//! run.on_request_headers(&mut host, true);
+//! assert_eq!(host.local_reply.as_ref().map(|r| r.status), Some(403));
+//! ```
+#![forbid(unsafe_code)]
+
+mod chain;
+mod effect;
+mod error;
+pub mod facts;
+mod failure;
+mod host;
+mod stage;
+pub mod testing;
+mod view;
+
+pub use chain::{Chain, ChainRun, Step};
+pub use effect::{Callout, CalloutResponse, Effect, HeaderMap, LocalReply, LogLevel, MetricKind};
+pub use error::{ConfigError, KitError};
+pub use facts::Facts;
+pub use failure::FailureMode;
+pub use host::Host;
+pub use stage::{BodyNeed, Cx, Flow, Needs, Stage};
+pub use view::RequestView;

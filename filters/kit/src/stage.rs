@@ -1,0 +1,91 @@
+//! The stage contract: immutable compiled config plus pure callbacks.
+
+use crate::effect::{Callout, CalloutResponse, Effect, LocalReply};
+use crate::facts::Facts;
+use crate::failure::FailureMode;
+use crate::view::RequestView;
+use std::time::SystemTime;
+
+/// How a stage needs a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BodyNeed {
+    /// Not at all: the body streams through (no buffering).
+    #[default]
+    None,
+    /// Read it whole at end of stream (the proxy buffers it).
+    Inspect,
+    /// Read and possibly replace it (`content-length` is removed in the headers phase).
+    Rewrite,
+}
+
+/// What a stage needs from the chain; decided at configure time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Needs {
+    /// Request body.
+    pub request_body: BodyNeed,
+    /// Response body.
+    pub response_body: BodyNeed,
+    /// Fact keys read from filter state when the stage runs as a separate filter (for
+    /// example `warden.identity` for the policy stage).
+    pub reads_facts: &'static [&'static str],
+}
+
+/// What a stage callback returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Flow {
+    /// Go on to the next stage.
+    Continue,
+    /// Answer the client now; later stages do not run.
+    Respond(LocalReply),
+    /// Pause the stream, call out, and call this stage's `on_callout_response` with the answer.
+    Callout(Callout),
+}
+
+/// Everything a stage callback may read and write.
+pub struct Cx<'a> {
+    /// The request (and response) as the proxy has it in this phase.
+    pub request: &'a dyn RequestView,
+    /// Per-request facts: read earlier stages' facts, write this stage's.
+    pub facts: &'a mut Facts,
+    /// Effects to apply after the callback, in order.
+    pub effects: &'a mut Vec<Effect>,
+    /// Current time (an input: cores never read a clock).
+    pub now: SystemTime,
+}
+
+/// A filter stage: compiled, immutable configuration shared by every request of a worker.
+/// Callbacks must not panic; anything that can fail returns a [`Flow`] that says what to do.
+pub trait Stage {
+    /// Stage name as used in the suite's `stages` list (e.g. `guard`).
+    fn name(&self) -> &'static str;
+    /// What the stage needs (bodies, facts). Default: headers only.
+    fn needs(&self) -> Needs {
+        Needs::default()
+    }
+    /// Behaviour when the chain cannot give the stage what it needs (body too large).
+    fn failure_mode(&self) -> FailureMode {
+        FailureMode::Closed
+    }
+    /// Request headers phase.
+    fn on_request_headers(&self, _cx: &mut Cx<'_>) -> Flow {
+        Flow::Continue
+    }
+    /// Whole request body (only with a [`Needs::request_body`] other than `None`).
+    fn on_request_body(&self, _cx: &mut Cx<'_>) -> Flow {
+        Flow::Continue
+    }
+    /// Response headers phase.
+    fn on_response_headers(&self, _cx: &mut Cx<'_>) -> Flow {
+        Flow::Continue
+    }
+    /// Whole response body (only with a [`Needs::response_body`] other than `None`).
+    fn on_response_body(&self, _cx: &mut Cx<'_>) -> Flow {
+        Flow::Continue
+    }
+    /// Answer to a callout this stage asked for.
+    fn on_callout_response(&self, _cx: &mut Cx<'_>, _response: &CalloutResponse) -> Flow {
+        Flow::Continue
+    }
+    /// End of the stream (access-log time): facts are final.
+    fn on_log(&self, _cx: &mut Cx<'_>) {}
+}

@@ -1,0 +1,224 @@
+//! Behaviour of the stage chain that every filter relies on.
+
+use std::rc::Rc;
+use std::time::Duration;
+use warden_kit::facts::{self, DecisionFact, Effect as Decision};
+use warden_kit::testing::FakeHost;
+use warden_kit::{
+    BodyNeed, Callout, CalloutResponse, Chain, Cx, Effect, FailureMode, Flow, HeaderMap, LocalReply, Needs, Stage, Step,
+};
+
+/// Adds a request header and records the request id it saw.
+struct Tagger;
+impl Stage for Tagger {
+    fn name(&self) -> &'static str {
+        "tagger"
+    }
+    fn on_request_headers(&self, cx: &mut Cx<'_>) -> Flow {
+        cx.effects.push(Effect::SetHeader { map: HeaderMap::Request, name: "x-tagged".into(), value: "1".into() });
+        Flow::Continue
+    }
+}
+
+/// Asks an approval cluster; allows on 200, denies otherwise (fail closed).
+struct Approver;
+impl Stage for Approver {
+    fn name(&self) -> &'static str {
+        "approver"
+    }
+    fn on_request_headers(&self, _cx: &mut Cx<'_>) -> Flow {
+        Flow::Callout(Callout {
+            cluster: "approvals".into(),
+            method: "POST".into(),
+            path: "/approve".into(),
+            authority: "approvals".into(),
+            headers: vec![],
+            body: vec![],
+            timeout: Duration::from_secs(1),
+            tag: "approve".into(),
+        })
+    }
+    fn on_callout_response(&self, cx: &mut Cx<'_>, response: &CalloutResponse) -> Flow {
+        assert_eq!(response.tag, "approve");
+        if response.is_success() {
+            cx.effects.push(Effect::SetHeader {
+                map: HeaderMap::Request,
+                name: "x-approved".into(),
+                value: "yes".into(),
+            });
+            Flow::Continue
+        } else {
+            Flow::Respond(LocalReply::new(403, "not approved"))
+        }
+    }
+}
+
+/// Replaces the response body and records a masking decision fact.
+struct Masker;
+impl Stage for Masker {
+    fn name(&self) -> &'static str {
+        "masker"
+    }
+    fn needs(&self) -> Needs {
+        Needs { response_body: BodyNeed::Rewrite, ..Needs::default() }
+    }
+    fn on_response_body(&self, cx: &mut Cx<'_>) -> Flow {
+        let body = cx.request.body().unwrap_or_default();
+        let masked = String::from_utf8_lossy(body).replace("alice@example.com", "[email]");
+        cx.effects.push(Effect::ReplaceBody(masked.into_bytes()));
+        cx.facts.put(
+            facts::DECISION,
+            &DecisionFact {
+                v: 1,
+                effect: Decision::Mask,
+                rule: "r1".into(),
+                reason: "pii".into(),
+                policy: "p@1".into(),
+                mask: vec![],
+            },
+        );
+        Flow::Continue
+    }
+}
+
+/// Tries to change request headers from the body phase (a bug the chain must contain).
+struct LateHeader;
+impl Stage for LateHeader {
+    fn name(&self) -> &'static str {
+        "late_header"
+    }
+    fn needs(&self) -> Needs {
+        Needs { request_body: BodyNeed::Inspect, ..Needs::default() }
+    }
+    fn failure_mode(&self) -> FailureMode {
+        FailureMode::Open
+    }
+    fn on_request_body(&self, cx: &mut Cx<'_>) -> Flow {
+        cx.effects.push(Effect::SetHeader { map: HeaderMap::Request, name: "x-late".into(), value: "1".into() });
+        Flow::Continue
+    }
+}
+
+fn chain(stages: Vec<Rc<dyn Stage>>) -> Chain {
+    Chain::new(stages)
+}
+
+#[test]
+fn stages_run_in_order_and_request_id_becomes_a_fact() {
+    let chain = chain(vec![Rc::new(Tagger)]);
+    let mut host = FakeHost::with_request(&[(":path", "/"), ("x-request-id", "req-1")]);
+    let mut run = chain.start();
+    assert_eq!(run.on_request_headers(&mut host, true), Step::Continue);
+    assert_eq!(host.request_header("x-tagged"), Some("1"));
+    assert_eq!(run.facts().request_id(), Some("req-1"));
+    assert_eq!(host.filter_state.get(facts::REQUEST_ID).map(Vec::as_slice), Some(&b"req-1"[..]));
+}
+
+#[test]
+fn callout_pauses_then_resumes_with_changes_from_the_answer() {
+    let chain = chain(vec![Rc::new(Approver), Rc::new(Tagger)]);
+    let mut host = FakeHost::with_request(&[(":path", "/")]);
+    host.clusters.push("approvals".into());
+    let mut run = chain.start();
+    assert_eq!(run.on_request_headers(&mut host, true), Step::Pause);
+    assert_eq!(host.request_header("x-tagged"), None, "later stages wait for the callout");
+    run.on_callout_response(&mut host, 1, CalloutResponse { status: 200, ..CalloutResponse::default() });
+    assert_eq!(host.request_header("x-approved"), Some("yes"));
+    assert_eq!(host.request_header("x-tagged"), Some("1"));
+    assert_eq!(host.resumed, vec![false]);
+}
+
+#[test]
+fn unknown_cluster_is_delivered_as_a_503_so_the_stage_fails_closed() {
+    let chain = chain(vec![Rc::new(Approver)]);
+    let mut host = FakeHost::with_request(&[(":path", "/")]);
+    let mut run = chain.start();
+    assert_eq!(run.on_request_headers(&mut host, true), Step::Pause);
+    assert_eq!(host.local_reply.as_ref().map(|r| r.status), Some(403));
+    assert!(host.resumed.is_empty());
+}
+
+#[test]
+fn answer_to_an_unknown_token_is_ignored() {
+    let chain = chain(vec![Rc::new(Approver)]);
+    let mut host = FakeHost::with_request(&[(":path", "/")]);
+    host.clusters.push("approvals".into());
+    let mut run = chain.start();
+    run.on_request_headers(&mut host, true);
+    run.on_callout_response(&mut host, 99, CalloutResponse { status: 200, ..CalloutResponse::default() });
+    assert!(host.resumed.is_empty());
+}
+
+#[test]
+fn response_body_is_buffered_rewritten_and_content_length_removed() {
+    let chain = chain(vec![Rc::new(Masker)]);
+    let mut host = FakeHost::with_request(&[(":path", "/")]);
+    host.response_headers = vec![(":status".into(), "200".into()), ("content-length".into(), "26".into())];
+    let mut run = chain.start();
+    run.on_request_headers(&mut host, true);
+    assert_eq!(run.on_response_headers(&mut host, false), Step::Continue);
+    assert!(host.response_headers.iter().all(|(k, _)| k != "content-length"));
+    host.response_body = b"{\"to\":\"alice@example.com\"}".to_vec();
+    assert_eq!(run.on_response_body(&mut host, 10, false), Step::Pause, "buffer until the end");
+    assert_eq!(run.on_response_body(&mut host, 26, true), Step::Continue);
+    assert_eq!(host.response_body, b"{\"to\":\"[email]\"}");
+    assert!(host.filter_state.contains_key(facts::DECISION));
+}
+
+#[test]
+fn oversized_body_fails_closed_with_413() {
+    let chain = chain(vec![Rc::new(Masker)]).with_max_body_bytes(8);
+    let mut host = FakeHost::with_request(&[(":path", "/")]);
+    let mut run = chain.start();
+    run.on_request_headers(&mut host, false);
+    run.on_response_headers(&mut host, false);
+    assert_eq!(run.on_response_body(&mut host, 9, false), Step::Pause);
+    assert_eq!(host.local_reply.as_ref().map(|r| r.status), Some(502));
+}
+
+#[test]
+fn oversized_body_passes_uninspected_when_fail_open() {
+    let chain = chain(vec![Rc::new(LateHeader)]).with_max_body_bytes(4);
+    let mut host = FakeHost::with_request(&[(":path", "/")]);
+    let mut run = chain.start();
+    run.on_request_headers(&mut host, false);
+    assert_eq!(run.on_request_body(&mut host, 5, false), Step::Continue);
+    assert_eq!(run.on_request_body(&mut host, 10, true), Step::Continue);
+    assert!(host.local_reply.is_none());
+}
+
+#[test]
+fn header_change_from_a_body_phase_is_dropped_not_sent_to_the_host() {
+    let chain = chain(vec![Rc::new(LateHeader)]);
+    let mut host = FakeHost::with_request(&[(":path", "/")]);
+    let mut run = chain.start();
+    run.on_request_headers(&mut host, false);
+    host.request_body = b"{}".to_vec();
+    assert_eq!(run.on_request_body(&mut host, 2, true), Step::Continue);
+    assert_eq!(host.request_header("x-late"), None);
+    assert!(host.logs.iter().any(|(_, m)| m.contains("not possible in the request body phase")));
+}
+
+#[test]
+fn facts_needed_by_a_stage_are_imported_from_filter_state() {
+    struct Reader;
+    impl Stage for Reader {
+        fn name(&self) -> &'static str {
+            "reader"
+        }
+        fn needs(&self) -> Needs {
+            Needs { reads_facts: &[facts::IDENTITY], ..Needs::default() }
+        }
+        fn on_request_headers(&self, cx: &mut Cx<'_>) -> Flow {
+            match cx.facts.get(facts::IDENTITY).and_then(|v| v.get("subject")).and_then(|s| s.as_str()) {
+                Some("alice") => Flow::Continue,
+                _ => Flow::Respond(LocalReply::new(401, "who are you")),
+            }
+        }
+    }
+    let chain = Chain::new(vec![Rc::new(Reader)]).importing_facts();
+    let mut host = FakeHost::with_request(&[(":path", "/")]);
+    host.filter_state.insert(facts::IDENTITY.into(), br#"{"v":1,"subject":"alice"}"#.to_vec());
+    assert_eq!(chain.start().on_request_headers(&mut host, true), Step::Continue);
+    assert!(host.local_reply.is_none());
+}
