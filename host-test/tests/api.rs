@@ -136,3 +136,25 @@ fn proxies_run_in_parallel_on_one_runtime() {
         "no state shared between proxies"
     );
 }
+
+#[test]
+fn request_trailers_reach_the_filter_after_the_body() {
+    let runtime = shared_runtime();
+    let config = serde_json::json!({
+        "request_body": [{"op": "get_body", "buffer": "request"}],
+        "request_trailers": [{"op": "get_header", "map": "request_trailers", "name": "grpc-status"}]
+    });
+    let upstream = Some(ScriptedResponse { status: 200, ..Default::default() });
+    let mut proxy =
+        Proxy::new(runtime, ProxyConfig { filters: vec![probe(config)], upstream, ..Default::default() }).unwrap();
+    let stream = proxy.send_headers(0, request(), false);
+    proxy.send_data(stream, b"abc", false);
+    proxy.send_trailers(stream, headers(&[("grpc-status", "0")]));
+    let report = proxy.finish(stream, 100);
+    assert_eq!(report.status, Some(200));
+    assert_eq!(report.upstream.map(|u| u.body), Some(b"abc".to_vec()));
+    let logs: Vec<String> = proxy.logs().into_iter().map(|l| l.message).collect();
+    let body_at = logs.iter().position(|l| l.contains("bytes=abc")).expect("body callback");
+    let trailer_at = logs.iter().position(|l| l == "probe: header grpc-status=0").expect("trailers callback");
+    assert!(body_at < trailer_at, "{logs:?}");
+}

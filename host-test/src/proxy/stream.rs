@@ -579,6 +579,11 @@ impl Proxy {
             self.streams[sid].flow(dir).trailers_held[p] = true;
             return;
         }
+        self.pass_trailers(sid, dir, p, epoch);
+    }
+
+    /// Passes buffered data, then the trailers, from `p` to the next position.
+    fn pass_trailers(&mut self, sid: usize, dir: Dir, p: usize, epoch: Epoch) {
         let bytes = std::mem::take(&mut self.streams[sid].flow(dir).buffer[p]);
         if !bytes.is_empty() {
             self.offer_data(sid, dir, p + 1, bytes, false);
@@ -605,13 +610,7 @@ impl Proxy {
             self.forward(sid, dir, p);
         } else if flow.trailers_held[p] {
             flow.trailers_held[p] = false;
-            let bytes = std::mem::take(&mut flow.buffer[p]);
-            if !bytes.is_empty() {
-                self.offer_data(sid, dir, p + 1, bytes, false);
-            }
-            if self.alive(epoch) {
-                self.offer_trailers(sid, dir, p + 1);
-            }
+            self.pass_trailers(sid, dir, p, epoch);
         } else if !flow.buffer[p].is_empty() {
             self.forward(sid, dir, p);
         }
