@@ -1,5 +1,6 @@
 //! The harness's Rust API, driven step by step with the probe fixture
 //! (`ci/build-wasm` builds it into target/wasm32-wasip1/release).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may panic
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,4 +1,5 @@
 //! `warden test` on bad input: a clear message and a non-zero exit.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may panic
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

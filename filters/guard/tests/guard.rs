@@ -1,4 +1,5 @@
 //! What the guard does to requests, through the real chain.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may panic
 
 use warden_guard::compile_chain;
 use warden_kit::testing::FakeHost;

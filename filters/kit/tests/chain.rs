@@ -1,4 +1,5 @@
 //! Behaviour of the stage chain that every filter relies on.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may panic
 
 use std::rc::Rc;
 use std::time::Duration;
