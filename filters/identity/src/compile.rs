@@ -1,0 +1,278 @@
+//! Validates the configuration once and compiles it into an immutable [`Identity`].
+
+use crate::config::{IdentityConfig, ProviderConfig, Requirement, TokenSource, UpstreamHeaders};
+use crate::jwt::{Algorithm, ClaimRules, Jwk, VerifyingKey, DEFAULT_MAX_TOKEN_BYTES};
+use warden_kit::facts::SubjectKind;
+use warden_kit::{ConfigError, FailureMode};
+
+/// A compiled token issuer.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    /// Name.
+    pub name: String,
+    /// Claim checks.
+    pub rules: ClaimRules,
+    /// Allowed algorithms.
+    pub allowed: Vec<Algorithm>,
+    /// Keys, each bound to one algorithm.
+    pub keys: Vec<VerifyingKey>,
+    /// Where the token is.
+    pub source: TokenSource,
+    /// Largest token.
+    pub max_token_bytes: usize,
+    /// Path of the groups claim.
+    pub groups_path: Vec<String>,
+    /// Claims copied into the fact.
+    pub claims: Vec<String>,
+    /// Kind rules: (claim path, value, kind).
+    pub kind_rules: Vec<(Vec<String>, String, SubjectKind)>,
+    /// Kind when no rule matches.
+    pub default_kind: SubjectKind,
+    /// Whether the token goes upstream.
+    pub forward_token: bool,
+}
+
+/// A compiled API key.
+#[derive(Debug, Clone)]
+pub struct ApiKey {
+    /// SHA-256 of the key.
+    pub sha256: [u8; 32],
+    /// Subject.
+    pub subject: String,
+    /// Kind.
+    pub kind: SubjectKind,
+    /// Groups.
+    pub groups: Vec<String>,
+}
+
+/// A compiled route rule.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// Exact host.
+    pub host: Option<String>,
+    /// Path prefix.
+    pub prefix: Option<String>,
+    /// Methods (empty: any).
+    pub methods: Vec<String>,
+    /// Requirement.
+    pub requirement: Requirement,
+}
+
+/// The compiled identity stage configuration.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// Token issuers, in order.
+    pub providers: Vec<Provider>,
+    /// SPIFFE trust domains and the kind of such callers.
+    pub spiffe: Option<(Vec<String>, SubjectKind)>,
+    /// API key header and keys.
+    pub api_keys: Option<(String, Vec<ApiKey>)>,
+    /// Route rules.
+    pub routes: Vec<Route>,
+    /// Requirement where no route matches.
+    pub default_requirement: Requirement,
+    /// Upstream header names.
+    pub headers: UpstreamHeaders,
+    /// Failure behaviour.
+    pub failure_mode: FailureMode,
+}
+
+fn path(dotted: &str) -> Vec<String> {
+    dotted.split('.').map(str::to_string).collect()
+}
+
+fn header_name_ok(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+fn compile_provider(p: &ProviderConfig, field: &str) -> Result<Provider, ConfigError> {
+    let err = |sub: &str, message: String| ConfigError::new(format!("{field}.{sub}"), message);
+    if p.name.is_empty() {
+        return Err(err("name", "must not be empty".into()));
+    }
+    if p.issuer.is_empty() {
+        return Err(err("issuer", "must not be empty (tokens are matched by exact `iss`)".into()));
+    }
+    if p.algorithms.is_empty() {
+        return Err(err("algorithms", "list at least one algorithm".into()));
+    }
+    let mut allowed = Vec::new();
+    for (i, name) in p.algorithms.iter().enumerate() {
+        allowed.push(
+            Algorithm::parse(name)
+                .map_err(|_| err(&format!("algorithms[{i}]"), format!("unknown or forbidden algorithm `{name}`")))?,
+        );
+    }
+    let default_rsa = match &p.default_rsa_algorithm {
+        Some(name) => Algorithm::parse(name).map_err(|_| err("default_rsa_algorithm", "unknown algorithm".into()))?,
+        None => Algorithm::RS256,
+    };
+    let keys_json = p
+        .jwks
+        .get("keys")
+        .and_then(|k| k.as_array())
+        .ok_or_else(|| err("jwks", "expected a JWKS object {\"keys\": [...]}".into()))?;
+    let mut keys = Vec::new();
+    for (i, value) in keys_json.iter().enumerate() {
+        let key_field = format!("jwks.keys[{i}]");
+        let jwk: Jwk = serde_json::from_value(value.clone()).map_err(|_| err(&key_field, "not a JWK".into()))?;
+        let key = jwk.to_key(default_rsa, true).map_err(|e| err(&key_field, e.to_string()))?;
+        if !allowed.contains(&key.alg) {
+            return Err(err(&key_field, format!("key is for {} which `algorithms` does not list", key.alg.name())));
+        }
+        keys.push(key);
+    }
+    if keys.is_empty() {
+        return Err(err("jwks.keys", "list at least one key".into()));
+    }
+    match &p.from {
+        TokenSource::Header { name, .. } if !header_name_ok(name) => {
+            return Err(err("from.header.name", "not a lowercase header name".into()))
+        }
+        TokenSource::Cookie { name } if name.is_empty() => {
+            return Err(err("from.cookie.name", "must not be empty".into()))
+        }
+        _ => {}
+    }
+    let max_token_bytes = p.max_token_bytes.unwrap_or(DEFAULT_MAX_TOKEN_BYTES);
+    if max_token_bytes == 0 || max_token_bytes > 64 * 1024 {
+        return Err(err("max_token_bytes", "must be between 1 and 65536".into()));
+    }
+    Ok(Provider {
+        name: p.name.clone(),
+        rules: ClaimRules {
+            issuer: p.issuer.clone(),
+            audiences: p.audiences.clone(),
+            required: p.required_claims.clone(),
+            skew_secs: p.skew_secs.unwrap_or(60),
+            typ: p.typ.clone(),
+            require_exp: true,
+        },
+        allowed,
+        keys,
+        source: p.from.clone(),
+        max_token_bytes,
+        groups_path: path(p.groups_claim.as_deref().unwrap_or("groups")),
+        claims: p.claims.clone(),
+        kind_rules: p.kind_rules.iter().map(|r| (path(&r.claim), r.equals.clone(), r.kind)).collect(),
+        default_kind: p.default_kind.unwrap_or(SubjectKind::Human),
+        forward_token: p.forward_token,
+    })
+}
+
+fn decode_hex(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+impl Identity {
+    /// Validates and compiles `config`; every error names its field.
+    pub fn compile(config: IdentityConfig) -> Result<Identity, ConfigError> {
+        let mut providers = Vec::new();
+        for (i, p) in config.providers.iter().enumerate() {
+            let provider = compile_provider(p, &format!("providers[{i}]"))?;
+            if providers.iter().any(|q: &Provider| q.name == provider.name) {
+                return Err(ConfigError::new(format!("providers[{i}].name"), "provider names must be unique"));
+            }
+            providers.push(provider);
+        }
+        let spiffe = match config.spiffe {
+            Some(s) if s.trust_domains.is_empty() => {
+                return Err(ConfigError::new("spiffe.trust_domains", "list at least one trust domain"))
+            }
+            Some(s) => Some((s.trust_domains, s.kind.unwrap_or(SubjectKind::Service))),
+            None => None,
+        };
+        let api_keys = match config.api_keys {
+            Some(a) => {
+                let header = a.header.unwrap_or_else(|| "x-api-key".into());
+                if !header_name_ok(&header) {
+                    return Err(ConfigError::new("api_keys.header", "not a lowercase header name"));
+                }
+                let mut keys = Vec::new();
+                for (i, k) in a.keys.iter().enumerate() {
+                    let sha256 = decode_hex(&k.sha256).ok_or_else(|| {
+                        ConfigError::new(
+                            format!("api_keys.keys[{i}].sha256"),
+                            "expected 64 hex characters (SHA-256 of the key)",
+                        )
+                    })?;
+                    if k.subject.is_empty() {
+                        return Err(ConfigError::new(format!("api_keys.keys[{i}].subject"), "must not be empty"));
+                    }
+                    keys.push(ApiKey {
+                        sha256,
+                        subject: k.subject.clone(),
+                        kind: k.kind.unwrap_or(SubjectKind::Agent),
+                        groups: k.groups.clone(),
+                    });
+                }
+                Some((header, keys))
+            }
+            None => None,
+        };
+        if providers.is_empty() && spiffe.is_none() && api_keys.is_none() {
+            return Err(ConfigError::new(
+                "providers",
+                "configure at least one identity source (providers, spiffe or api_keys)",
+            ));
+        }
+        let mut routes = Vec::new();
+        for (i, r) in config.routes.iter().enumerate() {
+            if let Some((j, _)) =
+                r.methods.iter().enumerate().find(|(_, m)| m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase()))
+            {
+                return Err(ConfigError::new(format!("routes[{i}].methods[{j}]"), "methods are uppercase letters"));
+            }
+            if r.prefix.as_deref().is_some_and(|p| !p.starts_with('/')) {
+                return Err(ConfigError::new(format!("routes[{i}].prefix"), "a path prefix starts with /"));
+            }
+            routes.push(Route {
+                host: r.host.clone(),
+                prefix: r.prefix.clone(),
+                methods: r.methods.clone(),
+                requirement: r.requirement,
+            });
+        }
+        let h = &config.upstream_headers;
+        for (name, value) in [("subject", &h.subject), ("kind", &h.kind), ("actor", &h.actor), ("groups", &h.groups)] {
+            if value.as_deref().is_some_and(|v| !header_name_ok(v)) {
+                return Err(ConfigError::new(format!("upstream_headers.{name}"), "not a lowercase header name"));
+            }
+        }
+        Ok(Identity {
+            providers,
+            spiffe,
+            api_keys,
+            routes,
+            default_requirement: config.default_requirement,
+            headers: config.upstream_headers,
+            failure_mode: config.failure_mode,
+        })
+    }
+
+    /// The requirement for a request.
+    pub fn requirement(&self, host: &str, path: &str, method: &str) -> Requirement {
+        let host = host.split(':').next().unwrap_or(host);
+        self.routes
+            .iter()
+            .find(|r| {
+                r.host.as_deref().is_none_or(|h| h.eq_ignore_ascii_case(host))
+                    && r.prefix.as_deref().is_none_or(|p| path.starts_with(p))
+                    && (r.methods.is_empty() || r.methods.iter().any(|m| m == method))
+            })
+            .map_or(self.default_requirement, |r| r.requirement)
+    }
+
+    /// Every upstream identity header name (removed from incoming requests).
+    pub fn identity_header_names(&self) -> Vec<&str> {
+        let h = &self.headers;
+        [&h.subject, &h.kind, &h.actor, &h.groups].into_iter().flatten().map(String::as_str).collect()
+    }
+}

@@ -1,0 +1,188 @@
+//! Credential sources: JWT providers, API keys, SPIFFE. Each returns `None` when its
+//! credential is absent, `Some(Err)` when present but invalid.
+
+use crate::compile::{ApiKey, Identity, Provider};
+use crate::config::TokenSource;
+use crate::jwt::{self, Claims, JwtError};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use warden_kit::facts::{Actor, IdentityFact, SubjectKind, VERSION};
+use warden_kit::RequestView;
+
+/// Why a present credential was refused (short, never containing the credential).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// Description for `error_description` and logs.
+    pub reason: String,
+}
+
+/// A verified identity, and what to do with the credential afterwards.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// The identity fact.
+    pub fact: IdentityFact,
+    /// Header to remove before the upstream (a token that must not be forwarded).
+    pub remove_header: Option<String>,
+}
+
+fn claim<'a>(claims: &'a Claims, path: &[String]) -> Option<&'a Value> {
+    let (first, rest) = path.split_first()?;
+    rest.iter().try_fold(claims.get(first)?, |value, key| value.get(key))
+}
+
+fn strings(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::String(s)) => s.split_whitespace().map(str::to_string).collect(),
+        Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Extracts the token for `provider`, if the request carries one.
+fn token<'a>(provider: &Provider, request: &'a dyn RequestView) -> Option<Result<&'a str, Refusal>> {
+    match &provider.source {
+        TokenSource::Header { name, prefix } => {
+            let value = request.header(name)?;
+            match prefix {
+                Some(prefix) => {
+                    let head = value.get(..prefix.len())?;
+                    if !head.eq_ignore_ascii_case(prefix) {
+                        return None; // Another scheme (e.g. Basic): not this provider's credential.
+                    }
+                    Some(Ok(value[prefix.len()..].trim()))
+                }
+                None => Some(Ok(value.trim())),
+            }
+        }
+        TokenSource::Cookie { name } => request
+            .header("cookie")?
+            .split(';')
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| Ok(v.trim())),
+    }
+}
+
+fn actors(claims: &Claims) -> Vec<Actor> {
+    // RFC 8693 `act`: {"sub": "agent", "act": {"sub": "outer agent"}}; outermost first.
+    let mut chain = Vec::new();
+    let mut current = claims.get("act");
+    while let Some(Value::Object(act)) = current {
+        if let Some(Value::String(sub)) = act.get("sub") {
+            chain.push(Actor { subject: sub.clone(), kind: SubjectKind::Agent });
+        }
+        current = act.get("act");
+        if chain.len() > 8 {
+            break;
+        }
+    }
+    chain.reverse();
+    chain
+}
+
+fn from_token(provider: &Provider, token: &str, now_secs: u64) -> Result<IdentityFact, JwtError> {
+    let decoded = jwt::decode(token, provider.max_token_bytes)?;
+    jwt::verify(&decoded, &provider.keys, &provider.allowed)?;
+    provider.rules.check(&decoded.header, &decoded.claims, now_secs)?;
+    let claims = &decoded.claims;
+    let subject = claims.get("sub").and_then(Value::as_str).ok_or(JwtError::MissingClaim)?.to_string();
+    let kind = provider
+        .kind_rules
+        .iter()
+        .find(|(path, equals, _)| match claim(claims, path) {
+            Some(Value::String(s)) => s == equals,
+            Some(Value::Array(items)) => items.iter().any(|v| v.as_str() == Some(equals.as_str())),
+            _ => false,
+        })
+        .map_or(provider.default_kind, |(_, _, kind)| *kind);
+    let mut scopes = strings(claims.get("scope"));
+    scopes.extend(strings(claims.get("scp")));
+    Ok(IdentityFact {
+        v: VERSION,
+        subject,
+        issuer: provider.rules.issuer.clone(),
+        kind,
+        actors: actors(claims),
+        groups: strings(claim(claims, &provider.groups_path)),
+        scopes,
+        method: "jwt".into(),
+        expires_at: claims.get("exp").and_then(Value::as_f64).map(|e| e as u64),
+        claims: provider.claims.iter().filter_map(|name| claims.get(name).map(|v| (name.clone(), v.clone()))).collect(),
+    })
+}
+
+/// Tries every JWT provider in order.
+pub fn jwt(identity: &Identity, request: &dyn RequestView, now_secs: u64) -> Option<Result<Verified, Refusal>> {
+    for provider in &identity.providers {
+        let Some(found) = token(provider, request) else { continue };
+        let result = found
+            .and_then(|token| from_token(provider, token, now_secs).map_err(|e| Refusal { reason: e.to_string() }));
+        return Some(result.map(|fact| Verified {
+            fact,
+            remove_header: match (&provider.source, provider.forward_token) {
+                (TokenSource::Header { name, .. }, false) => Some(name.clone()),
+                _ => None,
+            },
+        }));
+    }
+    None
+}
+
+/// Looks the API key up by its SHA-256, comparing every configured hash in constant time.
+pub fn api_key(identity: &Identity, request: &dyn RequestView) -> Option<Result<Verified, Refusal>> {
+    let (header, keys) = identity.api_keys.as_ref()?;
+    let presented = request.header(header)?;
+    let digest: [u8; 32] = Sha256::digest(presented.trim().as_bytes()).into();
+    let mut found: Option<&ApiKey> = None;
+    for key in keys {
+        if bool::from(key.sha256.ct_eq(&digest)) {
+            found = Some(key);
+        }
+    }
+    Some(match found {
+        Some(key) => Ok(Verified {
+            fact: IdentityFact {
+                v: VERSION,
+                subject: key.subject.clone(),
+                issuer: "api_key".into(),
+                kind: key.kind,
+                actors: Vec::new(),
+                groups: key.groups.clone(),
+                scopes: Vec::new(),
+                method: "api_key".into(),
+                expires_at: None,
+                claims: Default::default(),
+            },
+            remove_header: Some(header.clone()),
+        }),
+        None => Err(Refusal { reason: "unknown API key".into() }),
+    })
+}
+
+/// The SPIFFE ID of the mTLS peer, if the connection has one.
+pub fn spiffe(identity: &Identity, request: &dyn RequestView) -> Option<Result<Verified, Refusal>> {
+    let (domains, kind) = identity.spiffe.as_ref()?;
+    let san = request.property(&["connection", "uri_san_peer_certificate"])?;
+    let san = String::from_utf8_lossy(&san).into_owned();
+    let rest = san.strip_prefix("spiffe://")?;
+    let domain = rest.split('/').next().unwrap_or_default();
+    if !domains.iter().any(|d| d == domain) {
+        return Some(Err(Refusal { reason: "untrusted SPIFFE trust domain".into() }));
+    }
+    Some(Ok(Verified {
+        fact: IdentityFact {
+            v: VERSION,
+            subject: san.clone(),
+            issuer: format!("spiffe://{domain}"),
+            kind: *kind,
+            actors: Vec::new(),
+            groups: Vec::new(),
+            scopes: Vec::new(),
+            method: "mtls".into(),
+            expires_at: None,
+            claims: Default::default(),
+        },
+        remove_header: None,
+    }))
+}
