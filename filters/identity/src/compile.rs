@@ -59,7 +59,7 @@ pub struct Route {
 }
 
 /// The compiled identity stage configuration.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Identity {
     /// Token issuers, in order.
     pub providers: Vec<Provider>,
@@ -75,6 +75,8 @@ pub struct Identity {
     pub headers: UpstreamHeaders,
     /// Failure behaviour.
     pub failure_mode: FailureMode,
+    /// Verified tokens of this VM (runtime state, not configuration).
+    pub cache: std::cell::RefCell<crate::cache::TokenCache>,
 }
 
 fn path(dotted: &str) -> Vec<String> {
@@ -254,6 +256,9 @@ impl Identity {
             default_requirement: config.default_requirement,
             headers: config.upstream_headers,
             failure_mode: config.failure_mode,
+            cache: std::cell::RefCell::new(crate::cache::TokenCache::new(
+                config.token_cache_size.unwrap_or(crate::cache::DEFAULT_CAPACITY),
+            )),
         })
     }
 

@@ -28,6 +28,9 @@ pub struct IdentityConfig {
     /// Behaviour when a dependency fails (key set unavailable). Default `closed` (503).
     #[serde(default)]
     pub failure_mode: FailureMode,
+    /// Verified tokens remembered per VM (0 disables the cache). Default 1024.
+    #[serde(default)]
+    pub token_cache_size: Option<usize>,
 }
 
 /// Whether a route needs an identity.

@@ -5,6 +5,7 @@
 //! behaviour: `filters/identity/README.md`.
 #![forbid(unsafe_code)]
 
+mod cache;
 pub mod compile;
 pub mod config;
 pub mod jwt;

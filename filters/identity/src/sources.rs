@@ -1,6 +1,7 @@
 //! Credential sources: JWT providers, API keys, SPIFFE. Each returns `None` when its
 //! credential is absent, `Some(Err)` when present but invalid.
 
+use crate::cache::TokenCache;
 use crate::compile::{ApiKey, Identity, Provider};
 use crate::config::TokenSource;
 use crate::jwt::{self, Claims, JwtError};
@@ -112,18 +113,36 @@ fn from_token(provider: &Provider, token: &str, now_secs: u64) -> Result<Identit
     })
 }
 
-/// Tries every JWT provider in order.
-pub fn jwt(identity: &Identity, request: &dyn RequestView, now_secs: u64) -> Option<Result<Verified, Refusal>> {
+/// Tries every JWT provider in order; a token verified before (and not expired) comes from
+/// `cache` without a signature check.
+pub fn jwt(
+    identity: &Identity,
+    request: &dyn RequestView,
+    now_secs: u64,
+    cache: &mut TokenCache,
+) -> Option<Result<Verified, Refusal>> {
     for provider in &identity.providers {
         let Some(found) = token(provider, request) else { continue };
-        let result = found
-            .and_then(|token| from_token(provider, token, now_secs).map_err(|e| Refusal { reason: e.to_string() }));
-        return Some(result.map(|fact| Verified {
-            fact,
-            remove_header: match (&provider.source, provider.forward_token) {
-                (TokenSource::Header { name, .. }, false) => Some(name.clone()),
-                _ => None,
-            },
+        let token = match found {
+            Ok(token) => token,
+            Err(refusal) => return Some(Err(refusal)),
+        };
+        let key = TokenCache::key(&provider.name, token);
+        if let Some(verified) = cache.get(&key, now_secs) {
+            return Some(Ok(verified));
+        }
+        let result = from_token(provider, token, now_secs).map_err(|e| Refusal { reason: e.to_string() });
+        return Some(result.map(|fact| {
+            let exp = fact.expires_at.unwrap_or(0);
+            let verified = Verified {
+                fact,
+                remove_header: match (&provider.source, provider.forward_token) {
+                    (TokenSource::Header { name, .. }, false) => Some(name.clone()),
+                    _ => None,
+                },
+            };
+            cache.put(key, verified.clone(), exp);
+            verified
         }));
     }
     None

@@ -87,11 +87,19 @@ impl Stage for Identity {
             return Flow::Continue;
         }
         let now = cx.now.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        let found = sources::jwt(self, cx.request, now)
+        let hits_before = self.cache.borrow().hits();
+        let found = sources::jwt(self, cx.request, now, &mut self.cache.borrow_mut())
             .or_else(|| sources::api_key(self, cx.request))
             .or_else(|| sources::spiffe(self, cx.request));
         match found {
             Some(Ok(verified)) => {
+                if self.cache.borrow().hits() > hits_before {
+                    cx.effects.push(Effect::Metric {
+                        name: "warden_identity_cache_hits_total",
+                        kind: MetricKind::Counter,
+                        value: 1,
+                    });
+                }
                 self.publish(cx, verified);
                 Flow::Continue
             }

@@ -190,3 +190,26 @@ fn bad_configuration_names_the_field() {
     c["providerz"] = json!([]);
     assert!(compile_chain(c.to_string().as_bytes()).err().unwrap().message.contains("unknown field"));
 }
+
+#[test]
+fn repeated_token_comes_from_the_cache_but_never_past_exp() {
+    let chain = compile_chain(config().to_string().as_bytes()).unwrap();
+    let mut claims = alice();
+    claims["exp"] = json!(NOW + 100);
+    let bearer = format!("Bearer {}", token(claims));
+    let send = |at: u64| {
+        let mut host = FakeHost::with_request(&[(":path", "/api"), ("authorization", &bearer)]);
+        host.now = UNIX_EPOCH + Duration::from_secs(at);
+        chain.start().on_request_headers(&mut host, true);
+        host
+    };
+    assert!(send(NOW).local_reply.is_none());
+    let second = send(NOW + 1);
+    assert!(second.local_reply.is_none());
+    assert_eq!(second.metrics.get("warden_identity_cache_hits_total"), Some(&1));
+    assert_eq!(
+        send(NOW + 100 + 61).local_reply.map(|r| r.status),
+        Some(401),
+        "expired beyond skew: verified afresh and refused"
+    );
+}
