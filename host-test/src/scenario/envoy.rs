@@ -140,10 +140,25 @@ impl Drop for EnvoyProcess {
     }
 }
 
+/// The end of Envoy's log: its error and critical lines if it has any, else the last lines;
+/// long lines cut to 300 characters.
 fn log_tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
+    let errors: Vec<&str> =
+        all.iter().copied().filter(|l| l.contains("][error][") || l.contains("][critical][")).collect();
+    let chosen = if errors.is_empty() { &all[..] } else { &errors[..] };
+    chosen[chosen.len().saturating_sub(lines)..]
+        .iter()
+        .map(|l| {
+            if l.chars().count() > 300 {
+                format!("{}...", l.chars().take(300).collect::<String>())
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn admin_get(admin: SocketAddr, path: &str) -> anyhow::Result<String> {
@@ -185,7 +200,7 @@ fn start_envoy(envoy: &Path, dir: &Path, config: &Value, scenario: &Scenario) ->
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(status) = process.child.try_wait()? {
-            let tail = log_tail(&process.log, 25);
+            let tail = log_tail(&process.log, 12);
             let stderr_tail = log_tail(&dir.join("envoy.stderr"), 10);
             bail!("Envoy exited at startup ({status}); log tail:\n{tail}\n{stderr_tail}");
         }
@@ -198,7 +213,7 @@ fn start_envoy(envoy: &Path, dir: &Path, config: &Value, scenario: &Scenario) ->
             }
         }
         if Instant::now() > deadline {
-            bail!("Envoy did not become ready in 30 s; log tail:\n{}", log_tail(&process.log, 25));
+            bail!("Envoy did not become ready in 30 s; log tail:\n{}", log_tail(&process.log, 12));
         }
         std::thread::sleep(Duration::from_millis(25));
     }
