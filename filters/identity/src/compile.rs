@@ -14,8 +14,12 @@ pub struct Provider {
     pub rules: ClaimRules,
     /// Allowed algorithms.
     pub allowed: Vec<Algorithm>,
-    /// Keys, each bound to one algorithm.
+    /// Inline keys, each bound to one algorithm (empty with `remote`).
     pub keys: Vec<VerifyingKey>,
+    /// Remote key set settings, when keys are fetched.
+    pub remote: Option<Remote>,
+    /// Algorithm for RSA JWKs without `alg`.
+    pub default_rsa: Algorithm,
     /// Where the token is.
     pub source: TokenSource,
     /// Largest token.
@@ -30,6 +34,34 @@ pub struct Provider {
     pub default_kind: SubjectKind,
     /// Whether the token goes upstream.
     pub forward_token: bool,
+}
+
+/// Where a provider's key set is fetched from.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    /// Cluster.
+    pub cluster: String,
+    /// Authority.
+    pub authority: String,
+    /// Path.
+    pub path: String,
+    /// Lifetime of a fetched set.
+    pub ttl_secs: u64,
+    /// Callout timeout.
+    pub timeout_ms: u64,
+    /// Smallest interval between fetches for unknown `kid`s.
+    pub min_refetch_secs: u64,
+}
+
+/// The last good key set fetched for a provider (runtime state of the VM).
+#[derive(Debug, Clone, Default)]
+pub struct FetchedKeys {
+    /// Keys (empty until the first good fetch).
+    pub keys: Vec<VerifyingKey>,
+    /// When the last good set arrived (seconds since the epoch); 0 never.
+    pub fetched_at: u64,
+    /// When a fetch was last started (seconds since the epoch); 0 never.
+    pub attempted_at: u64,
 }
 
 /// A compiled API key.
@@ -77,6 +109,8 @@ pub struct Identity {
     pub failure_mode: FailureMode,
     /// Verified tokens of this VM (runtime state, not configuration).
     pub cache: std::cell::RefCell<crate::cache::TokenCache>,
+    /// Fetched key sets by provider index (runtime state, not configuration).
+    pub fetched: Vec<std::cell::RefCell<FetchedKeys>>,
 }
 
 fn path(dotted: &str) -> Vec<String> {
@@ -109,24 +143,49 @@ fn compile_provider(p: &ProviderConfig, field: &str) -> Result<Provider, ConfigE
         Some(name) => Algorithm::parse(name).map_err(|_| err("default_rsa_algorithm", "unknown algorithm".into()))?,
         None => Algorithm::RS256,
     };
-    let keys_json = p
-        .jwks
-        .get("keys")
-        .and_then(|k| k.as_array())
-        .ok_or_else(|| err("jwks", "expected a JWKS object {\"keys\": [...]}".into()))?;
     let mut keys = Vec::new();
-    for (i, value) in keys_json.iter().enumerate() {
-        let key_field = format!("jwks.keys[{i}]");
-        let jwk: Jwk = serde_json::from_value(value.clone()).map_err(|_| err(&key_field, "not a JWK".into()))?;
-        let key = jwk.to_key(default_rsa, true).map_err(|e| err(&key_field, e.to_string()))?;
-        if !allowed.contains(&key.alg) {
-            return Err(err(&key_field, format!("key is for {} which `algorithms` does not list", key.alg.name())));
+    let remote = match (&p.jwks, &p.jwks_uri) {
+        (Some(jwks), None) => {
+            let keys_json = jwks
+                .get("keys")
+                .and_then(|k| k.as_array())
+                .ok_or_else(|| err("jwks", "expected a JWKS object {\"keys\": [...]}".into()))?;
+            for (i, value) in keys_json.iter().enumerate() {
+                let key_field = format!("jwks.keys[{i}]");
+                let jwk: Jwk =
+                    serde_json::from_value(value.clone()).map_err(|_| err(&key_field, "not a JWK".into()))?;
+                let key = jwk.to_key(default_rsa, true).map_err(|e| err(&key_field, e.to_string()))?;
+                if !allowed.contains(&key.alg) {
+                    return Err(err(
+                        &key_field,
+                        format!("key is for {} which `algorithms` does not list", key.alg.name()),
+                    ));
+                }
+                keys.push(key);
+            }
+            if keys.is_empty() {
+                return Err(err("jwks.keys", "list at least one key".into()));
+            }
+            None
         }
-        keys.push(key);
-    }
-    if keys.is_empty() {
-        return Err(err("jwks.keys", "list at least one key".into()));
-    }
+        (None, Some(uri)) => {
+            if uri.cluster.is_empty() || uri.authority.is_empty() {
+                return Err(err("jwks_uri", "cluster and authority must not be empty".into()));
+            }
+            if !uri.path.starts_with('/') {
+                return Err(err("jwks_uri.path", "a path starts with /".into()));
+            }
+            Some(Remote {
+                cluster: uri.cluster.clone(),
+                authority: uri.authority.clone(),
+                path: uri.path.clone(),
+                ttl_secs: uri.ttl_secs.unwrap_or(600).max(1),
+                timeout_ms: uri.timeout_ms.unwrap_or(2000).clamp(1, 60_000),
+                min_refetch_secs: uri.min_refetch_secs.unwrap_or(30),
+            })
+        }
+        _ => return Err(err("jwks", "give exactly one of `jwks` (inline) and `jwks_uri` (fetched)".into())),
+    };
     match &p.from {
         TokenSource::Header { name, .. } if !header_name_ok(name) => {
             return Err(err("from.header.name", "not a lowercase header name".into()))
@@ -152,6 +211,8 @@ fn compile_provider(p: &ProviderConfig, field: &str) -> Result<Provider, ConfigE
         },
         allowed,
         keys,
+        remote,
+        default_rsa,
         source: p.from.clone(),
         max_token_bytes,
         groups_path: path(p.groups_claim.as_deref().unwrap_or("groups")),
@@ -259,6 +320,7 @@ impl Identity {
             cache: std::cell::RefCell::new(crate::cache::TokenCache::new(
                 config.token_cache_size.unwrap_or(crate::cache::DEFAULT_CAPACITY),
             )),
+            fetched: (0..config.providers.len()).map(|_| Default::default()).collect(),
         })
     }
 

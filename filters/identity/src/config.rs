@@ -101,8 +101,12 @@ pub struct ProviderConfig {
     pub audiences: Vec<String>,
     /// Allowed algorithms; each key must be for one of them.
     pub algorithms: Vec<String>,
-    /// Inline JWKS document (`{"keys": [...]}`); `oct` keys allowed here.
-    pub jwks: serde_json::Value,
+    /// Inline JWKS document (`{"keys": [...]}`); `oct` keys allowed here. Give this or `jwks_uri`.
+    #[serde(default)]
+    pub jwks: Option<serde_json::Value>,
+    /// JWKS fetched from the provider through an Envoy cluster. Give this or `jwks`.
+    #[serde(default)]
+    pub jwks_uri: Option<JwksUri>,
     /// Algorithm for RSA JWKs without `alg`. Default RS256.
     #[serde(default)]
     pub default_rsa_algorithm: Option<String>,
@@ -140,6 +144,27 @@ pub struct ProviderConfig {
 
 fn yes() -> bool {
     true
+}
+
+/// Where and how often to fetch a provider's JWKS.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwksUri {
+    /// Envoy cluster that reaches the provider.
+    pub cluster: String,
+    /// Host header of the request (the provider's host name).
+    pub authority: String,
+    /// Path, e.g. `/.well-known/jwks.json`.
+    pub path: String,
+    /// Key set lifetime before it is fetched again. Default 600 s.
+    #[serde(default)]
+    pub ttl_secs: Option<u64>,
+    /// Callout timeout. Default 2000 ms.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// Smallest interval between fetches caused by an unknown `kid`. Default 30 s.
+    #[serde(default)]
+    pub min_refetch_secs: Option<u64>,
 }
 
 /// "If claim `claim` equals `equals` (or contains it, for arrays), the kind is `kind`."

@@ -82,9 +82,14 @@ fn actors(claims: &Claims) -> Vec<Actor> {
     chain
 }
 
-fn from_token(provider: &Provider, token: &str, now_secs: u64) -> Result<IdentityFact, JwtError> {
+fn from_token(
+    provider: &Provider,
+    keys: &[jwt::VerifyingKey],
+    token: &str,
+    now_secs: u64,
+) -> Result<IdentityFact, JwtError> {
     let decoded = jwt::decode(token, provider.max_token_bytes)?;
-    jwt::verify(&decoded, &provider.keys, &provider.allowed)?;
+    jwt::verify(&decoded, keys, &provider.allowed)?;
     provider.rules.check(&decoded.header, &decoded.claims, now_secs)?;
     let claims = &decoded.claims;
     let subject = claims.get("sub").and_then(Value::as_str).ok_or(JwtError::MissingClaim)?.to_string();
@@ -113,39 +118,76 @@ fn from_token(provider: &Provider, token: &str, now_secs: u64) -> Result<Identit
     })
 }
 
+/// What the JWT providers made of a request.
+#[derive(Debug)]
+pub enum JwtOutcome {
+    /// No provider found a token.
+    Absent,
+    /// Verified (or answered from the cache).
+    Verified(Verified),
+    /// A token was present and refused.
+    Refused(Refusal),
+    /// The provider's key set must be fetched (none yet, stale, or an unknown `kid`).
+    NeedKeys(usize),
+    /// No key set could be had (the last fetch failed moments ago).
+    KeysUnavailable,
+}
+
 /// Tries every JWT provider in order; a token verified before (and not expired) comes from
 /// `cache` without a signature check.
-pub fn jwt(
-    identity: &Identity,
-    request: &dyn RequestView,
-    now_secs: u64,
-    cache: &mut TokenCache,
-) -> Option<Result<Verified, Refusal>> {
-    for provider in &identity.providers {
+pub fn jwt(identity: &Identity, request: &dyn RequestView, now_secs: u64, cache: &mut TokenCache) -> JwtOutcome {
+    for (index, provider) in identity.providers.iter().enumerate() {
         let Some(found) = token(provider, request) else { continue };
         let token = match found {
             Ok(token) => token,
-            Err(refusal) => return Some(Err(refusal)),
+            Err(refusal) => return JwtOutcome::Refused(refusal),
         };
         let key = TokenCache::key(&provider.name, token);
         if let Some(verified) = cache.get(&key, now_secs) {
-            return Some(Ok(verified));
+            return JwtOutcome::Verified(verified);
         }
-        let result = from_token(provider, token, now_secs).map_err(|e| Refusal { reason: e.to_string() });
-        return Some(result.map(|fact| {
-            let exp = fact.expires_at.unwrap_or(0);
-            let verified = Verified {
-                fact,
-                remove_header: match (&provider.source, provider.forward_token) {
-                    (TokenSource::Header { name, .. }, false) => Some(name.clone()),
-                    _ => None,
-                },
-            };
-            cache.put(key, verified.clone(), exp);
-            verified
-        }));
+        let fetched = identity.fetched[index].borrow();
+        let keys = match &provider.remote {
+            None => &provider.keys,
+            Some(remote) => {
+                let may_fetch = now_secs.saturating_sub(fetched.attempted_at) >= remote.min_refetch_secs
+                    || fetched.attempted_at == 0;
+                let stale = now_secs >= fetched.fetched_at + remote.ttl_secs;
+                if fetched.keys.is_empty() {
+                    return if may_fetch { JwtOutcome::NeedKeys(index) } else { JwtOutcome::KeysUnavailable };
+                }
+                if stale && may_fetch {
+                    return JwtOutcome::NeedKeys(index);
+                }
+                &fetched.keys
+            }
+        };
+        let result = from_token(provider, keys, token, now_secs);
+        if result == Err(JwtError::UnknownKey)
+            && provider
+                .remote
+                .as_ref()
+                .is_some_and(|r| now_secs.saturating_sub(fetched.attempted_at) >= r.min_refetch_secs)
+        {
+            return JwtOutcome::NeedKeys(index); // Keys may have rotated: fetch again (rate-limited).
+        }
+        return match result {
+            Ok(fact) => {
+                let exp = fact.expires_at.unwrap_or(0);
+                let verified = Verified {
+                    fact,
+                    remove_header: match (&provider.source, provider.forward_token) {
+                        (TokenSource::Header { name, .. }, false) => Some(name.clone()),
+                        _ => None,
+                    },
+                };
+                cache.put(key, verified.clone(), exp);
+                JwtOutcome::Verified(verified)
+            }
+            Err(e) => JwtOutcome::Refused(Refusal { reason: e.to_string() }),
+        };
     }
-    None
+    JwtOutcome::Absent
 }
 
 /// Looks the API key up by its SHA-256, comparing every configured hash in constant time.

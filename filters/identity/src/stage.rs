@@ -1,10 +1,14 @@
 //! The identity stage: strip, decide what the route needs, verify, publish.
 
 use crate::compile::Identity;
+use crate::compile::Remote;
 use crate::config::Requirement;
-use crate::sources::{self, Refusal, Verified};
+use crate::jwt::parse_jwks;
+use crate::sources::{self, JwtOutcome, Refusal, Verified};
+use std::time::Duration;
 use std::time::UNIX_EPOCH;
 use warden_kit::facts::{self, SubjectKind};
+use warden_kit::{Callout, CalloutResponse};
 use warden_kit::{Cx, Effect, FailureMode, Flow, HeaderMap, LocalReply, LogLevel, MetricKind, Needs, Stage};
 
 fn kind_name(kind: SubjectKind) -> &'static str {
@@ -59,6 +63,88 @@ impl Identity {
     }
 }
 
+/// Callout tag of a key set fetch for provider `index`.
+fn jwks_tag(index: usize) -> String {
+    format!("jwks:{index}")
+}
+
+impl Identity {
+    fn fetch_keys(&self, cx: &mut Cx<'_>, index: usize, now: u64) -> Flow {
+        let Some(Remote { cluster, authority, path, timeout_ms, .. }) = self.providers[index].remote.clone() else {
+            return Flow::Continue;
+        };
+        self.fetched[index].borrow_mut().attempted_at = now;
+        cx.effects.push(Effect::Metric {
+            name: "warden_identity_jwks_fetches_total",
+            kind: MetricKind::Counter,
+            value: 1,
+        });
+        Flow::Callout(Callout {
+            cluster,
+            method: "GET".into(),
+            path,
+            authority,
+            headers: vec![("accept".into(), "application/json".into())],
+            body: Vec::new(),
+            timeout: Duration::from_millis(timeout_ms),
+            tag: jwks_tag(index),
+        })
+    }
+
+    fn keys_unavailable(&self, cx: &mut Cx<'_>) -> Flow {
+        cx.effects
+            .push(Effect::Log { level: LogLevel::Warn, message: "warden_identity: no signing keys available".into() });
+        match self.failure_mode {
+            FailureMode::Open => Flow::Continue,
+            FailureMode::Closed => {
+                let request_id = cx.facts.request_id().unwrap_or_default().to_string();
+                let body = serde_json::json!({"error": "temporarily_unavailable", "error_description": "signing keys unavailable", "request_id": request_id});
+                Flow::Respond(
+                    LocalReply::new(503, body.to_string())
+                        .with_header("content-type", "application/json")
+                        .with_details("warden_identity_keys_unavailable"),
+                )
+            }
+        }
+    }
+
+    /// Stores a fetched key set (keeping the last good one on failure), then decides the request.
+    fn keys_arrived(&self, cx: &mut Cx<'_>, index: usize, response: &CalloutResponse) -> Flow {
+        let provider = &self.providers[index];
+        let now = cx.now.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let parsed = if response.is_success() {
+            parse_jwks(&response.body, provider.default_rsa).map_err(|e| e.to_string())
+        } else {
+            Err(format!("status {}", response.status))
+        };
+        match parsed {
+            Ok((keys, skipped)) => {
+                let keys: Vec<_> = keys.into_iter().filter(|k| provider.allowed.contains(&k.alg)).collect();
+                let message = format!(
+                    "warden_identity: {}: {} signing keys fetched ({} skipped)",
+                    provider.name,
+                    keys.len(),
+                    skipped
+                );
+                cx.effects.push(Effect::Log { level: LogLevel::Info, message });
+                let mut fetched = self.fetched[index].borrow_mut();
+                if !keys.is_empty() {
+                    fetched.keys = keys;
+                    fetched.fetched_at = now;
+                }
+            }
+            Err(reason) => {
+                let message = format!(
+                    "warden_identity: {}: key set fetch failed ({reason}); keeping the last good set",
+                    provider.name
+                );
+                cx.effects.push(Effect::Log { level: LogLevel::Warn, message });
+            }
+        }
+        self.on_request_headers(cx)
+    }
+}
+
 impl Stage for Identity {
     fn name(&self) -> &'static str {
         "identity"
@@ -70,6 +156,13 @@ impl Stage for Identity {
 
     fn failure_mode(&self) -> FailureMode {
         self.failure_mode
+    }
+
+    fn on_callout_response(&self, cx: &mut Cx<'_>, response: &CalloutResponse) -> Flow {
+        match response.tag.strip_prefix("jwks:").and_then(|i| i.parse::<usize>().ok()) {
+            Some(index) if index < self.providers.len() => self.keys_arrived(cx, index, response),
+            _ => Flow::Continue,
+        }
     }
 
     fn on_request_headers(&self, cx: &mut Cx<'_>) -> Flow {
@@ -88,9 +181,14 @@ impl Stage for Identity {
         }
         let now = cx.now.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let hits_before = self.cache.borrow().hits();
-        let found = sources::jwt(self, cx.request, now, &mut self.cache.borrow_mut())
-            .or_else(|| sources::api_key(self, cx.request))
-            .or_else(|| sources::spiffe(self, cx.request));
+        let outcome = sources::jwt(self, cx.request, now, &mut self.cache.borrow_mut());
+        let found = match outcome {
+            JwtOutcome::Verified(verified) => Some(Ok(verified)),
+            JwtOutcome::Refused(refusal) => Some(Err(refusal)),
+            JwtOutcome::NeedKeys(index) => return self.fetch_keys(cx, index, now),
+            JwtOutcome::KeysUnavailable => return self.keys_unavailable(cx),
+            JwtOutcome::Absent => sources::api_key(self, cx.request).or_else(|| sources::spiffe(self, cx.request)),
+        };
         match found {
             Some(Ok(verified)) => {
                 if self.cache.borrow().hits() > hits_before {
