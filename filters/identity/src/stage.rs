@@ -6,7 +6,7 @@ use crate::config::Requirement;
 use crate::jwt::parse_jwks;
 use crate::sources::{self, JwtOutcome, Refusal, Verified};
 use std::time::Duration;
-use std::time::UNIX_EPOCH;
+use std::time::{SystemTime, UNIX_EPOCH};
 use warden_kit::facts::{self, SubjectKind};
 use warden_kit::{Callout, CalloutResponse};
 use warden_kit::{Cx, Effect, FailureMode, Flow, HeaderMap, LocalReply, LogLevel, MetricKind, Needs, Stage};
@@ -108,10 +108,9 @@ impl Identity {
         }
     }
 
-    /// Stores a fetched key set (keeping the last good one on failure), then decides the request.
-    fn keys_arrived(&self, cx: &mut Cx<'_>, index: usize, response: &CalloutResponse) -> Flow {
+    /// Stores a fetched key set, or keeps the last good one when the fetch failed.
+    fn store_keys(&self, index: usize, response: &CalloutResponse, now: u64, effects: &mut Vec<Effect>) {
         let provider = &self.providers[index];
-        let now = cx.now.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let parsed = if response.is_success() {
             parse_jwks(&response.body, provider.default_rsa).map_err(|e| e.to_string())
         } else {
@@ -126,7 +125,7 @@ impl Identity {
                     keys.len(),
                     skipped
                 );
-                cx.effects.push(Effect::Log { level: LogLevel::Info, message });
+                effects.push(Effect::Log { level: LogLevel::Info, message });
                 let mut fetched = self.fetched[index].borrow_mut();
                 if !keys.is_empty() {
                     fetched.keys = keys;
@@ -138,11 +137,21 @@ impl Identity {
                     "warden_identity: {}: key set fetch failed ({reason}); keeping the last good set",
                     provider.name
                 );
-                cx.effects.push(Effect::Log { level: LogLevel::Warn, message });
+                effects.push(Effect::Log { level: LogLevel::Warn, message });
             }
         }
+    }
+
+    /// A key set fetched for a waiting request arrived: store it, then decide the request.
+    fn keys_arrived(&self, cx: &mut Cx<'_>, index: usize, response: &CalloutResponse) -> Flow {
+        let now = cx.now.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        self.store_keys(index, response, now, cx.effects);
         self.on_request_headers(cx)
     }
+}
+
+fn secs(now: SystemTime) -> u64 {
+    now.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 impl Stage for Identity {
@@ -156,6 +165,49 @@ impl Stage for Identity {
 
     fn failure_mode(&self) -> FailureMode {
         self.failure_mode
+    }
+
+    /// Fetched key sets are refreshed in the background at half their TTL.
+    fn tick_period(&self) -> Option<Duration> {
+        let shortest = self.providers.iter().filter_map(|p| p.remote.as_ref()).map(|r| r.ttl_secs).min()?;
+        Some(Duration::from_secs((shortest / 2).max(1)))
+    }
+
+    fn on_tick(&self, now: SystemTime, effects: &mut Vec<Effect>) -> Vec<Callout> {
+        let now = secs(now);
+        let mut callouts = Vec::new();
+        for (index, provider) in self.providers.iter().enumerate() {
+            let Some(remote) = &provider.remote else { continue };
+            let mut fetched = self.fetched[index].borrow_mut();
+            let due = fetched.keys.is_empty() || now >= fetched.fetched_at + remote.ttl_secs / 2;
+            if due && now > fetched.attempted_at {
+                fetched.attempted_at = now;
+                effects.push(Effect::Metric {
+                    name: "warden_identity_jwks_fetches_total",
+                    kind: MetricKind::Counter,
+                    value: 1,
+                });
+                callouts.push(Callout {
+                    cluster: remote.cluster.clone(),
+                    method: "GET".into(),
+                    path: remote.path.clone(),
+                    authority: remote.authority.clone(),
+                    headers: vec![("accept".into(), "application/json".into())],
+                    body: Vec::new(),
+                    timeout: Duration::from_millis(remote.timeout_ms),
+                    tag: jwks_tag(index),
+                });
+            }
+        }
+        callouts
+    }
+
+    fn on_background_response(&self, now: SystemTime, response: &CalloutResponse, effects: &mut Vec<Effect>) {
+        if let Some(index) = response.tag.strip_prefix("jwks:").and_then(|i| i.parse::<usize>().ok()) {
+            if index < self.providers.len() {
+                self.store_keys(index, response, secs(now), effects);
+            }
+        }
     }
 
     fn on_callout_response(&self, cx: &mut Cx<'_>, response: &CalloutResponse) -> Flow {

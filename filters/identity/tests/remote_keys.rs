@@ -137,3 +137,32 @@ fn jwks_and_jwks_uri_are_exclusive() {
     let config = json!({"providers": [{"name": "idp", "issuer": "https://idp.test", "algorithms": ["ES256"]}]});
     assert_eq!(compile_chain(config.to_string().as_bytes()).err().unwrap().field, "providers[0].jwks");
 }
+
+#[test]
+fn background_tick_refreshes_the_key_set_before_requests_need_it() {
+    let config = json!({"providers": [{
+        "name": "idp", "issuer": "https://idp.test", "algorithms": ["ES256"],
+        "jwks_uri": {"cluster": "idp", "authority": "idp.test", "path": "/jwks", "ttl_secs": 600, "min_refetch_secs": 3600}
+    }]});
+    let chain = compile_chain(config.to_string().as_bytes()).unwrap();
+    let mut background = warden_kit::Background::new(chain.clone());
+    assert_eq!(background.tick_period(), Some(Duration::from_secs(300)));
+
+    // Startup tick: no keys yet, so the root context fetches them.
+    let mut root = host("", NOW);
+    background.on_tick(&mut root);
+    assert_eq!(root.callouts.len(), 1);
+    background.on_response(&mut root, 1, jwks(&[jwk(1, "k1")]));
+
+    // Half the TTL later the set is refreshed in the background and picks up a rotated key.
+    let mut root = host("", NOW + 300);
+    background.on_tick(&mut root);
+    assert_eq!(root.callouts.len(), 1);
+    background.on_response(&mut root, 1, jwks(&[jwk(1, "k1"), jwk(2, "k2")]));
+
+    // A token signed with the new key verifies without any request-path fetch.
+    let mut h = host(&token(2, "k2"), NOW + 301);
+    assert_eq!(chain.start().on_request_headers(&mut h, true), Step::Continue);
+    assert!(h.callouts.is_empty());
+    assert_eq!(h.request_header("x-warden-subject"), Some("alice"));
+}

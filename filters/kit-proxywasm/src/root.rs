@@ -1,11 +1,13 @@
 //! Root context: configuration compiled once; HTTP contexts share the result.
 
 use crate::http::WardenHttp;
+use crate::proxy_host::ProxyHost;
 use crate::proxy_host::{log, MetricIds};
 use crate::{hostcalls, Compile};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::MapType;
 use proxy_wasm::types::{BufferType, ContextType, LogLevel as SdkLevel};
-use warden_kit::{Chain, LogLevel};
+use warden_kit::{Background, CalloutResponse, Chain, LogLevel};
 
 /// Registers the Warden root context for a filter named `plugin` (e.g. `warden_guard`), with
 /// `compile` turning the plugin configuration into a chain. Call it from `proxy_wasm::main!`.
@@ -21,7 +23,7 @@ pub fn start(plugin: &'static str, compile: Compile) {
     }));
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
         let (plugin, compile) = FILTER.get().copied().unwrap_or(("warden", reject_all));
-        Box::new(WardenRoot { plugin, compile, chain: None, metrics: MetricIds::default() })
+        Box::new(WardenRoot { plugin, compile, chain: None, background: None, metrics: MetricIds::default() })
     });
 }
 
@@ -35,10 +37,27 @@ struct WardenRoot {
     plugin: &'static str,
     compile: Compile,
     chain: Option<Chain>,
+    background: Option<Background>,
     metrics: MetricIds,
 }
 
-impl Context for WardenRoot {}
+impl WardenRoot {
+    fn host(&self) -> ProxyHost {
+        ProxyHost { metrics: self.metrics.clone(), plugin: self.plugin }
+    }
+}
+
+impl Context for WardenRoot {
+    fn on_http_call_response(&mut self, token: u32, _headers: usize, body_size: usize, _trailers: usize) {
+        let mut host = self.host();
+        let Some(background) = self.background.as_mut() else { return };
+        let mut headers = hostcalls::get_map(MapType::HttpCallResponseHeaders).unwrap_or_default();
+        let status = headers.iter().find(|(k, _)| k == ":status").and_then(|(_, v)| v.parse().ok()).unwrap_or(503);
+        headers.retain(|(k, _)| !k.starts_with(':'));
+        let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size).unwrap_or_default();
+        background.on_response(&mut host, token, CalloutResponse { status, headers, body, tag: String::new() });
+    }
+}
 
 impl RootContext for WardenRoot {
     fn on_vm_start(&mut self, _vm_configuration_size: usize) -> bool {
@@ -51,6 +70,11 @@ impl RootContext for WardenRoot {
         match (self.compile)(&raw) {
             Ok(chain) => {
                 log(LogLevel::Info, &format!("{}: configured stages {:?}", self.plugin, chain.stage_names()));
+                let background = Background::new(chain.clone());
+                if let Some(period) = background.tick_period() {
+                    self.set_tick_period(period);
+                }
+                self.background = Some(background);
                 self.chain = Some(chain);
                 true
             }
@@ -58,6 +82,13 @@ impl RootContext for WardenRoot {
                 log(LogLevel::Error, &format!("{}: configuration rejected: {err}", self.plugin));
                 false
             }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let mut host = self.host();
+        if let Some(background) = self.background.as_mut() {
+            background.on_tick(&mut host);
         }
     }
 

@@ -123,6 +123,11 @@ impl Chain {
         Chain { inner: Rc::new(inner) }
     }
 
+    /// The stages, in order.
+    pub fn stages(&self) -> &[Rc<dyn Stage>] {
+        &self.inner.stages
+    }
+
     /// Names of the stages, in order.
     pub fn stage_names(&self) -> Vec<&'static str> {
         self.inner.stages.iter().map(|s| s.name()).collect()

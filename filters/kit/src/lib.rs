@@ -29,6 +29,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod background;
 mod chain;
 mod effect;
 mod error;
@@ -39,6 +40,7 @@ mod stage;
 pub mod testing;
 mod view;
 
+pub use background::Background;
 pub use chain::{Chain, ChainRun, Step};
 pub use effect::{Callout, CalloutResponse, Effect, HeaderMap, LocalReply, LogLevel, MetricKind};
 pub use error::{ConfigError, KitError};

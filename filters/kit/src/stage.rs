@@ -4,7 +4,7 @@ use crate::effect::{Callout, CalloutResponse, Effect, LocalReply};
 use crate::facts::Facts;
 use crate::failure::FailureMode;
 use crate::view::RequestView;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// How a stage needs a body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -88,4 +88,15 @@ pub trait Stage {
     }
     /// End of the stream (access-log time): facts are final.
     fn on_log(&self, _cx: &mut Cx<'_>) {}
+    /// How often [`Stage::on_tick`] runs in each VM's root context; `None` (default): never.
+    fn tick_period(&self) -> Option<Duration> {
+        None
+    }
+    /// Background work between requests (e.g. refreshing keys): callouts to make. Their
+    /// answers come to [`Stage::on_background_response`]. Effects: logs and metrics only.
+    fn on_tick(&self, _now: SystemTime, _effects: &mut Vec<Effect>) -> Vec<Callout> {
+        Vec::new()
+    }
+    /// Answer to a callout made from [`Stage::on_tick`].
+    fn on_background_response(&self, _now: SystemTime, _response: &CalloutResponse, _effects: &mut Vec<Effect>) {}
 }
