@@ -52,6 +52,8 @@ struct Inner {
     body_failure: FailureMode,
     max_body_bytes: usize,
     reads_facts: Vec<&'static str>,
+    response_headers: bool,
+    log: bool,
 }
 
 /// An ordered list of stages with what they need, compiled once at configure time.
@@ -84,6 +86,8 @@ impl Chain {
                 body_failure = FailureMode::Closed;
             }
         }
+        let response_headers = stages.iter().any(|s| s.needs().response_headers);
+        let log = stages.iter().any(|s| s.needs().log);
         let inner = Inner {
             stages,
             request_body,
@@ -91,6 +95,8 @@ impl Chain {
             body_failure,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             reads_facts: Vec::new(),
+            response_headers,
+            log,
         };
         Chain { inner: Rc::new(inner) }
     }
@@ -118,6 +124,8 @@ impl Chain {
             body_failure: old.body_failure,
             max_body_bytes: old.max_body_bytes,
             reads_facts: old.reads_facts.clone(),
+            response_headers: old.response_headers,
+            log: old.log,
         };
         change(&mut inner);
         Chain { inner: Rc::new(inner) }
@@ -247,7 +255,7 @@ impl ChainRun {
 
     /// Response headers phase.
     pub fn on_response_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Step {
-        if self.replied {
+        if self.replied || (!self.inner.response_headers && self.inner.response_body == BodyNeed::None) {
             return Step::Continue;
         }
         self.response_headers = host.response_headers();
@@ -272,7 +280,8 @@ impl ChainRun {
     pub fn on_callout_response(&mut self, host: &mut dyn Host, token: u32, mut response: CalloutResponse) {
         let Some(waiting) = self.waiting.take_if(|w| w.token == token) else { return };
         response.tag = waiting.tag.clone();
-        let flow = self.call_stage(host, waiting.stage, waiting.phase, Some(&response));
+        let now = host.now();
+        let flow = self.call_stage(host, waiting.stage, waiting.phase, Some(&response), now);
         if let Handled::Stop = self.handle(host, waiting.stage, waiting.phase, flow) {
             return;
         }
@@ -283,6 +292,9 @@ impl ChainRun {
 
     /// End of stream: every stage's `on_log` (facts are final).
     pub fn on_log(&mut self, host: &mut dyn Host) {
+        if !self.inner.log {
+            return self.export_facts(host);
+        }
         let now = host.now();
         let stages = self.inner.stages.clone();
         for stage in stages {
@@ -349,11 +361,12 @@ impl ChainRun {
     }
 
     fn run_phase(&mut self, host: &mut dyn Host, phase: Phase, from: usize) -> Step {
+        let now = host.now();
         for i in from..self.inner.stages.len() {
             if !self.wants(i, phase) {
                 continue;
             }
-            let flow = self.call_stage(host, i, phase, None);
+            let flow = self.call_stage(host, i, phase, None, now);
             if let Handled::Stop = self.handle(host, i, phase, flow) {
                 return Step::Pause;
             }
@@ -379,16 +392,23 @@ impl ChainRun {
                         host.log(LogLevel::Warn, &format!("warden: {err}"));
                         let synthetic =
                             CalloutResponse { status: 503, headers: Vec::new(), body: Vec::new(), tag: callout.tag };
-                        flow = self.call_stage(host, stage, phase, Some(&synthetic));
+                        let now = host.now();
+                        flow = self.call_stage(host, stage, phase, Some(&synthetic), now);
                     }
                 },
             }
         }
     }
 
-    fn call_stage(&mut self, host: &mut dyn Host, i: usize, phase: Phase, callout: Option<&CalloutResponse>) -> Flow {
+    fn call_stage(
+        &mut self,
+        host: &mut dyn Host,
+        i: usize,
+        phase: Phase,
+        callout: Option<&CalloutResponse>,
+        now: std::time::SystemTime,
+    ) -> Flow {
         let stage = self.inner.stages[i].clone();
-        let now = host.now();
         let mut effects = Vec::new();
         let flow = {
             let view = PhaseView {

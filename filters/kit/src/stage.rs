@@ -28,6 +28,11 @@ pub struct Needs {
     /// Fact keys read from filter state when the stage runs as a separate filter (for
     /// example `warden.identity` for the policy stage).
     pub reads_facts: &'static [&'static str],
+    /// Whether `on_response_headers` does anything. When no stage says so, the chain skips the
+    /// response headers phase without a single hostcall.
+    pub response_headers: bool,
+    /// Whether `on_log` does anything (skipped otherwise).
+    pub log: bool,
 }
 
 /// What a stage callback returns.

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Real-Envoy load benchmark: the same request through Envoy 1.40 with no filter, with Warden's
+identity filter (standalone and in the suite), and with Envoy's native jwt_authn doing the
+same check on the same ES256 token. One Envoy (--concurrency 1) per variant, in turn, on free
+loopback ports; wrk -t1 -c10 for DURATION seconds after a warm-up. Prints requests/s and the
+ratio to no filter and to jwt_authn. Compare rows of one run only."""
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+ENVOY = os.environ.get("WARDEN_ENVOY") or os.path.join(ROOT, ".venv", "bin", "envoy")
+WASM = os.path.join(ROOT, "target", "wasm32-wasip1", "release")
+DURATION = os.environ.get("DURATION", "5")
+DATA = json.load(open(os.path.join(ROOT, "ci", "bench-data", "es256-token.json")))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wasm_filter(name, path, config):
+    return {"name": "envoy.filters.http.wasm", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+        "config": {"name": name, "root_id": name, "configuration": {
+            "@type": "type.googleapis.com/google.protobuf.StringValue", "value": json.dumps(config)},
+            "vm_config": {"vm_id": name, "runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": path}}}}}}
+
+
+PROVIDER = {"name": "bench", "issuer": DATA["issuer"], "audiences": [DATA["audience"]], "algorithms": ["ES256"], "jwks": DATA["jwks"]}
+JWT_AUTHN = {"name": "envoy.filters.http.jwt_authn", "typed_config": {
+    "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+    "providers": {"bench": {"issuer": DATA["issuer"], "audiences": [DATA["audience"]], "forward": True,
+                            "local_jwks": {"inline_string": json.dumps(DATA["jwks"])},
+                            "jwt_cache_config": {"jwt_cache_size": 100}}},
+    "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "bench"}}]}}
+
+VARIANTS = [
+    ("no filter", []),
+    ("envoy jwt_authn (cached)", [JWT_AUTHN]),
+    ("warden_identity.wasm (cached)", [wasm_filter("warden_identity", os.path.join(WASM, "warden_identity.wasm"), {"providers": [PROVIDER]})]),
+    ("warden.wasm guard+identity (cached)", [wasm_filter("warden", os.path.join(WASM, "warden.wasm"), {"stages": [
+        {"name": "guard", "config": {"strip_request_headers": ["x-warden-*"]}},
+        {"name": "identity", "config": {"providers": [PROVIDER]}}]})]),
+]
+
+
+def config(port, admin, filters):
+    router = {"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}
+    return {"admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin}}},
+            "static_resources": {"listeners": [{"name": "l", "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+                "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                    "stat_prefix": "bench",
+                    "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [
+                        {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": "ok"}}}]}]},
+                    "http_filters": filters + [router]}}]}]}]}}
+
+
+def run(label, filters, tmp):
+    port, admin = free_port(), free_port()
+    path = os.path.join(tmp, "bench.json")
+    json.dump(config(port, admin, filters), open(path, "w"))
+    proc = subprocess.Popen([ENVOY, "-c", path, "--concurrency", "1", "--disable-hot-restart", "-l", "error"],
+                            stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "envoy.err"), "w"))
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    sys.exit("%s: Envoy did not start:\n%s" % (label, open(os.path.join(tmp, "envoy.err")).read()[-2000:]))
+                time.sleep(0.05)
+        url = "http://127.0.0.1:%d/" % port
+        auth = "authorization: Bearer " + DATA["token"]
+        check = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", auth, url], capture_output=True, text=True)
+        if check.stdout != "200":
+            sys.exit("%s: expected 200 for the bench token, got %s" % (label, check.stdout))
+        subprocess.run(["wrk", "-t1", "-c10", "-d1s", "-H", auth, url], capture_output=True)
+        out = subprocess.run(["wrk", "-t1", "-c10", "-d%ss" % DURATION, "-H", auth, url], capture_output=True, text=True).stdout
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        latency = re.search(r"Latency\s+(\S+)", out).group(1)
+        return rps, latency
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="warden-load-")
+    results = [(label, *run(label, filters, tmp)) for label, filters in VARIANTS]
+    base = results[0][1]
+    native = results[1][1]
+    print("\n%-40s %12s %10s %10s %12s" % ("Envoy 1.40, wrk -t1 -c10 -d%ss" % DURATION, "requests/s", "latency", "vs none", "vs jwt_authn"))
+    for label, rps, latency in results:
+        print("%-40s %12.0f %10s %9.2fx %11.2fx" % (label, rps, latency, rps / base, rps / native))
+
+
+if __name__ == "__main__":
+    main()
