@@ -8,7 +8,11 @@ use warden_identity::jwt::{decode, parse_jwks, verify, Algorithm, ClaimRules, DE
 
 fn main() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/bench");
-    let rules = ClaimRules { issuer: "https://idp.scenario.test".into(), audiences: vec!["warden".into()], ..ClaimRules::default() };
+    let rules = ClaimRules {
+        issuer: "https://idp.scenario.test".into(),
+        audiences: vec!["warden".into()],
+        ..ClaimRules::default()
+    };
     let now = 1_767_225_600;
     println!("{:<12} {:>12} {:>12}", "native", "median ns", "p99 ns");
     for (alg, file) in [
