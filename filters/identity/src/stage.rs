@@ -58,7 +58,6 @@ impl Identity {
         if let Some(header) = verified.remove_header {
             cx.effects.push(Effect::RemoveHeader { map: HeaderMap::Request, name: header });
         }
-        cx.effects.push(Effect::Metric { name: "warden_identity_verified_total", kind: MetricKind::Counter, value: 1 });
         cx.facts.put(facts::IDENTITY, fact);
     }
 }
@@ -243,13 +242,13 @@ impl Stage for Identity {
         };
         match found {
             Some(Ok(verified)) => {
-                if self.cache.borrow().hits() > hits_before {
-                    cx.effects.push(Effect::Metric {
-                        name: "warden_identity_cache_hits_total",
-                        kind: MetricKind::Counter,
-                        value: 1,
-                    });
-                }
+                // One counter per identified request: cache hits and fresh verifications apart.
+                let metric = if self.cache.borrow().hits() > hits_before {
+                    "warden_identity_cache_hits_total"
+                } else {
+                    "warden_identity_verified_total"
+                };
+                cx.effects.push(Effect::Metric { name: metric, kind: MetricKind::Counter, value: 1 });
                 self.publish(cx, verified);
                 Flow::Continue
             }

@@ -227,8 +227,10 @@ impl ChainRun {
     pub fn on_request_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Step {
         self.request_headers = host.request_headers();
         if let Some(id) = find(&self.request_headers, "x-request-id") {
+            // In memory only: every filter reads `x-request-id` itself, and exporting it would
+            // cost a hostcall per request per filter (access logs use `%REQ(x-request-id)%`).
             let id = serde_json::Value::String(id.to_string());
-            self.facts.set(facts::REQUEST_ID, id);
+            self.facts.import(facts::REQUEST_ID, id);
         }
         for key in self.inner.reads_facts.clone() {
             if let Some(bytes) = host.filter_state(key) {
