@@ -33,6 +33,8 @@ pub struct ClientRequest<'a> {
     pub chunks: Vec<&'a [u8]>,
     /// Use chunked transfer encoding.
     pub chunked: bool,
+    /// Trailers after the last chunk (needs `chunked`).
+    pub trailers: &'a [(String, String)],
     /// Give up after this long.
     pub timeout: Duration,
 }
@@ -66,7 +68,11 @@ pub fn send(addr: SocketAddr, request: &ClientRequest<'_>) -> std::io::Result<Cl
         }
     }
     if request.chunked {
-        stream.write_all(b"0\r\n\r\n")?;
+        stream.write_all(b"0\r\n")?;
+        for (k, v) in request.trailers {
+            stream.write_all(format!("{k}: {v}\r\n").as_bytes())?;
+        }
+        stream.write_all(b"\r\n")?;
     }
     stream.flush()?;
     Ok(read_response(&mut stream, deadline))

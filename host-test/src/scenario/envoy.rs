@@ -102,6 +102,7 @@ fn bootstrap(scenario: &Scenario, filters: &[ResolvedFilter], clusters: &[(Strin
                     "typed_config": {
                         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
                         "stat_prefix": "warden",
+                        "http_protocol_options": {"enable_trailers": true},
                         "access_log": [{"name": "envoy.access_loggers.file", "typed_config": {
                             "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
                             "path": access_log.display().to_string(),
@@ -169,6 +170,7 @@ fn admin_get(admin: SocketAddr, path: &str) -> anyhow::Result<String> {
         headers: &[],
         chunks: Vec::new(),
         chunked: false,
+        trailers: &[],
         timeout: Duration::from_secs(5),
     };
     let response = client::send(admin, &request)?;
@@ -319,7 +321,8 @@ pub fn run(envoy: &Path, scenario: &Scenario, filters: &[ResolvedFilter], work_d
             authority: &request.authority,
             headers: &request.headers,
             chunks,
-            chunked: request.chunks.is_some(),
+            chunked: request.chunks.is_some() || !request.trailers.is_empty(),
+            trailers: &request.trailers,
             timeout: Duration::from_millis(request.timeout_ms),
         };
         let response = client::send(listener, &client_request).with_context(|| format!("request {}", i + 1))?;

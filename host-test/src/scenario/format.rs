@@ -196,6 +196,9 @@ pub struct RequestDef {
     /// Body in chunks (sent chunked).
     #[serde(default)]
     pub chunks: Option<Vec<String>>,
+    /// Request trailers (the body is then sent chunked).
+    #[serde(default)]
+    pub trailers: Vec<(String, String)>,
     /// Wait this long (virtual ms in the harness, real ms in Envoy) before sending.
     #[serde(default)]
     pub wait_ms: u64,

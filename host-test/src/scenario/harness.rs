@@ -100,18 +100,24 @@ pub fn run(runtime: &Arc<Runtime>, scenario: &Scenario, filters: &[ResolvedFilte
             (None, Some(body)) if !body.is_empty() => vec![body],
             _ => Vec::new(),
         };
-        if request.chunks.is_none() && !chunks.is_empty() {
+        let chunked = request.chunks.is_some() || !request.trailers.is_empty();
+        if !chunked && !chunks.is_empty() {
             headers.push(("content-length".into(), chunks[0].len().to_string().into_bytes()));
-        } else if request.chunks.is_some() {
+        } else if chunked {
             headers.push(("transfer-encoding".into(), b"chunked".to_vec()));
         }
         headers.extend(request.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.as_bytes().to_vec())));
-        let sid = proxy.send_headers(0, headers, chunks.is_empty());
+        let sid = proxy.send_headers(0, headers, chunks.is_empty() && request.trailers.is_empty());
         // As Envoy's HTTP/1 codec: chunks with end_of_stream false, then an empty end.
         for chunk in &chunks {
             proxy.send_data(sid, chunk.as_bytes(), false);
         }
-        if !chunks.is_empty() {
+        if !request.trailers.is_empty() {
+            proxy.send_trailers(
+                sid,
+                request.trailers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.as_bytes().to_vec())).collect(),
+            );
+        } else if !chunks.is_empty() {
             proxy.send_data(sid, &[], true);
         }
         let report = proxy.finish(sid, request.timeout_ms);
