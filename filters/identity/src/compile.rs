@@ -111,6 +111,8 @@ pub struct Identity {
     pub cache: std::cell::RefCell<crate::cache::TokenCache>,
     /// Fetched key sets by provider index (runtime state, not configuration).
     pub fetched: Vec<std::cell::RefCell<FetchedKeys>>,
+    /// Upstream identity header names, removed from every incoming request.
+    strip: Vec<String>,
 }
 
 fn path(dotted: &str) -> Vec<String> {
@@ -309,7 +311,9 @@ impl Identity {
                 return Err(ConfigError::new(format!("upstream_headers.{name}"), "not a lowercase header name"));
             }
         }
+        let strip = [&h.subject, &h.kind, &h.actor, &h.groups].into_iter().flatten().cloned().collect();
         Ok(Identity {
+            strip,
             providers,
             spiffe,
             api_keys,
@@ -338,8 +342,7 @@ impl Identity {
     }
 
     /// Every upstream identity header name (removed from incoming requests).
-    pub fn identity_header_names(&self) -> Vec<&str> {
-        let h = &self.headers;
-        [&h.subject, &h.kind, &h.actor, &h.groups].into_iter().flatten().map(String::as_str).collect()
+    pub fn identity_header_names(&self) -> &[String] {
+        &self.strip
     }
 }

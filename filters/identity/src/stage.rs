@@ -220,7 +220,7 @@ impl Stage for Identity {
         // Incoming copies of identity headers never reach the upstream, whatever happens next.
         for name in self.identity_header_names() {
             if cx.request.header(name).is_some() {
-                cx.effects.push(Effect::RemoveHeader { map: HeaderMap::Request, name: name.to_string() });
+                cx.effects.push(Effect::RemoveHeader { map: HeaderMap::Request, name: name.clone() });
             }
         }
         let host = cx.request.header(":authority").unwrap_or_default();

@@ -47,6 +47,8 @@ impl Phase {
 
 struct Inner {
     stages: Vec<Rc<dyn Stage>>,
+    /// Each stage's `needs()`, asked once at configure time.
+    needs: Vec<crate::stage::Needs>,
     request_body: BodyNeed,
     response_body: BodyNeed,
     body_failure: FailureMode,
@@ -88,8 +90,10 @@ impl Chain {
         }
         let response_headers = stages.iter().any(|s| s.needs().response_headers);
         let log = stages.iter().any(|s| s.needs().log);
+        let needs = stages.iter().map(|s| s.needs()).collect();
         let inner = Inner {
             stages,
+            needs,
             request_body,
             response_body,
             body_failure,
@@ -119,6 +123,7 @@ impl Chain {
         let old = &self.inner;
         let mut inner = Inner {
             stages: old.stages.clone(),
+            needs: old.needs.clone(),
             request_body: old.request_body,
             response_body: old.response_body,
             body_failure: old.body_failure,
@@ -232,7 +237,8 @@ impl ChainRun {
             let id = serde_json::Value::String(id.to_string());
             self.facts.import(facts::REQUEST_ID, id);
         }
-        for key in self.inner.reads_facts.clone() {
+        let inner = self.inner.clone();
+        for &key in &inner.reads_facts {
             if let Some(bytes) = host.filter_state(key) {
                 let value = serde_json::from_slice(&bytes)
                     .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned()));
@@ -354,7 +360,7 @@ impl ChainRun {
     }
 
     fn wants(&self, stage: usize, phase: Phase) -> bool {
-        let needs = self.inner.stages[stage].needs();
+        let needs = &self.inner.needs[stage];
         match phase {
             Phase::RequestBody => needs.request_body != BodyNeed::None,
             Phase::ResponseBody => needs.response_body != BodyNeed::None,
