@@ -159,3 +159,12 @@ fn request_trailers_reach_the_filter_after_the_body() {
     let trailer_at = logs.iter().position(|l| l == "probe: header grpc-status=0").expect("trailers callback");
     assert!(body_at < trailer_at, "{logs:?}");
 }
+
+#[test]
+fn bench_reports_time_in_filters_as_part_of_each_request() {
+    let scenario = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/bench/passthrough-probe.scenario.yaml");
+    let wasm_dir = probe_wasm().parent().unwrap().to_path_buf();
+    let cost = warden_host_test::bench::measure(&scenario, 50, &wasm_dir).unwrap();
+    assert!(cost.filter_median_ns > 0, "the probe's callbacks take some time: {cost:?}");
+    assert!(cost.filter_median_ns <= cost.median_ns, "filters are part of the request: {cost:?}");
+}

@@ -3,20 +3,30 @@
 //! a `RefCell` (a wasm VM is single-threaded).
 
 use crate::sources::Verified;
-use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
 
 /// Default number of tokens remembered per VM.
 pub const DEFAULT_CAPACITY: usize = 1024;
 
-/// Verified tokens by SHA-256 of (provider, token); evicted oldest-first when full, and never
-/// used at or after the token's `exp`.
+/// Verified tokens by the token itself; evicted oldest-first when full, and never used at or
+/// after the token's `exp`. Keyed by the whole token (compared in full, so no hash collision
+/// can ever map one token to another's identity); memory is bounded by the capacity times
+/// the providers' `max_token_bytes`.
 #[derive(Debug, Default)]
 pub struct TokenCache {
     capacity: usize,
-    entries: HashMap<[u8; 32], (Verified, u64)>,
-    order: VecDeque<[u8; 32]>,
+    entries: HashMap<Rc<str>, Cached>,
+    order: VecDeque<Rc<str>>,
     hits: u64,
+}
+
+/// One remembered token: which provider verified it, what it yielded, until when.
+#[derive(Debug)]
+struct Cached {
+    provider: usize,
+    verified: Rc<Verified>,
+    exp: u64,
 }
 
 impl TokenCache {
@@ -25,32 +35,23 @@ impl TokenCache {
         TokenCache { capacity, entries: HashMap::new(), order: VecDeque::new(), hits: 0 }
     }
 
-    /// Cache key of `token` for `provider`.
-    pub fn key(provider: &str, token: &str) -> [u8; 32] {
-        let mut hasher = Sha256::new();
-        hasher.update(provider.as_bytes());
-        hasher.update([0]);
-        hasher.update(token.as_bytes());
-        hasher.finalize().into()
-    }
-
-    /// The identity for `key` if cached and not expired at `now_secs`.
-    pub fn get(&mut self, key: &[u8; 32], now_secs: u64) -> Option<Verified> {
-        match self.entries.get(key) {
-            Some((verified, exp)) if now_secs < *exp => {
+    /// The identity `provider` verified for `token`, if cached and not expired at `now_secs`.
+    pub fn get(&mut self, provider: usize, token: &str, now_secs: u64) -> Option<Rc<Verified>> {
+        match self.entries.get(token) {
+            Some(cached) if cached.provider == provider && now_secs < cached.exp => {
                 self.hits += 1;
-                Some(verified.clone())
+                Some(cached.verified.clone())
             }
-            Some(_) => {
-                self.entries.remove(key);
+            Some(cached) if now_secs >= cached.exp => {
+                self.entries.remove(token);
                 None
             }
-            None => None,
+            _ => None,
         }
     }
 
-    /// Remembers a verified token until `exp` (seconds since the epoch).
-    pub fn put(&mut self, key: [u8; 32], verified: Verified, exp: u64) {
+    /// Remembers that `provider` verified `token`, until `exp` (seconds since the epoch).
+    pub fn put(&mut self, provider: usize, token: &str, verified: Rc<Verified>, exp: u64) {
         if self.capacity == 0 {
             return;
         }
@@ -62,8 +63,9 @@ impl TokenCache {
                 None => break,
             }
         }
-        if self.entries.insert(key, (verified, exp)).is_none() {
-            self.order.push_back(key);
+        let token: Rc<str> = Rc::from(token);
+        if self.entries.insert(token.clone(), Cached { provider, verified, exp }).is_none() {
+            self.order.push_back(token);
         }
     }
 
@@ -88,7 +90,7 @@ mod tests {
     use super::*;
     use warden_kit::facts::{IdentityFact, SubjectKind};
 
-    fn verified(subject: &str) -> Verified {
+    fn verified(subject: &str) -> Rc<Verified> {
         let fact = IdentityFact {
             v: 1,
             subject: subject.into(),
@@ -101,33 +103,45 @@ mod tests {
             expires_at: None,
             claims: Default::default(),
         };
-        Verified { fact, remove_header: None }
+        Verified::new(fact, &crate::config::UpstreamHeaders::default(), None)
     }
 
     #[test]
     fn entries_expire_at_exp_and_the_oldest_is_evicted() {
         let mut cache = TokenCache::new(2);
-        let (a, b, c) = (TokenCache::key("p", "a"), TokenCache::key("p", "b"), TokenCache::key("p", "c"));
-        cache.put(a, verified("a"), 100);
-        cache.put(b, verified("b"), 100);
-        assert_eq!(cache.get(&a, 99).map(|v| v.fact.subject), Some("a".into()));
-        assert!(cache.get(&a, 100).is_none(), "never at or past exp");
-        cache.put(c, verified("c"), 100);
-        assert!(cache.get(&b, 50).is_none() || cache.len() <= 2);
-        assert!(cache.len() <= 2);
-        assert_eq!(cache.get(&c, 50).map(|v| v.fact.subject), Some("c".into()));
+        cache.put(0, "a", verified("a"), 100);
+        cache.put(0, "b", verified("b"), 100);
+        assert_eq!(cache.get(0, "a", 99).map(|v| v.fact.subject.clone()), Some("a".into()));
+        assert!(cache.get(0, "a", 100).is_none(), "never at or past exp");
+        cache.put(0, "c", verified("c"), 100);
+        assert_eq!(cache.len(), 2);
+        assert!(cache.get(0, "b", 50).is_some(), "b was still cached");
+        cache.put(0, "d", verified("d"), 100);
+        assert!(cache.get(0, "b", 50).is_none(), "the oldest entry (b) made room for d");
+        assert_eq!(cache.get(0, "c", 50).map(|v| v.fact.subject.clone()), Some("c".into()));
+        assert_eq!(cache.hits(), 3);
     }
 
     #[test]
-    fn same_token_for_another_provider_is_another_entry() {
-        assert_ne!(TokenCache::key("p1", "t"), TokenCache::key("p2", "t"));
+    fn a_token_verified_by_one_provider_is_not_an_answer_for_another() {
+        let mut cache = TokenCache::new(4);
+        cache.put(0, "t", verified("a"), 100);
+        assert!(cache.get(1, "t", 1).is_none());
+        assert!(cache.get(0, "t", 1).is_some());
+    }
+
+    #[test]
+    fn a_token_that_differs_in_one_byte_is_a_miss() {
+        let mut cache = TokenCache::new(4);
+        cache.put(0, "header.payload.signature", verified("a"), 100);
+        assert!(cache.get(0, "header.payload.signaturf", 1).is_none());
     }
 
     #[test]
     fn zero_capacity_disables_caching() {
         let mut cache = TokenCache::new(0);
-        let key = TokenCache::key("p", "a");
-        cache.put(key, verified("a"), 100);
-        assert!(cache.get(&key, 1).is_none());
+        cache.put(0, "a", verified("a"), 100);
+        assert!(cache.get(0, "a", 1).is_none());
+        assert!(cache.is_empty());
     }
 }

@@ -3,13 +3,14 @@
 
 use crate::cache::TokenCache;
 use crate::compile::{ApiKey, Identity, Provider};
-use crate::config::TokenSource;
+use crate::config::{TokenSource, UpstreamHeaders};
 use crate::jwt::{self, Claims, JwtError};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::rc::Rc;
 use subtle::ConstantTimeEq;
 use warden_kit::facts::{Actor, IdentityFact, SubjectKind, VERSION};
-use warden_kit::RequestView;
+use warden_kit::{EncodedFact, RequestView};
 
 /// Why a present credential was refused (short, never containing the credential).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,13 +19,48 @@ pub struct Refusal {
     pub reason: String,
 }
 
-/// A verified identity, and what to do with the credential afterwards.
-#[derive(Debug, Clone)]
+/// A verified identity rendered once for publishing: the fact (already serialized), the
+/// upstream headers it maps to, and what to do with the credential. Shared by the token cache
+/// and every request it answers, so a cache hit serializes and formats nothing.
+#[derive(Debug)]
 pub struct Verified {
     /// The identity fact.
     pub fact: IdentityFact,
-    /// Header to remove before the upstream (a token that must not be forwarded).
+    /// The fact serialized for `warden.identity` (`None` only if it could not be serialized).
+    pub encoded: Option<EncodedFact>,
+    /// Upstream identity headers (name, value) as configured by `upstream_headers`.
+    pub upstream_headers: Vec<(String, String)>,
+    /// Header to remove before the upstream (a credential that must not be forwarded).
     pub remove_header: Option<String>,
+}
+
+impl Verified {
+    /// Renders `fact` for publishing with the configured header names.
+    pub fn new(fact: IdentityFact, names: &UpstreamHeaders, remove_header: Option<String>) -> Rc<Verified> {
+        let mut upstream_headers = Vec::new();
+        let mut add = |name: &Option<String>, value: String| {
+            if let Some(name) = name {
+                upstream_headers.push((name.clone(), value));
+            }
+        };
+        add(&names.subject, fact.subject.clone());
+        add(&names.kind, kind_name(fact.kind).to_string());
+        if let Some(actor) = fact.actors.last() {
+            add(&names.actor, actor.subject.clone());
+        }
+        if !fact.groups.is_empty() {
+            add(&names.groups, fact.groups.join(","));
+        }
+        Rc::new(Verified { encoded: EncodedFact::new(&fact), fact, upstream_headers, remove_header })
+    }
+}
+
+fn kind_name(kind: SubjectKind) -> &'static str {
+    match kind {
+        SubjectKind::Human => "human",
+        SubjectKind::Agent => "agent",
+        SubjectKind::Service => "service",
+    }
 }
 
 fn claim<'a>(claims: &'a Claims, path: &[String]) -> Option<&'a Value> {
@@ -124,7 +160,7 @@ pub enum JwtOutcome {
     /// No provider found a token.
     Absent,
     /// Verified (or answered from the cache).
-    Verified(Verified),
+    Verified(Rc<Verified>),
     /// A token was present and refused.
     Refused(Refusal),
     /// The provider's key set must be fetched (none yet, stale, or an unknown `kid`).
@@ -142,8 +178,7 @@ pub fn jwt(identity: &Identity, request: &dyn RequestView, now_secs: u64, cache:
             Ok(token) => token,
             Err(refusal) => return JwtOutcome::Refused(refusal),
         };
-        let key = TokenCache::key(&provider.name, token);
-        if let Some(verified) = cache.get(&key, now_secs) {
+        if let Some(verified) = cache.get(index, token, now_secs) {
             return JwtOutcome::Verified(verified);
         }
         let fetched = identity.fetched[index].borrow();
@@ -174,14 +209,12 @@ pub fn jwt(identity: &Identity, request: &dyn RequestView, now_secs: u64, cache:
         return match result {
             Ok(fact) => {
                 let exp = fact.expires_at.unwrap_or(0);
-                let verified = Verified {
-                    fact,
-                    remove_header: match (&provider.source, provider.forward_token) {
-                        (TokenSource::Header { name, .. }, false) => Some(name.clone()),
-                        _ => None,
-                    },
+                let remove_header = match (&provider.source, provider.forward_token) {
+                    (TokenSource::Header { name, .. }, false) => Some(name.clone()),
+                    _ => None,
                 };
-                cache.put(key, verified.clone(), exp);
+                let verified = Verified::new(fact, &identity.headers, remove_header);
+                cache.put(index, token, verified.clone(), exp);
                 JwtOutcome::Verified(verified)
             }
             Err(e) => JwtOutcome::Refused(Refusal { reason: e.to_string() }),
@@ -191,7 +224,7 @@ pub fn jwt(identity: &Identity, request: &dyn RequestView, now_secs: u64, cache:
 }
 
 /// Looks the API key up by its SHA-256, comparing every configured hash in constant time.
-pub fn api_key(identity: &Identity, request: &dyn RequestView) -> Option<Result<Verified, Refusal>> {
+pub fn api_key(identity: &Identity, request: &dyn RequestView) -> Option<Result<Rc<Verified>, Refusal>> {
     let (header, keys) = identity.api_keys.as_ref()?;
     let presented = request.header(header)?;
     let digest: [u8; 32] = Sha256::digest(presented.trim().as_bytes()).into();
@@ -202,8 +235,8 @@ pub fn api_key(identity: &Identity, request: &dyn RequestView) -> Option<Result<
         }
     }
     Some(match found {
-        Some(key) => Ok(Verified {
-            fact: IdentityFact {
+        Some(key) => Ok(Verified::new(
+            IdentityFact {
                 v: VERSION,
                 subject: key.subject.clone(),
                 issuer: "api_key".into(),
@@ -215,14 +248,15 @@ pub fn api_key(identity: &Identity, request: &dyn RequestView) -> Option<Result<
                 expires_at: None,
                 claims: Default::default(),
             },
-            remove_header: Some(header.clone()),
-        }),
+            &identity.headers,
+            Some(header.clone()),
+        )),
         None => Err(Refusal { reason: "unknown API key".into() }),
     })
 }
 
 /// The SPIFFE ID of the mTLS peer, if the connection has one.
-pub fn spiffe(identity: &Identity, request: &dyn RequestView) -> Option<Result<Verified, Refusal>> {
+pub fn spiffe(identity: &Identity, request: &dyn RequestView) -> Option<Result<Rc<Verified>, Refusal>> {
     let (domains, kind) = identity.spiffe.as_ref()?;
     let san = request.property(&["connection", "uri_san_peer_certificate"])?;
     let san = String::from_utf8_lossy(&san).into_owned();
@@ -231,8 +265,8 @@ pub fn spiffe(identity: &Identity, request: &dyn RequestView) -> Option<Result<V
     if !domains.iter().any(|d| d == domain) {
         return Some(Err(Refusal { reason: "untrusted SPIFFE trust domain".into() }));
     }
-    Some(Ok(Verified {
-        fact: IdentityFact {
+    Some(Ok(Verified::new(
+        IdentityFact {
             v: VERSION,
             subject: san.clone(),
             issuer: format!("spiffe://{domain}"),
@@ -244,6 +278,7 @@ pub fn spiffe(identity: &Identity, request: &dyn RequestView) -> Option<Result<V
             expires_at: None,
             claims: Default::default(),
         },
-        remove_header: None,
-    }))
+        &identity.headers,
+        None,
+    )))
 }

@@ -7,17 +7,9 @@ use crate::jwt::parse_jwks;
 use crate::sources::{self, JwtOutcome, Refusal, Verified};
 use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
-use warden_kit::facts::{self, SubjectKind};
+use warden_kit::facts;
 use warden_kit::{Callout, CalloutResponse};
 use warden_kit::{Cx, Effect, FailureMode, Flow, HeaderMap, LocalReply, LogLevel, MetricKind, Needs, Stage};
-
-fn kind_name(kind: SubjectKind) -> &'static str {
-    match kind {
-        SubjectKind::Human => "human",
-        SubjectKind::Agent => "agent",
-        SubjectKind::Service => "service",
-    }
-}
 
 /// 401 with an RFC 6750 challenge and a JSON body; nothing from the credential is echoed.
 fn unauthorized(cx: &Cx<'_>, refusal: Option<&Refusal>) -> LocalReply {
@@ -39,26 +31,17 @@ fn unauthorized(cx: &Cx<'_>, refusal: Option<&Refusal>) -> LocalReply {
 }
 
 impl Identity {
-    fn publish(&self, cx: &mut Cx<'_>, verified: Verified) {
-        let fact = &verified.fact;
-        let h = &self.headers;
-        let mut set = |name: &Option<String>, value: String| {
-            if let Some(name) = name {
-                cx.effects.push(Effect::SetHeader { map: HeaderMap::Request, name: name.clone(), value });
-            }
-        };
-        set(&h.subject, fact.subject.clone());
-        set(&h.kind, kind_name(fact.kind).to_string());
-        if let Some(actor) = fact.actors.last() {
-            set(&h.actor, actor.subject.clone());
+    fn publish(&self, cx: &mut Cx<'_>, verified: &Verified) {
+        for (name, value) in &verified.upstream_headers {
+            cx.effects.push(Effect::SetHeader { map: HeaderMap::Request, name: name.clone(), value: value.clone() });
         }
-        if !fact.groups.is_empty() {
-            set(&h.groups, fact.groups.join(","));
+        if let Some(header) = &verified.remove_header {
+            cx.effects.push(Effect::RemoveHeader { map: HeaderMap::Request, name: header.clone() });
         }
-        if let Some(header) = verified.remove_header {
-            cx.effects.push(Effect::RemoveHeader { map: HeaderMap::Request, name: header });
+        match &verified.encoded {
+            Some(encoded) => cx.facts.set_encoded(facts::IDENTITY, encoded),
+            None => cx.facts.put(facts::IDENTITY, &verified.fact),
         }
-        cx.facts.put(facts::IDENTITY, fact);
     }
 }
 
@@ -249,7 +232,7 @@ impl Stage for Identity {
                     "warden_identity_verified_total"
                 };
                 cx.effects.push(Effect::Metric { name: metric, kind: MetricKind::Counter, value: 1 });
-                self.publish(cx, verified);
+                self.publish(cx, &verified);
                 Flow::Continue
             }
             Some(Err(refusal)) => {

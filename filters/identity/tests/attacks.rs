@@ -28,7 +28,7 @@ fn hs256(input: &str, secret: &[u8]) -> String {
 
 fn es256_key() -> (p256::ecdsa::SigningKey, VerifyingKey) {
     let signing = p256::ecdsa::SigningKey::from_slice(&[1u8; 32]).unwrap();
-    let point = signing.verifying_key().to_encoded_point(false);
+    let point = signing.verifying_key().to_sec1_point(false);
     let key = VerifyingKey::ec(Some("ec-1".into()), Algorithm::ES256, point.x().unwrap(), point.y().unwrap()).unwrap();
     (signing, key)
 }

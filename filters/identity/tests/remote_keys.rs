@@ -22,7 +22,7 @@ fn signer(seed: u8) -> p256::ecdsa::SigningKey {
 }
 
 fn jwk(seed: u8, kid: &str) -> serde_json::Value {
-    let point = signer(seed).verifying_key().to_encoded_point(false);
+    let point = signer(seed).verifying_key().to_sec1_point(false);
     json!({"kty": "EC", "crv": "P-256", "kid": kid, "x": b64(point.x().unwrap()), "y": b64(point.y().unwrap())})
 }
 

@@ -78,10 +78,19 @@ fn decode_map(bytes: &[u8]) -> Vec<(String, String)> {
         let (Some(key), Some(value)) = (bytes.get(at..at + k), bytes.get(at + k + 1..at + k + 1 + v)) else {
             break;
         };
-        pairs.push((String::from_utf8_lossy(key).into_owned(), String::from_utf8_lossy(value).into_owned()));
+        pairs.push((text(key), text(value)));
         at += k + v + 2;
     }
     pairs
+}
+
+/// Header bytes as text: valid UTF-8 (the usual case) is checked on the fast path, anything
+/// else is converted lossily.
+fn text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
 }
 
 /// All pairs of a header map.

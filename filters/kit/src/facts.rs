@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 /// Request id shared by every stage and the audit record (`x-request-id`).
 pub const REQUEST_ID: &str = "warden.request_id";
@@ -153,33 +154,81 @@ pub struct MaskingFact {
     pub count: u64,
 }
 
+/// A fact serialized once, ready to be stored by many requests without serializing it again
+/// (e.g. the identity of a cached token). Cloning shares the value and its bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodedFact {
+    value: Rc<Value>,
+    bytes: Rc<[u8]>,
+}
+
+impl EncodedFact {
+    /// Serializes a typed shape; `None` if it cannot be serialized (the shapes in this module
+    /// always can).
+    pub fn new<T: Serialize>(fact: &T) -> Option<EncodedFact> {
+        let value = serde_json::to_value(fact).ok()?;
+        let bytes = encode(&value)?;
+        Some(EncodedFact { value: Rc::new(value), bytes })
+    }
+
+    /// The JSON value.
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+}
+
+/// Filter-state bytes of a value: strings as plain text, everything else as JSON.
+fn encode(value: &Value) -> Option<Rc<[u8]>> {
+    match value {
+        Value::String(s) => Some(Rc::from(s.as_bytes())),
+        other => serde_json::to_vec(other).ok().map(Rc::from),
+    }
+}
+
 /// The facts of one request: the request id plus JSON values by key, with the keys changed
 /// since the last export tracked so the adapter writes each change to filter state once.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Facts {
-    values: BTreeMap<String, Value>,
+    values: BTreeMap<String, Entry>,
     dirty: Vec<String>,
+}
+
+/// A stored value, with its filter-state bytes when they are already known.
+#[derive(Debug, Clone, PartialEq)]
+struct Entry {
+    value: Rc<Value>,
+    bytes: Option<Rc<[u8]>>,
 }
 
 impl Facts {
     /// The request id, if known.
     pub fn request_id(&self) -> Option<&str> {
-        self.values.get(REQUEST_ID).and_then(Value::as_str)
+        self.get(REQUEST_ID).and_then(Value::as_str)
     }
 
     /// The raw value under `key`.
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.values.get(key)
+        self.values.get(key).map(|e| &*e.value)
     }
 
     /// The value under `key` as a typed shape; `None` if absent or of another shape.
     pub fn get_as<T: for<'de> Deserialize<'de>>(&self, key: &str) -> Option<T> {
-        self.values.get(key).and_then(|v| T::deserialize(v).ok())
+        self.get(key).and_then(|v| T::deserialize(v).ok())
     }
 
     /// Stores `value` under `key` (marked for export).
     pub fn set(&mut self, key: &str, value: Value) {
-        self.values.insert(key.to_string(), value);
+        self.store(key, Entry { value: Rc::new(value), bytes: None });
+    }
+
+    /// Stores an already serialized fact under `key` (marked for export; exported without
+    /// serializing again).
+    pub fn set_encoded(&mut self, key: &str, fact: &EncodedFact) {
+        self.store(key, Entry { value: fact.value.clone(), bytes: Some(fact.bytes.clone()) });
+    }
+
+    fn store(&mut self, key: &str, entry: Entry) {
+        self.values.insert(key.to_string(), entry);
         if !self.dirty.iter().any(|k| k == key) {
             self.dirty.push(key.to_string());
         }
@@ -195,18 +244,19 @@ impl Facts {
 
     /// Stores a value read from filter state without marking it for export.
     pub fn import(&mut self, key: &str, value: Value) {
-        self.values.insert(key.to_string(), value);
+        self.values.insert(key.to_string(), Entry { value: Rc::new(value), bytes: None });
     }
 
-    /// Keys changed since the last call, with their serialized values.
-    pub fn take_changes(&mut self) -> Vec<(String, Vec<u8>)> {
+    /// Keys changed since the last call, with their filter-state bytes (strings as plain
+    /// text, other values as JSON).
+    pub fn take_changes(&mut self) -> Vec<(String, Rc<[u8]>)> {
         let keys = std::mem::take(&mut self.dirty);
         keys.into_iter()
             .filter_map(|k| {
-                let value = self.values.get(&k)?;
-                let bytes = match value {
-                    Value::String(s) => s.as_bytes().to_vec(),
-                    other => serde_json::to_vec(other).ok()?,
+                let entry = self.values.get(&k)?;
+                let bytes = match &entry.bytes {
+                    Some(bytes) => bytes.clone(),
+                    None => encode(&entry.value)?,
                 };
                 Some((k, bytes))
             })
@@ -235,8 +285,21 @@ mod tests {
         facts.import(IDENTITY, serde_json::json!({"v":1}));
         facts.set(REQUEST_ID, Value::String("r-1".into()));
         facts.set(REQUEST_ID, Value::String("r-1".into()));
-        assert_eq!(facts.take_changes(), vec![(REQUEST_ID.to_string(), b"r-1".to_vec())]);
+        let changes = facts.take_changes();
+        assert_eq!(changes.len(), 1);
+        assert_eq!((changes[0].0.as_str(), &*changes[0].1), (REQUEST_ID, &b"r-1"[..]));
         assert!(facts.take_changes().is_empty());
         assert_eq!(facts.request_id(), Some("r-1"));
+    }
+
+    #[test]
+    fn an_encoded_fact_exports_the_same_bytes_as_a_put_one() {
+        let fact = MaskingFact { v: 1, direction: "response".into(), rules: vec!["email".into()], count: 2 };
+        let mut put = Facts::default();
+        put.put(MASKING, &fact);
+        let mut encoded = Facts::default();
+        encoded.set_encoded(MASKING, &EncodedFact::new(&fact).unwrap());
+        assert_eq!(encoded.get_as::<MaskingFact>(MASKING), Some(fact));
+        assert_eq!(put.take_changes(), encoded.take_changes());
     }
 }

@@ -44,7 +44,7 @@ pub use background::Background;
 pub use chain::{Chain, ChainRun, Step};
 pub use effect::{Callout, CalloutResponse, Effect, HeaderMap, LocalReply, LogLevel, MetricKind};
 pub use error::{ConfigError, KitError};
-pub use facts::Facts;
+pub use facts::{EncodedFact, Facts};
 pub use failure::FailureMode;
 pub use host::Host;
 pub use stage::{BodyNeed, Cx, Flow, Needs, Stage};

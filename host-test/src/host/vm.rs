@@ -18,9 +18,15 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// A runtime with every `env` and WASI hostcall registered.
+    /// A runtime with every `env` and WASI hostcall registered. With `WARDEN_PERFMAP=1` in the
+    /// environment, compiled guest code is listed in `/tmp/perf-<pid>.map` so `perf record`
+    /// can name the filter functions where time is spent.
     pub fn new() -> anyhow::Result<Self> {
-        let engine = Engine::default();
+        let mut config = wasmtime::Config::new();
+        if std::env::var_os("WARDEN_PERFMAP").is_some_and(|v| v == "1") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
+        let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         imports::add_to_linker(&mut linker)?;
         wasi::add_to_linker(&mut linker)?;
@@ -104,17 +110,45 @@ fn trap_reason(err: &wasmtime::Error) -> String {
 pub struct Vm {
     store: Store<HostState>,
     instance: Instance,
-    funcs: HashMap<&'static str, Option<Func>>,
+    funcs: HashMap<&'static str, Option<Export>>,
 }
+
+/// An export with its signature read once (reading it per call allocates).
+#[derive(Clone, Copy)]
+struct Export {
+    func: Func,
+    /// Parameter kinds, `true` for i64; at most [`MAX_PARAMS`].
+    wide: [bool; MAX_PARAMS],
+    params: usize,
+    results: usize,
+}
+
+/// The most parameters a proxy-wasm callback takes.
+const MAX_PARAMS: usize = 8;
 
 impl Vm {
     fn func(&mut self, name: &'static str) -> Option<Func> {
-        if let Some(func) = self.funcs.get(name) {
-            return *func;
+        self.export(name).map(|e| e.func)
+    }
+
+    fn export(&mut self, name: &'static str) -> Option<Export> {
+        if let Some(export) = self.funcs.get(name) {
+            return *export;
         }
-        let func = self.instance.get_func(&mut self.store, name);
-        self.funcs.insert(name, func);
-        func
+        let export = self.instance.get_func(&mut self.store, name).and_then(|func| {
+            let ty = func.ty(&self.store);
+            if ty.params().len() > MAX_PARAMS || ty.results().len() > 1 {
+                return None;
+            }
+            let mut wide = [false; MAX_PARAMS];
+            for (slot, param) in wide.iter_mut().zip(ty.params()) {
+                *slot = matches!(param, wasmtime::ValType::I64);
+            }
+            let (params, results) = (ty.params().len(), ty.results().len());
+            Some(Export { func, wide, params, results })
+        });
+        self.funcs.insert(name, export);
+        export
     }
 
     /// Host state of this VM.
@@ -122,26 +156,28 @@ impl Vm {
         self.store.data_mut()
     }
 
-    /// Calls export `name` with i32 arguments. A missing export is a no-op returning `None`
-    /// (Envoy treats absent callbacks the same way); a trap is `Err`.
+    /// Calls export `name` with i32 arguments (missing ones are 0). A missing export, or one
+    /// whose signature no proxy-wasm callback has, is a no-op returning `None` (Envoy treats
+    /// absent callbacks the same way); a trap is `Err`.
     pub fn call(&mut self, name: &'static str, args: &[i32]) -> Result<Option<i32>, Trap> {
-        let Some(func) = self.func(name) else { return Ok(None) };
-        let ty = func.ty(&self.store);
-        let params: Vec<Val> = ty
-            .params()
-            .zip(args.iter().copied().chain(std::iter::repeat(0)))
-            .map(|(p, a)| match p {
-                wasmtime::ValType::I64 => Val::I64(a as i64),
-                _ => Val::I32(a),
-            })
-            .collect();
-        let mut results: Vec<Val> = ty.results().map(|_| Val::I32(0)).collect();
-        func.call(&mut self.store, &params, &mut results)
+        let Some(export) = self.export(name) else { return Ok(None) };
+        let mut params = [Val::I32(0); MAX_PARAMS];
+        for (i, param) in params.iter_mut().enumerate().take(export.params) {
+            let arg = args.get(i).copied().unwrap_or(0);
+            *param = if export.wide[i] { Val::I64(i64::from(arg)) } else { Val::I32(arg) };
+        }
+        let mut results = [Val::I32(0); 1];
+        export
+            .func
+            .call(&mut self.store, &params[..export.params], &mut results[..export.results])
             .map_err(|e| Trap { reason: trap_reason(&e), detail: format!("{e:?}") })?;
-        Ok(results.first().and_then(|v| match v {
-            Val::I32(i) => Some(*i),
-            Val::I64(i) => Some(*i as i32),
+        if export.results == 0 {
+            return Ok(None);
+        }
+        Ok(match results[0] {
+            Val::I32(i) => Some(i),
+            Val::I64(i) => Some(i as i32),
             _ => None,
-        }))
+        })
     }
 }

@@ -84,6 +84,7 @@ pub struct Proxy {
     streams: Vec<Stream>,
     callouts: Vec<CalloutRecord>,
     script_cursor: std::collections::HashMap<String, usize>,
+    guest_ns: u64,
 }
 
 impl Proxy {
@@ -135,6 +136,7 @@ impl Proxy {
             streams: Vec::new(),
             callouts: Vec::new(),
             script_cursor: Default::default(),
+            guest_ns: 0,
         };
         for f in 0..proxy.slots.len() {
             for v in 0..proxy.slots[f].len() {
@@ -191,6 +193,12 @@ impl Proxy {
     /// Current value of a shared-data key.
     pub fn shared_data(&self, key: &str) -> Option<Vec<u8>> {
         self.world.borrow().shared_data.get(key).map(|(v, _)| v.clone())
+    }
+
+    /// Wall-clock time spent inside filter callbacks so far (guest code and the hostcalls it
+    /// made), in ns: the filters' own cost, without the harness's stream bookkeeping.
+    pub fn guest_time_ns(&self) -> u64 {
+        self.guest_ns
     }
 
     /// What each callout cluster received, in dispatch order.
@@ -288,7 +296,9 @@ impl Proxy {
         state.context_id = site.context_id;
         state.stream = stream_data;
         state.access = access;
+        let started = std::time::Instant::now();
         let result = vm.call(export, args);
+        self.guest_ns += started.elapsed().as_nanos() as u64;
         let state = vm.state();
         let events = std::mem::take(&mut state.events);
         state.stream = None;

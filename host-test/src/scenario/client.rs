@@ -3,8 +3,27 @@
 
 use crate::proxy::Outcome;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// A connection the client can talk HTTP/1.1 over: plain TCP or TLS on TCP.
+trait Transport: Read + Write {
+    /// Bounds the next read.
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()>;
+}
+
+impl Transport for TcpStream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+}
+
+impl Transport for rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()> {
+        self.sock.set_read_timeout(timeout)
+    }
+}
 
 /// What the client saw.
 #[derive(Debug, Default)]
@@ -39,11 +58,31 @@ pub struct ClientRequest<'a> {
     pub timeout: Duration,
 }
 
-/// Sends `request` to `addr` on a fresh connection and reads the whole response.
-pub fn send(addr: SocketAddr, request: &ClientRequest<'_>) -> std::io::Result<ClientResponse> {
+/// Sends `request` to `addr` on a fresh connection and reads the whole response; over TLS
+/// (server name `127.0.0.1`) when `tls` is given.
+pub fn send(
+    addr: SocketAddr,
+    request: &ClientRequest<'_>,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+) -> std::io::Result<ClientResponse> {
     let deadline = Instant::now() + request.timeout;
-    let mut stream = TcpStream::connect_timeout(&addr, request.timeout)?;
-    stream.set_nodelay(true)?;
+    let tcp = TcpStream::connect_timeout(&addr, request.timeout)?;
+    tcp.set_nodelay(true)?;
+    match tls {
+        None => exchange(tcp, request, deadline),
+        Some(config) => {
+            let name = rustls::pki_types::ServerName::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST).into());
+            let connection = rustls::ClientConnection::new(config.clone(), name).map_err(std::io::Error::other)?;
+            exchange(rustls::StreamOwned::new(connection, tcp), request, deadline)
+        }
+    }
+}
+
+fn exchange(
+    mut stream: impl Transport,
+    request: &ClientRequest<'_>,
+    deadline: Instant,
+) -> std::io::Result<ClientResponse> {
     let mut head = format!("{} {} HTTP/1.1\r\nhost: {}\r\n", request.method, request.path, request.authority);
     for (k, v) in request.headers {
         head.push_str(&format!("{k}: {v}\r\n"));
@@ -78,14 +117,14 @@ pub fn send(addr: SocketAddr, request: &ClientRequest<'_>) -> std::io::Result<Cl
     Ok(read_response(&mut stream, deadline))
 }
 
-struct Conn<'a> {
-    stream: &'a mut TcpStream,
+struct Conn<'a, T: Transport> {
+    stream: &'a mut T,
     deadline: Instant,
     closed: bool,
     timed_out: bool,
 }
 
-impl Conn<'_> {
+impl<T: Transport> Conn<'_, T> {
     /// Reads more bytes into `buf`; false when the peer closed or time ran out.
     fn read_more(&mut self, buf: &mut Vec<u8>) -> bool {
         let now = Instant::now();
@@ -116,7 +155,7 @@ impl Conn<'_> {
     }
 }
 
-fn read_response(stream: &mut TcpStream, deadline: Instant) -> ClientResponse {
+fn read_response(stream: &mut impl Transport, deadline: Instant) -> ClientResponse {
     let mut response = ClientResponse::default();
     let mut buf = Vec::new();
     let mut conn = Conn { stream, deadline, closed: false, timed_out: false };

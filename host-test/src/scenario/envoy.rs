@@ -7,6 +7,7 @@ use super::format::{config_text, Scenario};
 use super::observed::{Observed, RequestView};
 use super::resolve::ResolvedFilter;
 use super::servers::{closed_port, Received, ScriptedServer};
+use super::tls::{self, listener_transport_socket, MutualTls};
 use anyhow::{anyhow, bail, Context as _};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -82,7 +83,13 @@ pub fn wasm_filter(f: &ResolvedFilter) -> Value {
 }
 
 /// The bootstrap for a scenario: listener and admin on ephemeral loopback ports.
-fn bootstrap(scenario: &Scenario, filters: &[ResolvedFilter], clusters: &[(String, u16)], access_log: &Path) -> Value {
+fn bootstrap(
+    scenario: &Scenario,
+    filters: &[ResolvedFilter],
+    clusters: &[(String, u16)],
+    access_log: &Path,
+    tls: Option<&MutualTls>,
+) -> Value {
     let mut log_format = serde_json::Map::new();
     log_format.insert("status".into(), json!("%RESPONSE_CODE%"));
     for (i, key) in filter_state_keys(scenario).iter().enumerate() {
@@ -91,7 +98,7 @@ fn bootstrap(scenario: &Scenario, filters: &[ResolvedFilter], clusters: &[(Strin
     let mut http_filters: Vec<Value> = filters.iter().map(wasm_filter).collect();
     http_filters.push(json!({"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}));
     let timeout = format!("{}s", scenario.route_timeout_ms as f64 / 1000.0);
-    json!({
+    let mut config = json!({
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
         "static_resources": {
             "listeners": [{
@@ -115,7 +122,12 @@ fn bootstrap(scenario: &Scenario, filters: &[ResolvedFilter], clusters: &[(Strin
             }],
             "clusters": clusters.iter().map(|(name, port)| static_cluster(name, *port)).collect::<Vec<_>>()
         }
-    })
+    });
+    if let Some(tls) = tls {
+        config["static_resources"]["listeners"][0]["filter_chains"][0]["transport_socket"] =
+            listener_transport_socket(tls);
+    }
+    config
 }
 
 /// A running Envoy; killed (by PID) when dropped.
@@ -173,7 +185,7 @@ fn admin_get(admin: SocketAddr, path: &str) -> anyhow::Result<String> {
         trailers: &[],
         timeout: Duration::from_secs(5),
     };
-    let response = client::send(admin, &request)?;
+    let response = client::send(admin, &request, None)?;
     Ok(String::from_utf8_lossy(&response.body).into_owned())
 }
 
@@ -291,7 +303,11 @@ pub fn run(envoy: &Path, scenario: &Scenario, filters: &[ResolvedFilter], work_d
     }
     let access_log = work_dir.join("access.log");
     let _ = std::fs::remove_file(&access_log);
-    let config = bootstrap(scenario, filters, &clusters, &access_log);
+    let tls = match &scenario.client_certificate {
+        Some(certificate) => Some(tls::issue(work_dir, &certificate.uri_san)?),
+        None => None,
+    };
+    let config = bootstrap(scenario, filters, &clusters, &access_log, tls.as_ref());
     let mut observed = Observed::default();
     let process = match start_envoy(envoy, work_dir, &config, scenario) {
         Ok(process) => process,
@@ -325,7 +341,8 @@ pub fn run(envoy: &Path, scenario: &Scenario, filters: &[ResolvedFilter], work_d
             trailers: &request.trailers,
             timeout: Duration::from_millis(request.timeout_ms),
         };
-        let response = client::send(listener, &client_request).with_context(|| format!("request {}", i + 1))?;
+        let response = client::send(listener, &client_request, tls.as_ref().map(|t| &t.client))
+            .with_context(|| format!("request {}", i + 1))?;
         let filter_state = read_access_log(&access_log, i, &keys);
         let upstream = received.lock().ok().and_then(|all| all.first().cloned());
         observed.requests.push(RequestView {

@@ -32,6 +32,11 @@ pub struct Scenario {
     /// The route's upstream; default `200` with an empty body.
     #[serde(default)]
     pub upstream: ResponseDef,
+    /// Mutual TLS: when set, the listener requires TLS with a client certificate and every
+    /// request presents one with these details (issued at run time by a throwaway CA). The
+    /// filters see `connection.mtls` true and the certificate's URI SAN. Default: plaintext.
+    #[serde(default)]
+    pub client_certificate: Option<ClientCertificateDef>,
     /// Route timeout in ms; default 3000.
     #[serde(default = "route_timeout")]
     pub route_timeout_ms: u64,
@@ -41,6 +46,14 @@ pub struct Scenario {
     /// Assertions over the whole run.
     #[serde(default)]
     pub expect: RunExpect,
+}
+
+/// The client certificate of a mutual-TLS scenario.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientCertificateDef {
+    /// URI SAN, e.g. `spiffe://example.org/ns/default/sa/agent`.
+    pub uri_san: String,
 }
 
 fn one() -> usize {

@@ -46,7 +46,11 @@ pub fn proxy_config(scenario: &Scenario, filters: &[ResolvedFilter]) -> ProxyCon
     connection.insert("source.address".to_string(), AttrValue::Str("127.0.0.1:40000".into()));
     connection.insert("source.port".to_string(), AttrValue::Int(40000));
     connection.insert("destination.address".to_string(), AttrValue::Str("127.0.0.1:10000".into()));
-    connection.insert("connection.mtls".to_string(), AttrValue::Bool(false));
+    connection.insert("connection.mtls".to_string(), AttrValue::Bool(scenario.client_certificate.is_some()));
+    if let Some(certificate) = &scenario.client_certificate {
+        connection
+            .insert("connection.uri_san_peer_certificate".to_string(), AttrValue::Str(certificate.uri_san.clone()));
+    }
     connection.insert("connection.id".to_string(), AttrValue::Int(1));
     connection.insert("request.protocol".to_string(), AttrValue::Str("HTTP/1.1".into()));
     connection.insert("xds.route_name".to_string(), AttrValue::Str("warden_route".into()));

@@ -9,5 +9,6 @@ pub mod observed;
 pub mod resolve;
 pub mod run;
 pub mod servers;
+pub mod tls;
 
 pub use format::{Backend, Scenario};
