@@ -158,6 +158,7 @@ impl Chain {
             replied: false,
             skip_request_body: false,
             skip_response_body: false,
+            declined_request_body: 0,
         }
     }
 }
@@ -180,6 +181,8 @@ pub struct ChainRun {
     replied: bool,
     skip_request_body: bool,
     skip_response_body: bool,
+    /// Stages (bit per index) that said they do not need this request's body.
+    declined_request_body: u64,
 }
 
 /// The view stages read: headers cached from their phase, properties through the host.
@@ -257,6 +260,9 @@ impl ChainRun {
     pub fn on_request_body(&mut self, host: &mut dyn Host, body_size: usize, end_of_stream: bool) -> Step {
         if self.replied || self.inner.request_body == BodyNeed::None || self.skip_request_body {
             return Step::Continue;
+        }
+        if !(0..self.inner.stages.len()).any(|i| self.wants(i, Phase::RequestBody)) {
+            return Step::Continue; // every stage that reads bodies declined this one
         }
         self.body_phase(host, Phase::RequestBody, body_size, end_of_stream)
     }
@@ -362,7 +368,9 @@ impl ChainRun {
     fn wants(&self, stage: usize, phase: Phase) -> bool {
         let needs = &self.inner.needs[stage];
         match phase {
-            Phase::RequestBody => needs.request_body != BodyNeed::None,
+            Phase::RequestBody => {
+                needs.request_body != BodyNeed::None && self.declined_request_body & (1 << stage.min(63)) == 0
+            }
             Phase::ResponseBody => needs.response_body != BodyNeed::None,
             _ => true,
         }
@@ -434,6 +442,15 @@ impl ChainRun {
                 (None, Phase::ResponseBody) => stage.on_response_body(&mut cx),
             }
         };
+        let mut declined = false;
+        effects.retain(|effect| {
+            let skip = matches!(effect, Effect::SkipRequestBody);
+            declined |= skip;
+            !skip
+        });
+        if declined && phase == Phase::RequestHeaders {
+            self.declined_request_body |= 1 << i.min(63);
+        }
         self.apply(host, Some(phase), effects);
         self.export_facts(host);
         flow
@@ -463,6 +480,7 @@ impl ChainRun {
                     host.log(level, &message);
                     Ok(())
                 }
+                Effect::SkipRequestBody => Ok(()), // handled per stage in `call_stage`
             };
             if let Err(err) = result {
                 host.log(LogLevel::Error, &format!("warden: effect dropped: {err}"));

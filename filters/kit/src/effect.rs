@@ -42,6 +42,10 @@ pub enum MetricKind {
 /// A change a stage asks for. Effects are applied in order after the stage returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
+    /// From the request headers phase: this stage does not need this request's body (no rule
+    /// that reads bodies can match it). When no stage of the chain still needs the body, it
+    /// streams to the upstream without being buffered.
+    SkipRequestBody,
     /// Set (replace) a header.
     SetHeader {
         /// Map to change.

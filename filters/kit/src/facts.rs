@@ -82,14 +82,78 @@ pub struct IdentityFact {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Effect {
-    /// Let it through.
+    /// Let it through (with any obligations, e.g. masking).
     Allow,
     /// Refuse it.
     Deny,
     /// Hold it until a human approves.
     RequireApproval,
-    /// Let it through with sensitive data masked.
-    Mask,
+}
+
+/// What a rule would do, as recorded for dry-run rules and explanations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleEffect {
+    /// Allow.
+    Allow,
+    /// Deny.
+    Deny,
+    /// Require approval.
+    RequireApproval,
+    /// Only record that the rule matched.
+    Log,
+}
+
+/// Masking to apply: a profile of the masking stage, on the request and/or the response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaskObligation {
+    /// Masking profile name.
+    pub profile: String,
+    /// Mask the request body (e.g. a prompt bound for an LLM).
+    #[serde(default)]
+    pub request: bool,
+    /// Mask the response body.
+    #[serde(default)]
+    pub response: bool,
+}
+
+/// Whether the request waits for the approval (`hold`) or is answered at once with a pending
+/// approval the caller retries with (`deferred`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalMode {
+    /// Hold the request until approved, denied or `hold_timeout_ms`.
+    Hold,
+    /// Answer 202 with the approval id; a retry after approval goes through.
+    Deferred,
+}
+
+/// Who must approve, how many, for how long.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRequirement {
+    /// Groups whose members may approve.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Subjects who may approve.
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// Approvals needed.
+    pub min_approvals: u32,
+    /// How long an approval stays valid, seconds.
+    pub ttl_secs: u64,
+    /// Hold or deferred.
+    pub mode: ApprovalMode,
+    /// How long a held request waits, ms.
+    pub hold_timeout_ms: u64,
+}
+
+/// A dry-run rule that matched: what it would have done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DryRunOutcome {
+    /// Rule id.
+    pub rule: String,
+    /// Its would-be effect.
+    pub effect: RuleEffect,
 }
 
 /// `warden.decision`: what policy decided and why.
@@ -99,15 +163,24 @@ pub struct DecisionFact {
     pub v: u32,
     /// The decision.
     pub effect: Effect,
-    /// Id of the rule that decided.
-    pub rule: String,
-    /// Human-readable reason (no secrets).
-    pub reason: String,
-    /// Policy pack and version, e.g. `mcp-tools@3`.
+    /// Ids of the rules that decided (empty when the policy default decided).
+    pub rules: Vec<String>,
+    /// Why, one short line per deciding rule (no secrets).
+    pub reasons: Vec<String>,
+    /// Policy version: `sha256:` and the first 16 hex digits of the compiled policy's hash.
     pub policy: String,
-    /// Masking rules to apply when `effect` is `mask`.
+    /// Masking obligations (with `allow` or `require_approval`).
     #[serde(default)]
-    pub mask: Vec<String>,
+    pub mask: Vec<MaskObligation>,
+    /// The approval needed (with `require_approval`).
+    #[serde(default)]
+    pub approval: Option<ApprovalRequirement>,
+    /// Dry-run rules that matched, and what they would have done.
+    #[serde(default)]
+    pub dry_run: Vec<DryRunOutcome>,
+    /// Rules with effect `log` that matched.
+    #[serde(default)]
+    pub logged: Vec<String>,
 }
 
 /// Outcome of an approval request.

@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 use std::time::Duration;
-use warden_kit::facts::{self, DecisionFact, Effect as Decision};
+use warden_kit::facts::{self, MaskingFact};
 use warden_kit::testing::FakeHost;
 use warden_kit::{
     BodyNeed, Callout, CalloutResponse, Chain, Cx, Effect, FailureMode, Flow, HeaderMap, LocalReply, Needs, Stage, Step,
@@ -68,15 +68,8 @@ impl Stage for Masker {
         let masked = String::from_utf8_lossy(body).replace("alice@example.com", "[email]");
         cx.effects.push(Effect::ReplaceBody(masked.into_bytes()));
         cx.facts.put(
-            facts::DECISION,
-            &DecisionFact {
-                v: 1,
-                effect: Decision::Mask,
-                rule: "r1".into(),
-                reason: "pii".into(),
-                policy: "p@1".into(),
-                mask: vec![],
-            },
+            facts::MASKING,
+            &MaskingFact { v: 1, direction: "response".into(), rules: vec!["email".into()], count: 1 },
         );
         Flow::Continue
     }
@@ -163,7 +156,7 @@ fn response_body_is_buffered_rewritten_and_content_length_removed() {
     assert_eq!(run.on_response_body(&mut host, 10, false), Step::Pause, "buffer until the end");
     assert_eq!(run.on_response_body(&mut host, 26, true), Step::Continue);
     assert_eq!(host.response_body, b"{\"to\":\"[email]\"}");
-    assert!(host.filter_state.contains_key(facts::DECISION));
+    assert!(host.filter_state.contains_key(facts::MASKING));
 }
 
 #[test]
@@ -222,4 +215,51 @@ fn facts_needed_by_a_stage_are_imported_from_filter_state() {
     host.filter_state.insert(facts::IDENTITY.into(), br#"{"v":1,"subject":"alice"}"#.to_vec());
     assert_eq!(chain.start().on_request_headers(&mut host, true), Step::Continue);
     assert!(host.local_reply.is_none());
+}
+
+/// Reads bodies only for POST requests; declines the body of anything else.
+struct PostReader;
+impl Stage for PostReader {
+    fn name(&self) -> &'static str {
+        "post_reader"
+    }
+    fn needs(&self) -> Needs {
+        Needs { request_body: BodyNeed::Inspect, ..Needs::default() }
+    }
+    fn on_request_headers(&self, cx: &mut Cx<'_>) -> Flow {
+        if cx.request.header(":method") != Some("POST") {
+            cx.effects.push(Effect::SkipRequestBody);
+        }
+        Flow::Continue
+    }
+    fn on_request_body(&self, cx: &mut Cx<'_>) -> Flow {
+        if cx.request.body() == Some(&b"deny me"[..]) {
+            return Flow::Respond(LocalReply::new(403, "denied"));
+        }
+        Flow::Continue
+    }
+}
+
+#[test]
+fn a_body_every_stage_declined_streams_without_buffering() {
+    let chain = chain(vec![Rc::new(PostReader)]);
+    let mut host = FakeHost::with_request(&[(":path", "/"), (":method", "PUT")]);
+    host.request_body = b"deny me".to_vec();
+    let mut run = chain.start();
+    assert_eq!(run.on_request_headers(&mut host, false), Step::Continue);
+    assert_eq!(run.on_request_body(&mut host, 7, false), Step::Continue, "not held back");
+    assert_eq!(run.on_request_body(&mut host, 7, true), Step::Continue);
+    assert!(host.local_reply.is_none(), "the declined body was never inspected");
+}
+
+#[test]
+fn a_body_a_stage_still_needs_is_buffered_and_inspected() {
+    let chain = chain(vec![Rc::new(PostReader)]);
+    let mut host = FakeHost::with_request(&[(":path", "/"), (":method", "POST")]);
+    host.request_body = b"deny me".to_vec();
+    let mut run = chain.start();
+    assert_eq!(run.on_request_headers(&mut host, false), Step::Continue);
+    assert_eq!(run.on_request_body(&mut host, 7, false), Step::Pause, "held until the end of the body");
+    assert_eq!(run.on_request_body(&mut host, 7, true), Step::Pause);
+    assert_eq!(host.local_reply.as_ref().map(|r| r.status), Some(403));
 }

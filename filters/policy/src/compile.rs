@@ -1,0 +1,437 @@
+//! Policy configuration compiled once at load into an immutable [`Policy`]: matchers,
+//! regular expressions, CEL programs and the path index. Every error names its field.
+
+use crate::config::*;
+use crate::index::PathIndex;
+use crate::matchers::{utc_offset, Cidr, HostMatcher, NamePattern, PathMatcher, TimeWindow, ValueMatcher};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use warden_kit::facts::{ApprovalMode, ApprovalRequirement, MaskObligation, RuleEffect, SubjectKind};
+use warden_kit::{ConfigError, FailureMode};
+
+/// Default largest body buffered for body rules.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+/// Envoy's default buffer limit.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// CEL variables a `when` condition may use; those marked need the request body.
+pub const CEL_VARIABLES: &[(&str, bool)] = &[
+    ("request", false),
+    ("identity", false),
+    ("source", false),
+    ("now", false),
+    ("body", true),
+    ("mcp", true),
+    ("sql", true),
+];
+
+/// The compiled policy: immutable, shared by every request of a VM.
+pub struct Policy {
+    /// Rules, in the order written (order never changes a decision).
+    pub rules: Vec<Rule>,
+    /// Outcome when no enforcing rule decides.
+    pub default: DefaultEffect,
+    /// `sha256:` + 16 hex digits of the configuration.
+    pub version: String,
+    /// Largest body buffered.
+    pub max_body_bytes: usize,
+    /// Body too large: closed (413) or open.
+    pub failure_mode: FailureMode,
+    /// Whether an approval stage follows.
+    pub approval_stage: bool,
+    /// Shape of MCP denials.
+    pub mcp_denial: McpDenial,
+    /// Zone offset for time windows, seconds.
+    pub utc_offset_secs: i64,
+    /// Whether any rule reads the body.
+    pub reads_bodies: bool,
+    /// Whether any rule reads the source address (a hostcall per request otherwise saved).
+    pub reads_source: bool,
+    /// Candidate rules by path.
+    pub index: PathIndex,
+    /// CEL environment shared by all programs.
+    pub cel: Arc<cel::Env>,
+}
+
+/// One compiled rule.
+pub struct Rule {
+    /// Id.
+    pub id: String,
+    /// Description.
+    pub description: String,
+    /// Effect.
+    pub effect: RuleEffect,
+    /// Dry run?
+    pub dry_run: bool,
+    /// Deny message.
+    pub message: String,
+    /// Approval requirement (require_approval).
+    pub approval: Option<ApprovalRequirement>,
+    /// Masking obligation.
+    pub mask: Option<MaskObligation>,
+    /// Methods (uppercase); empty = any.
+    pub methods: Vec<String>,
+    /// Hosts; empty = any.
+    pub hosts: Vec<HostMatcher>,
+    /// Paths; empty = any.
+    pub paths: Vec<PathMatcher>,
+    /// Query parameter conditions.
+    pub query: Vec<(String, ValueMatcher)>,
+    /// Header conditions.
+    pub headers: Vec<(String, ValueMatcher)>,
+    /// Source ranges; empty = any.
+    pub sources: Vec<Cidr>,
+    /// Identity conditions.
+    pub identity: Option<IdentityMatcher>,
+    /// Time window.
+    pub time: Option<TimeWindow>,
+    /// Body pointer conditions.
+    pub body: Vec<(String, ValueMatcher)>,
+    /// MCP conditions.
+    pub mcp: Option<McpMatcher>,
+    /// SQL conditions.
+    pub sql: Option<SqlMatcher>,
+    /// CEL condition.
+    pub when: Option<cel::Program>,
+    /// Whether matching this rule needs the request body.
+    pub needs_body: bool,
+}
+
+/// Compiled identity conditions.
+pub struct IdentityMatcher {
+    /// See [`IdentityMatch`].
+    pub anonymous: Option<bool>,
+    /// Subjects.
+    pub subjects: Vec<NamePattern>,
+    /// Kinds.
+    pub kinds: Vec<SubjectKind>,
+    /// Any group.
+    pub groups: Vec<String>,
+    /// Any scope.
+    pub scopes: Vec<String>,
+    /// Issuers.
+    pub issuers: Vec<String>,
+    /// Actors.
+    pub actors: Vec<NamePattern>,
+    /// Acting kinds.
+    pub acting_kinds: Vec<SubjectKind>,
+    /// Delegated.
+    pub delegated: Option<bool>,
+    /// Claims.
+    pub claims: Vec<(String, String)>,
+}
+
+/// Compiled MCP conditions.
+pub struct McpMatcher {
+    /// Methods.
+    pub methods: Vec<String>,
+    /// Tools.
+    pub tools: Vec<NamePattern>,
+    /// Argument conditions (pointer relative to `arguments`).
+    pub arguments: Vec<(String, ValueMatcher)>,
+}
+
+/// Compiled SQL conditions.
+pub struct SqlMatcher {
+    /// Pointer into the JSON body, or the whole body.
+    pub pointer: Option<String>,
+    /// Any of these classes.
+    pub classes: Vec<SqlClassConfig>,
+    /// Destructive or not.
+    pub destructive: Option<bool>,
+    /// Any of these tables (lowercase).
+    pub tables: Vec<String>,
+}
+
+impl Policy {
+    /// Compiles `config`; the first error names its field.
+    pub fn compile(config: PolicyConfig) -> Result<Policy, ConfigError> {
+        if config.policies.is_empty() {
+            return Err(ConfigError::new("policies", "list at least one policy"));
+        }
+        let cel = Arc::new(cel::Env::stdlib());
+        let mut rules = Vec::new();
+        let mut ids = BTreeSet::new();
+        let mut hasher = Sha256::new();
+        for (p, document) in config.policies.iter().enumerate() {
+            let field = format!("policies[{p}]");
+            if document.name.trim().is_empty() {
+                return Err(ConfigError::new(format!("{field}.name"), "give the policy a name"));
+            }
+            if document.rules.is_empty() {
+                return Err(ConfigError::new(format!("{field}.rules"), "list at least one rule"));
+            }
+            hasher.update(document.name.as_bytes());
+            for (r, rule) in document.rules.iter().enumerate() {
+                let field = format!("{field}.rules[{r}]");
+                if !ids.insert(rule.id.clone()) {
+                    return Err(ConfigError::new(format!("{field}.id"), format!("duplicate rule id `{}`", rule.id)));
+                }
+                rules.push(compile_rule(rule, &cel).map_err(|e| e.within(&field))?);
+            }
+        }
+        hasher.update(format!("{:?}", RawForHash(&config)).as_bytes());
+        let digest = hasher.finalize();
+        let version = format!("sha256:{}", digest.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>());
+        let max_body_bytes = config.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
+        if max_body_bytes == 0 || max_body_bytes > MAX_BODY_BYTES {
+            return Err(ConfigError::new("max_body_bytes", "must be between 1 and 1048576 (Envoy's buffer limit)"));
+        }
+        let utc_offset_secs = match &config.utc_offset {
+            Some(text) => utc_offset(text).map_err(|e| e.within("utc_offset"))?,
+            None => 0,
+        };
+        let index = PathIndex::build(&rules);
+        Ok(Policy {
+            reads_bodies: rules.iter().any(|r| r.needs_body),
+            reads_source: rules.iter().any(|r| {
+                !r.sources.is_empty() || r.when.as_ref().is_some_and(|p| p.references().has_variable("source"))
+            }),
+            rules,
+            default: config.default.unwrap_or(DefaultEffect::Deny),
+            version,
+            max_body_bytes,
+            failure_mode: config.failure_mode,
+            approval_stage: config.approval_stage,
+            mcp_denial: config.mcp_denial,
+            utc_offset_secs,
+            index,
+            cel,
+        })
+    }
+}
+
+/// The configuration's debug text, hashed into the policy version (any change of a rule
+/// changes it).
+struct RawForHash<'a>(&'a PolicyConfig);
+
+impl std::fmt::Debug for RawForHash<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.0.policies)?;
+        write!(f, "{:?}{:?}{:?}", self.0.default, self.0.utc_offset, self.0.approval_stage)
+    }
+}
+
+fn values(
+    map: &std::collections::BTreeMap<String, ValueConfig>,
+    field: &str,
+) -> Result<Vec<(String, ValueMatcher)>, ConfigError> {
+    map.iter()
+        .map(|(name, value)| {
+            ValueMatcher::compile(value)
+                .map(|m| (name.to_ascii_lowercase(), m))
+                .map_err(|e| e.within(&format!("{field}.{name}")))
+        })
+        .collect()
+}
+
+fn pointers(conditions: &[PointerCondition], field: &str) -> Result<Vec<(String, ValueMatcher)>, ConfigError> {
+    conditions
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let field = format!("{field}[{i}]");
+            if !(c.pointer.is_empty() || c.pointer.starts_with('/')) {
+                return Err(ConfigError::new(format!("{field}.pointer"), "a JSON pointer is empty or starts with `/`"));
+            }
+            ValueMatcher::compile(&c.value).map(|m| (c.pointer.clone(), m)).map_err(|e| e.within(&field))
+        })
+        .collect()
+}
+
+fn names(patterns: &[String], field: &str) -> Result<Vec<NamePattern>, ConfigError> {
+    patterns
+        .iter()
+        .enumerate()
+        .map(|(i, p)| NamePattern::compile(p).map_err(|e| e.within(&format!("{field}[{i}]"))))
+        .collect()
+}
+
+fn compile_rule(rule: &RuleConfig, cel: &cel::Env) -> Result<Rule, ConfigError> {
+    if rule.id.trim().is_empty() || rule.id.chars().any(|c| c.is_whitespace()) {
+        return Err(ConfigError::new("id", "give a non-empty id without spaces"));
+    }
+    let m = &rule.matches;
+    let effect = match rule.effect {
+        RuleEffectConfig::Allow => RuleEffect::Allow,
+        RuleEffectConfig::Deny => RuleEffect::Deny,
+        RuleEffectConfig::RequireApproval => RuleEffect::RequireApproval,
+        RuleEffectConfig::Log => RuleEffect::Log,
+    };
+    if rule.message.is_some() && effect != RuleEffect::Deny {
+        return Err(ConfigError::new("message", "only a deny rule has a message"));
+    }
+    let approval = match (&rule.approval, effect) {
+        (Some(a), RuleEffect::RequireApproval) => Some(approval(a).map_err(|e| e.within("approval"))?),
+        (None, RuleEffect::RequireApproval) => {
+            return Err(ConfigError::new("approval", "a require_approval rule says who approves"))
+        }
+        (Some(_), _) => return Err(ConfigError::new("approval", "only a require_approval rule has approval details")),
+        (None, _) => None,
+    };
+    let mask = match (&rule.mask, effect) {
+        (Some(mask), RuleEffect::Allow | RuleEffect::RequireApproval) => {
+            if mask.profile.trim().is_empty() {
+                return Err(ConfigError::new("mask.profile", "name the masking profile"));
+            }
+            if !mask.request && !mask.response {
+                return Err(ConfigError::new("mask", "mask the request, the response, or both"));
+            }
+            Some(MaskObligation { profile: mask.profile.clone(), request: mask.request, response: mask.response })
+        }
+        (Some(_), _) => return Err(ConfigError::new("mask", "masking goes with allow or require_approval")),
+        (None, _) => None,
+    };
+    let mut methods = Vec::new();
+    for (i, method) in m.methods.iter().enumerate() {
+        if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(ConfigError::new(format!("match.methods[{i}]"), "an HTTP method in capitals, e.g. POST"));
+        }
+        methods.push(method.clone());
+    }
+    let hosts = m
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| HostMatcher::compile(h).map_err(|e| e.within(&format!("match.hosts[{i}]"))))
+        .collect::<Result<_, _>>()?;
+    let paths = m
+        .paths
+        .iter()
+        .enumerate()
+        .map(|(i, p)| PathMatcher::compile(p).map_err(|e| e.within(&format!("match.paths[{i}]"))))
+        .collect::<Result<_, _>>()?;
+    let sources = m
+        .source
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Cidr::parse(s).map_err(|e| e.within(&format!("match.source[{i}]"))))
+        .collect::<Result<_, _>>()?;
+    let identity = match &m.identity {
+        Some(id) => Some(IdentityMatcher {
+            anonymous: id.anonymous,
+            subjects: names(&id.subjects, "match.identity.subjects")?,
+            kinds: id.kinds.clone(),
+            groups: id.groups.clone(),
+            scopes: id.scopes.clone(),
+            issuers: id.issuers.clone(),
+            actors: names(&id.actors, "match.identity.actors")?,
+            acting_kinds: id.acting_kinds.clone(),
+            delegated: id.delegated,
+            claims: id.claims.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        }),
+        None => None,
+    };
+    if let Some(id) = &identity {
+        if id.anonymous == Some(true)
+            && (!id.subjects.is_empty() || !id.kinds.is_empty() || !id.groups.is_empty() || !id.scopes.is_empty())
+        {
+            return Err(ConfigError::new(
+                "match.identity.anonymous",
+                "an anonymous caller has no subject, kind, groups or scopes: this rule can never match",
+            ));
+        }
+    }
+    let time = match &m.time {
+        Some(t) => {
+            Some(TimeWindow::compile(&t.days, t.from.as_deref(), t.to.as_deref()).map_err(|e| e.within("match.time"))?)
+        }
+        None => None,
+    };
+    let mcp = match &m.mcp {
+        Some(mcp) => {
+            if !mcp.tools.is_empty() && !mcp.methods.is_empty() && !mcp.methods.iter().any(|x| x == "tools/call") {
+                return Err(ConfigError::new(
+                    "match.mcp.tools",
+                    "tools are named only by tools/call: this rule can never match",
+                ));
+            }
+            Some(McpMatcher {
+                methods: mcp.methods.clone(),
+                tools: names(&mcp.tools, "match.mcp.tools")?,
+                arguments: pointers(&mcp.arguments, "match.mcp.arguments")?,
+            })
+        }
+        None => None,
+    };
+    let sql = match &m.sql {
+        Some(sql) => {
+            if let Some(p) = &sql.pointer {
+                if !p.starts_with('/') {
+                    return Err(ConfigError::new("match.sql.pointer", "a JSON pointer starts with `/`"));
+                }
+            }
+            if sql.classes.is_empty() && sql.destructive.is_none() && sql.tables.is_empty() {
+                return Err(ConfigError::new("match.sql", "give classes, destructive and/or tables"));
+            }
+            Some(SqlMatcher {
+                pointer: sql.pointer.clone(),
+                classes: sql.classes.clone(),
+                destructive: sql.destructive,
+                tables: sql.tables.iter().map(|t| t.to_lowercase()).collect(),
+            })
+        }
+        None => None,
+    };
+    let when = match &rule.when {
+        Some(source) => Some(cel.compile(source).map_err(|e| {
+            ConfigError::new("when", format!("not valid CEL: {}", e.to_string().lines().next().unwrap_or_default()))
+        })?),
+        None => None,
+    };
+    let when_needs_body = when.as_ref().is_some_and(|p| {
+        let references = p.references();
+        CEL_VARIABLES.iter().any(|(name, body)| *body && references.has_variable(name))
+    });
+    let body = pointers(&m.body, "match.body")?;
+    let needs_body = !body.is_empty() || mcp.is_some() || sql.is_some() || when_needs_body;
+    Ok(Rule {
+        id: rule.id.clone(),
+        description: rule.description.clone(),
+        effect,
+        dry_run: rule.mode == RuleMode::DryRun,
+        message: rule.message.clone().unwrap_or_else(|| "denied by policy".into()),
+        approval,
+        mask,
+        methods,
+        hosts,
+        paths,
+        query: values(&m.query, "match.query")?,
+        headers: values(&m.headers, "match.headers")?,
+        sources,
+        identity,
+        time,
+        body,
+        mcp,
+        sql,
+        when,
+        needs_body,
+    })
+}
+
+fn approval(config: &ApprovalConfig) -> Result<ApprovalRequirement, ConfigError> {
+    if config.approvers.groups.is_empty() && config.approvers.users.is_empty() {
+        return Err(ConfigError::new("approvers", "name at least one group or user"));
+    }
+    let min_approvals = config.min_approvals.unwrap_or(1);
+    if min_approvals == 0 {
+        return Err(ConfigError::new("min_approvals", "at least 1"));
+    }
+    let ttl_secs = config.ttl_secs.unwrap_or(3600);
+    if ttl_secs == 0 {
+        return Err(ConfigError::new("ttl_secs", "at least 1"));
+    }
+    let hold_timeout_ms = config.hold_timeout_ms.unwrap_or(30_000);
+    if hold_timeout_ms == 0 || hold_timeout_ms > 300_000 {
+        return Err(ConfigError::new("hold_timeout_ms", "between 1 and 300000"));
+    }
+    Ok(ApprovalRequirement {
+        groups: config.approvers.groups.clone(),
+        users: config.approvers.users.clone(),
+        min_approvals,
+        ttl_secs,
+        mode: config.mode.unwrap_or(ApprovalMode::Hold),
+        hold_timeout_ms,
+    })
+}

@@ -1,0 +1,220 @@
+//! The request as the policy reads it, with what is derived from the body (JSON, MCP calls,
+//! SQL classes and the CEL variables) computed at most once and only when a rule asks.
+
+use crate::compile::Policy;
+use crate::matchers::{host_of, source_ip};
+use crate::mcp::{self, McpCall};
+use crate::sql::{self, SqlFacts};
+use serde_json::{json, Value};
+use std::cell::OnceCell;
+use std::net::IpAddr;
+use warden_kit::facts::IdentityFact;
+
+/// What the policy knows about one request.
+pub struct Request<'a> {
+    /// Method.
+    pub method: &'a str,
+    /// Host, lowercase, without port.
+    pub host: String,
+    /// Path without the query string.
+    pub path: &'a str,
+    /// Query parameters, percent-decoded.
+    pub query: Vec<(String, String)>,
+    /// Request headers (lowercase names).
+    pub headers: &'a [(String, String)],
+    /// Source address.
+    pub source: Option<IpAddr>,
+    /// The verified identity, if any.
+    pub identity: Option<&'a IdentityFact>,
+    /// Unix time, seconds.
+    pub now_secs: u64,
+    /// The body, once buffered (`None` in the headers phase).
+    pub body: Option<&'a [u8]>,
+    /// The MCP call this evaluation is about (one element of a batch).
+    pub call: Option<&'a McpCall>,
+    json: OnceCell<Option<Value>>,
+    calls: OnceCell<Option<(Vec<McpCall>, bool)>>,
+    sql_cache: std::cell::RefCell<Vec<(Option<String>, SqlFacts)>>,
+    cel: OnceCell<cel::Context<'static, 'static>>,
+}
+
+impl<'a> Request<'a> {
+    /// A request from its pseudo-headers, headers, source address (`ip:port`), identity and
+    /// time.
+    pub fn new(
+        headers: &'a [(String, String)],
+        source: Option<&str>,
+        identity: Option<&'a IdentityFact>,
+        now_secs: u64,
+    ) -> Request<'a> {
+        let find = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or_default();
+        let full_path = find(":path");
+        let (path, query) = full_path.split_once('?').unwrap_or((full_path, ""));
+        Request {
+            method: find(":method"),
+            host: host_of(find(":authority")),
+            path,
+            query: parse_query(query),
+            headers,
+            source: source.and_then(source_ip),
+            identity,
+            now_secs,
+            body: None,
+            call: None,
+            json: OnceCell::new(),
+            calls: OnceCell::new(),
+            sql_cache: Default::default(),
+            cel: OnceCell::new(),
+        }
+    }
+
+    /// The same request with its body (and, for one call of a batch, that call).
+    pub fn with_body(&self, body: &'a [u8], call: Option<&'a McpCall>) -> Request<'a> {
+        Request {
+            method: self.method,
+            host: self.host.clone(),
+            path: self.path,
+            query: self.query.clone(),
+            headers: self.headers,
+            source: self.source,
+            identity: self.identity,
+            now_secs: self.now_secs,
+            body: Some(body),
+            call,
+            json: OnceCell::new(),
+            calls: OnceCell::new(),
+            sql_cache: Default::default(),
+            cel: OnceCell::new(),
+        }
+    }
+
+    /// A header value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// A query parameter (first occurrence).
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON, if it is JSON.
+    pub fn json(&self) -> Option<&Value> {
+        self.json.get_or_init(|| self.body.and_then(|b| serde_json::from_slice(b).ok())).as_ref()
+    }
+
+    /// The JSON-RPC calls of the body and whether it is a batch.
+    pub fn mcp_calls(&self) -> Option<&(Vec<McpCall>, bool)> {
+        self.calls.get_or_init(|| self.json().and_then(mcp::calls)).as_ref()
+    }
+
+    /// The MCP calls a rule looks at: the one under evaluation, or all of them.
+    pub fn calls_in_scope(&self) -> Vec<&McpCall> {
+        match self.call {
+            Some(call) => vec![call],
+            None => self.mcp_calls().map(|(calls, _)| calls.iter().collect()).unwrap_or_default(),
+        }
+    }
+
+    /// SQL classification of the text at `pointer` (a JSON string), or of the whole body.
+    /// `None` when there is no body or nothing at the pointer.
+    pub fn sql(&self, pointer: Option<&str>) -> Option<SqlFacts> {
+        if let Some((_, facts)) = self.sql_cache.borrow().iter().find(|(p, _)| p.as_deref() == pointer) {
+            return Some(facts.clone());
+        }
+        let text = match pointer {
+            Some(p) => self.json()?.pointer(p)?.as_str()?.to_string(),
+            None => String::from_utf8_lossy(self.body?).into_owned(),
+        };
+        let facts = sql::classify(&text);
+        self.sql_cache.borrow_mut().push((pointer.map(str::to_string), facts.clone()));
+        Some(facts)
+    }
+
+    /// The CEL context of this request (built on first use).
+    pub fn cel_context(&self, policy: &Policy) -> &cel::Context<'static, 'static> {
+        self.cel.get_or_init(|| {
+            let mut context = cel::Context::with_env(policy.cel.clone());
+            let headers: serde_json::Map<String, Value> =
+                self.headers.iter().filter(|(k, _)| !k.starts_with(':')).map(|(k, v)| (k.clone(), json!(v))).collect();
+            let query: serde_json::Map<String, Value> = self.query.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+            let request = json!({"method": self.method, "host": self.host, "path": self.path, "query": query, "headers": headers});
+            let identity = self.identity.map_or(Value::Null, |i| serde_json::to_value(i).unwrap_or(Value::Null));
+            let local = self.now_secs as i64 + policy.utc_offset_secs;
+            let weekday = ["thu", "fri", "sat", "sun", "mon", "tue", "wed"][local.div_euclid(86_400).rem_euclid(7) as usize];
+            let now = json!({"unix": self.now_secs, "weekday": weekday, "hour": local.rem_euclid(86_400) / 3600,
+                             "minute": local.rem_euclid(3600) / 60});
+            let source = self.source.map_or(Value::Null, |s| json!(s.to_string()));
+            let mut variables = vec![("request", request), ("identity", identity), ("now", now), ("source", source)];
+            if self.body.is_some() {
+                let body = match self.json() {
+                    Some(json) => json.clone(),
+                    None => self.body.map_or(Value::Null, |b| json!(String::from_utf8_lossy(b))),
+                };
+                let mcp = match self.call.or_else(|| self.mcp_calls().and_then(|(c, _)| c.first())) {
+                    Some(call) => json!({"method": call.method, "tool": call.tool, "arguments": call.arguments,
+                                         "batch": self.mcp_calls().is_some_and(|(_, batch)| *batch)}),
+                    None => Value::Null,
+                };
+                let sql = self.sql(None).map_or(Value::Null, |s| serde_json::to_value(s).unwrap_or(Value::Null));
+                variables.extend([("body", body), ("mcp", mcp), ("sql", sql)]);
+            } else {
+                variables.extend([("body", Value::Null), ("mcp", Value::Null), ("sql", Value::Null)]);
+            }
+            for (name, value) in variables {
+                let _ = context.add_variable(name, value);
+            }
+            context
+        })
+    }
+}
+
+/// `a=1&b=x%20y` → pairs, percent-decoded (`+` is a space).
+fn parse_query(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parameters_are_percent_decoded() {
+        assert_eq!(
+            parse_query("force=%74rue&q=a+b&x"),
+            vec![("force".into(), "true".into()), ("q".into(), "a b".into()), ("x".into(), String::new())]
+        );
+        assert_eq!(decode("100%"), "100%");
+        assert_eq!(decode("%zz"), "%zz");
+    }
+}

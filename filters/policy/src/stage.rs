@@ -1,0 +1,158 @@
+//! The policy stage: decide in the headers phase when no body rule can match, otherwise buffer
+//! the body and decide before a single body byte reaches the upstream; publish the decision
+//! as `warden.decision`; refuse denied requests (403 JSON, or a JSON-RPC answer for MCP).
+
+use crate::compile::Policy;
+use crate::config::McpDenial;
+use crate::decide::{decide_body, decide_headers, Decision, Early};
+use crate::request::Request;
+use serde_json::{json, Value};
+use std::time::UNIX_EPOCH;
+use warden_kit::facts::{self, Effect as Outcome, IdentityFact};
+use warden_kit::{BodyNeed, Cx, Effect, FailureMode, Flow, LocalReply, MetricKind, Needs, Stage};
+
+impl Policy {
+    fn request<'a>(&self, cx: &'a Cx<'_>, identity: Option<&'a IdentityFact>) -> Request<'a> {
+        let now = cx.now.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let source = if self.reads_source {
+            cx.request.property(&["source", "address"]).map(|b| String::from_utf8_lossy(&b).into_owned())
+        } else {
+            None
+        };
+        Request::new(cx.request.headers(), source.as_deref(), identity, now)
+    }
+
+    /// Publishes `decision` and says what happens to the request.
+    fn act(&self, cx: &mut Cx<'_>, decision: Decision, body: Option<&[u8]>) -> Flow {
+        let metric = match decision.fact.effect {
+            Outcome::Allow => "warden_policy_allowed_total",
+            Outcome::Deny => "warden_policy_denied_total",
+            Outcome::RequireApproval => "warden_policy_approval_required_total",
+        };
+        cx.effects.push(Effect::Metric { name: metric, kind: MetricKind::Counter, value: 1 });
+        if !decision.fact.dry_run.is_empty() {
+            cx.effects.push(Effect::Metric {
+                name: "warden_policy_dry_run_matches_total",
+                kind: MetricKind::Counter,
+                value: decision.fact.dry_run.len() as i64,
+            });
+        }
+        let request_id = cx.facts.request_id().unwrap_or_default().to_string();
+        let flow = match decision.fact.effect {
+            Outcome::Allow => Flow::Continue,
+            Outcome::RequireApproval if self.approval_stage => Flow::Continue,
+            Outcome::RequireApproval => Flow::Respond(self.refusal(
+                &decision,
+                "approval_unavailable",
+                "this request needs a human's approval, and no approval service is configured",
+                &request_id,
+                body,
+            )),
+            Outcome::Deny => {
+                Flow::Respond(self.refusal(&decision, "denied_by_policy", &decision.message, &request_id, body))
+            }
+        };
+        cx.facts.put(facts::DECISION, &decision.fact);
+        flow
+    }
+
+    /// 403 JSON, or for an MCP request a JSON-RPC answer the agent can read.
+    fn refusal(
+        &self,
+        decision: &Decision,
+        code: &str,
+        message: &str,
+        request_id: &str,
+        body: Option<&[u8]>,
+    ) -> LocalReply {
+        let rules = &decision.fact.rules;
+        if let Some(reply) = body.and_then(|b| self.mcp_refusal(b, code, message, rules, request_id)) {
+            return reply;
+        }
+        let body = json!({"error": code, "message": message, "rules": rules, "request_id": request_id});
+        LocalReply::new(403, body.to_string())
+            .with_header("content-type", "application/json")
+            .with_details("warden_policy_denied")
+    }
+
+    /// The JSON-RPC answer to a refused MCP request (HTTP 200: MCP clients read JSON-RPC
+    /// bodies of successful responses only). Keeps each call's id; notifications get none.
+    fn mcp_refusal(
+        &self,
+        body: &[u8],
+        code: &str,
+        message: &str,
+        rules: &[String],
+        request_id: &str,
+    ) -> Option<LocalReply> {
+        let parsed: Value = serde_json::from_slice(body).ok()?;
+        let (calls, batch) = crate::mcp::calls(&parsed)?;
+        let answers: Vec<Value> = calls
+            .iter()
+            .filter_map(|call| call.id.clone())
+            .map(|id| match self.mcp_denial {
+                McpDenial::JsonrpcError => json!({"jsonrpc": "2.0", "id": id, "error": {
+                    "code": -32001, "message": format!("{message} ({code})"),
+                    "data": {"code": code, "rules": rules, "request_id": request_id}}}),
+                McpDenial::ToolResult => json!({"jsonrpc": "2.0", "id": id, "result": {
+                    "content": [{"type": "text", "text": format!("Refused by policy: {message} (rules: {}; request {request_id})", rules.join(", "))}],
+                    "isError": true}}),
+            })
+            .collect();
+        let body = match (batch, answers.len()) {
+            (_, 0) => return None,
+            (false, _) => answers.into_iter().next()?,
+            (true, _) => Value::Array(answers),
+        };
+        Some(
+            LocalReply::new(200, body.to_string())
+                .with_header("content-type", "application/json")
+                .with_details("warden_policy_denied"),
+        )
+    }
+}
+
+impl Stage for Policy {
+    fn name(&self) -> &'static str {
+        "policy"
+    }
+
+    fn needs(&self) -> Needs {
+        Needs {
+            request_body: if self.reads_bodies { BodyNeed::Inspect } else { BodyNeed::None },
+            reads_facts: &[facts::IDENTITY],
+            ..Needs::default()
+        }
+    }
+
+    fn failure_mode(&self) -> FailureMode {
+        self.failure_mode
+    }
+
+    fn on_request_headers(&self, cx: &mut Cx<'_>) -> Flow {
+        let identity: Option<IdentityFact> = cx.facts.get_as(facts::IDENTITY);
+        let early = {
+            let request = self.request(cx, identity.as_ref());
+            decide_headers(self, &request)
+        };
+        match early {
+            Early::NeedBody => Flow::Continue,
+            Early::Decided(decision) => {
+                if self.reads_bodies {
+                    cx.effects.push(Effect::SkipRequestBody);
+                }
+                self.act(cx, *decision, None)
+            }
+        }
+    }
+
+    fn on_request_body(&self, cx: &mut Cx<'_>) -> Flow {
+        let identity: Option<IdentityFact> = cx.facts.get_as(facts::IDENTITY);
+        let body = cx.request.body().unwrap_or_default().to_vec();
+        let decision = {
+            let request = self.request(cx, identity.as_ref());
+            decide_body(self, &request, &body)
+        };
+        self.act(cx, decision, Some(&body))
+    }
+}
