@@ -7,5 +7,6 @@
 
 pub mod bench;
 pub mod host;
+pub mod policy;
 pub mod proxy;
 pub mod scenario;

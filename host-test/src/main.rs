@@ -36,6 +36,11 @@ enum Command {
         #[arg(long)]
         jobs: Option<usize>,
     },
+    /// Tools for policy authors: check, test and explain policies.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
     /// Measure the harness cost per request of a scenario's filter chain.
     Bench {
         /// The scenario file.
@@ -46,6 +51,31 @@ enum Command {
         /// Directory where artifact names are looked up.
         #[arg(long)]
         wasm_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate and compile policy files; errors name the file, rule id and field.
+    Check {
+        /// Policy files (YAML or JSON).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Run the `cases.yaml` of every policy pack (folder with policy.yaml and cases.yaml).
+    Test {
+        /// Pack folders, or folders holding packs.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Show the decision for one request and how each rule judged it.
+    Explain {
+        /// The policy file.
+        #[arg(long)]
+        policy: PathBuf,
+        /// The request file (request, identity, now: as in cases.yaml).
+        #[arg(long)]
+        request: PathBuf,
     },
 }
 
@@ -69,6 +99,11 @@ fn main() -> ExitCode {
             };
             run_all(&paths, &options)
         })(),
+        Command::Policy { command } => match command {
+            PolicyCommand::Check { files } => warden_host_test::policy::check(&files),
+            PolicyCommand::Test { paths } => warden_host_test::policy::test(&paths),
+            PolicyCommand::Explain { policy, request } => warden_host_test::policy::explain(&policy, &request, None),
+        },
         Command::Bench { scenario, iterations, wasm_dir } => {
             bench::run(&scenario, iterations, &wasm_dir.unwrap_or_else(default_wasm_dir)).map(|_| true)
         }

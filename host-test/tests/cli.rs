@@ -80,3 +80,46 @@ fn no_scenarios_is_an_error() {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("no *.scenario.yaml"), "{out}");
 }
+
+#[test]
+fn policy_check_names_the_file_the_rule_and_the_field() {
+    let dir = scratch("policy-check");
+    let file = dir.join("policy.yaml");
+    std::fs::write(
+        &file,
+        "name: p\nrules:\n  - {id: ok, effect: allow}\n  - {id: bad-method, effect: deny, match: {methods: [get]}}\n",
+    )
+    .unwrap();
+    let (code, out) = warden(&["policy", "check", file.to_str().unwrap()], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("policy.yaml (rule `bad-method`)"), "{out}");
+    assert!(out.contains("`policies[0].rules[1].match.methods[0]`"), "{out}");
+}
+
+#[test]
+fn policy_check_gives_the_line_of_a_yaml_error() {
+    let dir = scratch("policy-yaml");
+    let file = dir.join("policy.yaml");
+    std::fs::write(&file, "name: p\nrules:\n  - id: a\n    effect: allow\n    bogus: 1\n").unwrap();
+    let (code, out) = warden(&["policy", "check", file.to_str().unwrap()], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("unknown field `bogus`") && out.contains("line 5"), "{out}");
+}
+
+#[test]
+fn policy_test_fails_a_case_whose_expectation_is_wrong() {
+    let dir = scratch("policy-test");
+    std::fs::write(
+        dir.join("policy.yaml"),
+        "name: p\nrules:\n  - {id: admin, match: {paths: [{prefix: /admin}]}, effect: deny}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("cases.yaml"),
+        "default: allow\ncases:\n  - {name: right, request: {path: /admin}, expect: {effect: deny, rules: [admin]}}\n  - {name: wrong, request: {path: /admin}, expect: {effect: allow}}\n",
+    )
+    .unwrap();
+    let (code, out) = warden(&["policy", "test", dir.to_str().unwrap()], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAIL") && out.contains("wrong") && out.contains("1 passed, 1 failed"), "{out}");
+}
