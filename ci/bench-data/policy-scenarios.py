@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Writes the policy benchmark scenarios into the directory given (ci/bench runs them):
+1,000 path/header rules; 100 rules with CEL conditions; an MCP tools/call of 2 KiB.
+Each request matches exactly one rule, so the rows show decision cost, not refusals."""
+import json
+import os
+import sys
+
+out = sys.argv[1]
+os.makedirs(out, exist_ok=True)
+
+
+def scenario(name, description, config, request):
+    doc = {"description": description,
+           "filters": [{"wasm": "warden_policy.wasm", "config": config}],
+           "requests": [dict(request, expect={"status": 200})]}
+    with open(os.path.join(out, name + ".scenario.yaml"), "w") as f:
+        json.dump(doc, f)
+
+
+rules = []
+for i in range(1000):
+    if i % 2 == 0:
+        match = {"methods": ["GET"], "paths": [{"prefix": "/svc%d/" % i}]}
+    else:
+        match = {"paths": [{"exact": "/svc%d/items" % i}], "headers": {"x-tenant": {"equals": "t%d" % (i % 10)}}}
+    rules.append({"id": "r%d" % i, "match": match, "effect": "allow"})
+scenario("policy-1000-path-rules", "1,000 rules on method, path prefix, exact path and a header.",
+         {"policies": [{"name": "bench", "rules": rules}]},
+         {"path": "/svc501/items", "headers": [["x-tenant", "t1"]]})
+
+rules = [{"id": "cel%d" % i, "when": "request.method == 'GET' && has(request.headers.x_tenant_%d) == false && "
+                                      "request.path.startsWith('/api/%d/')" % (i, i), "effect": "allow"}
+         for i in range(100)]
+scenario("policy-100-cel-rules", "100 rules, each with a CEL condition, all evaluated for every request.",
+         {"policies": [{"name": "bench", "rules": rules}]},
+         {"path": "/api/42/items"})
+
+mcp_rules = [
+    {"id": "housekeeping", "match": {"paths": [{"exact": "/mcp"}], "mcp": {"methods": ["initialize", "tools/list"]}}, "effect": "allow"},
+    {"id": "destructive", "match": {"paths": [{"exact": "/mcp"}], "mcp": {"tools": ["delete_*", "drop_*"]}}, "effect": "deny"},
+    {"id": "forced", "match": {"paths": [{"exact": "/mcp"}], "mcp": {"tools": ["*"], "arguments": [{"pointer": "/force", "equals": "true"}]}}, "effect": "deny"},
+    {"id": "read-tools", "match": {"methods": ["POST"], "paths": [{"exact": "/mcp"}], "mcp": {"tools": ["read_*", "search*"]}}, "effect": "allow"},
+]
+call = {"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+        "params": {"name": "search_code", "arguments": {"query": "x" * 1900, "limit": 20}}}
+body = json.dumps(call)
+assert 2000 <= len(body) <= 2200, len(body)
+scenario("policy-mcp-call-2k", "An MCP tools/call of about 2 KiB decided by four MCP rules (body parsed).",
+         {"policies": [{"name": "bench", "rules": mcp_rules}]},
+         {"method": "POST", "path": "/mcp", "headers": [["content-type", "application/json"]], "body": body})
