@@ -240,12 +240,13 @@ fn pointers(conditions: &[PointerCondition], field: &str) -> Result<Vec<(String,
         .collect()
 }
 
+/// Compiles each item of a list, naming `field[i]` in an error.
+fn each<T, U>(items: &[T], field: &str, compile: impl Fn(&T) -> Result<U, ConfigError>) -> Result<Vec<U>, ConfigError> {
+    items.iter().enumerate().map(|(i, item)| compile(item).map_err(|e| e.within(&format!("{field}[{i}]")))).collect()
+}
+
 fn names(patterns: &[String], field: &str) -> Result<Vec<NamePattern>, ConfigError> {
-    patterns
-        .iter()
-        .enumerate()
-        .map(|(i, p)| NamePattern::compile(p).map_err(|e| e.within(&format!("{field}[{i}]"))))
-        .collect()
+    each(patterns, field, |p| NamePattern::compile(p))
 }
 
 fn compile_rule(rule: &RuleConfig, cel: &cel::Env) -> Result<Rule, ConfigError> {
@@ -290,24 +291,9 @@ fn compile_rule(rule: &RuleConfig, cel: &cel::Env) -> Result<Rule, ConfigError> 
         }
         methods.push(method.clone());
     }
-    let hosts = m
-        .hosts
-        .iter()
-        .enumerate()
-        .map(|(i, h)| HostMatcher::compile(h).map_err(|e| e.within(&format!("match.hosts[{i}]"))))
-        .collect::<Result<_, _>>()?;
-    let paths = m
-        .paths
-        .iter()
-        .enumerate()
-        .map(|(i, p)| PathMatcher::compile(p).map_err(|e| e.within(&format!("match.paths[{i}]"))))
-        .collect::<Result<_, _>>()?;
-    let sources = m
-        .source
-        .iter()
-        .enumerate()
-        .map(|(i, s)| Cidr::parse(s).map_err(|e| e.within(&format!("match.source[{i}]"))))
-        .collect::<Result<_, _>>()?;
+    let hosts = each(&m.hosts, "match.hosts", |h| HostMatcher::compile(h))?;
+    let paths = each(&m.paths, "match.paths", PathMatcher::compile)?;
+    let sources = each(&m.source, "match.source", |s| Cidr::parse(s))?;
     let identity = match &m.identity {
         Some(id) => Some(IdentityMatcher {
             anonymous: id.anonymous,
