@@ -5,7 +5,7 @@ use crate::effect::{CalloutResponse, Effect, HeaderMap, LocalReply, LogLevel};
 use crate::facts::{self, Facts};
 use crate::failure::FailureMode;
 use crate::host::Host;
-use crate::stage::{BodyNeed, Cx, Flow, Stage};
+use crate::stage::{BodyNeed, Cx, Flow, Needs, Stage};
 use crate::view::RequestView;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -65,6 +65,11 @@ pub struct Chain {
     inner: Rc<Inner>,
 }
 
+/// The smallest body limit the stages set for themselves.
+fn needs_limit(needs: &[Needs]) -> Option<usize> {
+    needs.iter().filter_map(|n| n.max_body_bytes).min()
+}
+
 fn strongest(a: BodyNeed, b: BodyNeed) -> BodyNeed {
     match (a, b) {
         (BodyNeed::Rewrite, _) | (_, BodyNeed::Rewrite) => BodyNeed::Rewrite,
@@ -74,7 +79,8 @@ fn strongest(a: BodyNeed, b: BodyNeed) -> BodyNeed {
 }
 
 impl Chain {
-    /// A chain of `stages` in order; body limit [`DEFAULT_MAX_BODY_BYTES`]; facts not imported.
+    /// A chain of `stages` in order; body limit: the smallest of the stages' own limits, else
+    /// [`DEFAULT_MAX_BODY_BYTES`]; facts not imported.
     pub fn new(stages: Vec<Rc<dyn Stage>>) -> Chain {
         let mut request_body = BodyNeed::None;
         let mut response_body = BodyNeed::None;
@@ -90,14 +96,15 @@ impl Chain {
         }
         let response_headers = stages.iter().any(|s| s.needs().response_headers);
         let log = stages.iter().any(|s| s.needs().log);
-        let needs = stages.iter().map(|s| s.needs()).collect();
+        let needs: Vec<Needs> = stages.iter().map(|s| s.needs()).collect();
+        let max_body_bytes = needs_limit(&needs).unwrap_or(DEFAULT_MAX_BODY_BYTES);
         let inner = Inner {
             stages,
             needs,
             request_body,
             response_body,
             body_failure,
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_body_bytes,
             reads_facts: Vec::new(),
             response_headers,
             log,
@@ -105,10 +112,11 @@ impl Chain {
         Chain { inner: Rc::new(inner) }
     }
 
-    /// Sets the largest body the chain buffers; a larger one fails per the strictest
-    /// `failure_mode` of the stages that need bodies (closed: 413).
+    /// Caps the largest body the chain buffers (a stage's own smaller limit still applies); a
+    /// larger body fails per the strictest `failure_mode` of the stages that need bodies
+    /// (closed: 413).
     pub fn with_max_body_bytes(self, bytes: usize) -> Chain {
-        self.rebuild(|inner| inner.max_body_bytes = bytes)
+        self.rebuild(|inner| inner.max_body_bytes = needs_limit(&inner.needs).map_or(bytes, |own| own.min(bytes)))
     }
 
     /// Reads the facts its stages need from filter state at request start (for a stage that

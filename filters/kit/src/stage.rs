@@ -33,6 +33,9 @@ pub struct Needs {
     pub response_headers: bool,
     /// Whether `on_log` does anything (skipped otherwise).
     pub log: bool,
+    /// Largest body this stage will buffer (`None`: no limit of its own). The chain buffers
+    /// at most the smallest limit of its stages (and of `Chain::with_max_body_bytes`).
+    pub max_body_bytes: Option<usize>,
 }
 
 /// What a stage callback returns.

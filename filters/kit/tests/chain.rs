@@ -263,3 +263,24 @@ fn a_body_a_stage_still_needs_is_buffered_and_inspected() {
     assert_eq!(run.on_request_body(&mut host, 7, true), Step::Pause);
     assert_eq!(host.local_reply.as_ref().map(|r| r.status), Some(403));
 }
+
+/// Reads request bodies of at most 16 bytes.
+struct SmallReader;
+impl Stage for SmallReader {
+    fn name(&self) -> &'static str {
+        "small_reader"
+    }
+    fn needs(&self) -> Needs {
+        Needs { request_body: BodyNeed::Inspect, max_body_bytes: Some(16), ..Needs::default() }
+    }
+}
+
+#[test]
+fn a_stage_s_own_body_limit_holds_even_under_a_larger_chain_limit() {
+    let chain = chain(vec![Rc::new(SmallReader)]).with_max_body_bytes(1024);
+    let mut host = FakeHost::with_request(&[(":path", "/"), (":method", "POST")]);
+    let mut run = chain.start();
+    run.on_request_headers(&mut host, false);
+    assert_eq!(run.on_request_body(&mut host, 17, false), Step::Pause);
+    assert_eq!(host.local_reply.as_ref().map(|r| r.status), Some(413));
+}

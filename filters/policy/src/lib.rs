@@ -25,8 +25,7 @@ use warden_kit::{Chain, ConfigError, Stage};
 pub fn compile_chain(raw: &[u8]) -> Result<Chain, ConfigError> {
     let config: PolicyConfig = warden_kit_proxywasm::config::parse(raw)?;
     let policy = Policy::compile(config)?;
-    let max_body = policy.max_body_bytes;
-    Ok(Chain::new(vec![Rc::new(policy) as Rc<dyn Stage>]).with_max_body_bytes(max_body).importing_facts())
+    Ok(Chain::new(vec![Rc::new(policy) as Rc<dyn Stage>]).importing_facts())
 }
 
 /// The wasm entry point (`_initialize`): registers the root context.

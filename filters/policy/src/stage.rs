@@ -121,6 +121,7 @@ impl Stage for Policy {
         Needs {
             request_body: if self.reads_bodies { BodyNeed::Inspect } else { BodyNeed::None },
             reads_facts: &[facts::IDENTITY],
+            max_body_bytes: self.reads_bodies.then_some(self.max_body_bytes),
             ..Needs::default()
         }
     }
