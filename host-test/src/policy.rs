@@ -351,7 +351,7 @@ pub fn explain(policy_file: &Path, request_file: &Path, default: Option<DefaultE
     let source = input.source();
     let request = Request::new(&headers, source.as_deref(), identity.as_ref(), input.now());
     let body = input.body().unwrap_or_default();
-    let with_body = request.with_body(&body, None);
+    let with_body = request.with_body(&body);
     for rule in &policy.rules {
         let verdict = match evaluate(&policy, rule, &with_body) {
             Ok(()) => "matched".to_string(),

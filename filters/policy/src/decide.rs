@@ -56,10 +56,9 @@ pub fn decide_headers(policy: &Policy, request: &Request<'_>) -> Early {
 
 /// Decides with the body (every candidate rule, body conditions included).
 pub fn decide_body(policy: &Policy, request: &Request<'_>, body: &[u8]) -> Decision {
-    let with_body = request.with_body(body, None);
+    let with_body = request.with_body(body);
     if let Some((calls, true)) = with_body.mcp_calls() {
-        let decisions: Vec<Decision> =
-            calls.iter().map(|call| decide_all(policy, &request.with_body(body, Some(call)))).collect();
+        let decisions: Vec<Decision> = calls.iter().map(|call| decide_all(policy, &with_body.for_call(call))).collect();
         return strictest(decisions);
     }
     decide_all(policy, &with_body)

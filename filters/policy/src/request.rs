@@ -8,7 +8,11 @@ use crate::sql::{self, SqlFacts};
 use serde_json::{json, Value};
 use std::cell::OnceCell;
 use std::net::IpAddr;
+use std::rc::Rc;
 use warden_kit::facts::IdentityFact;
+
+/// The JSON-RPC calls of a body and whether it is a batch.
+type Calls = (Vec<McpCall>, bool);
 
 /// What the policy knows about one request.
 pub struct Request<'a> {
@@ -32,8 +36,8 @@ pub struct Request<'a> {
     pub body: Option<&'a [u8]>,
     /// The MCP call this evaluation is about (one element of a batch).
     pub call: Option<&'a McpCall>,
-    json: OnceCell<Option<Value>>,
-    calls: OnceCell<Option<(Vec<McpCall>, bool)>>,
+    json: OnceCell<Option<Rc<Value>>>,
+    calls: OnceCell<Option<Rc<Calls>>>,
     sql_cache: std::cell::RefCell<Vec<(Option<String>, SqlFacts)>>,
     cel: OnceCell<cel::Context<'static, 'static>>,
 }
@@ -68,8 +72,28 @@ impl<'a> Request<'a> {
         }
     }
 
-    /// The same request with its body (and, for one call of a batch, that call).
-    pub fn with_body(&self, body: &'a [u8], call: Option<&'a McpCall>) -> Request<'a> {
+    /// The same request with its body.
+    pub fn with_body(&self, body: &'a [u8]) -> Request<'a> {
+        self.derived(Some(body), None, OnceCell::new(), OnceCell::new())
+    }
+
+    /// The same request about one call of its MCP batch; the body's JSON and calls, parsed
+    /// once, are shared rather than parsed again per call.
+    pub fn for_call<'c>(&'c self, call: &'c McpCall) -> Request<'c> {
+        // Cloning a cell clones its `Rc`, not what it points to.
+        self.derived(self.body, Some(call), self.json.clone(), self.calls.clone())
+    }
+
+    fn derived<'c>(
+        &self,
+        body: Option<&'c [u8]>,
+        call: Option<&'c McpCall>,
+        json: OnceCell<Option<Rc<Value>>>,
+        calls: OnceCell<Option<Rc<Calls>>>,
+    ) -> Request<'c>
+    where
+        'a: 'c,
+    {
         Request {
             method: self.method,
             host: self.host.clone(),
@@ -79,10 +103,10 @@ impl<'a> Request<'a> {
             source: self.source,
             identity: self.identity,
             now_secs: self.now_secs,
-            body: Some(body),
+            body,
             call,
-            json: OnceCell::new(),
-            calls: OnceCell::new(),
+            json,
+            calls,
             sql_cache: Default::default(),
             cel: OnceCell::new(),
         }
@@ -100,12 +124,12 @@ impl<'a> Request<'a> {
 
     /// The body as JSON, if it is JSON.
     pub fn json(&self) -> Option<&Value> {
-        self.json.get_or_init(|| self.body.and_then(|b| serde_json::from_slice(b).ok())).as_ref()
+        self.json.get_or_init(|| self.body.and_then(|b| serde_json::from_slice(b).ok()).map(Rc::new)).as_deref()
     }
 
     /// The JSON-RPC calls of the body and whether it is a batch.
     pub fn mcp_calls(&self) -> Option<&(Vec<McpCall>, bool)> {
-        self.calls.get_or_init(|| self.json().and_then(mcp::calls)).as_ref()
+        self.calls.get_or_init(|| self.json().and_then(mcp::calls).map(Rc::new)).as_deref()
     }
 
     /// The MCP calls a rule looks at: the one under evaluation, or all of them.
