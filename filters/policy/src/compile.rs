@@ -4,6 +4,7 @@
 use crate::config::*;
 use crate::index::PathIndex;
 use crate::matchers::{utc_offset, Cidr, HostMatcher, NamePattern, PathMatcher, TimeWindow, ValueMatcher};
+use crate::when::When;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -93,7 +94,7 @@ pub struct Rule {
     /// SQL conditions.
     pub sql: Option<SqlMatcher>,
     /// CEL condition.
-    pub when: Option<cel::Program>,
+    pub when: Option<When>,
     /// Whether matching this rule needs the request body.
     pub needs_body: bool,
 }
@@ -186,7 +187,8 @@ impl Policy {
         Ok(Policy {
             reads_bodies: rules.iter().any(|r| r.needs_body),
             reads_source: rules.iter().any(|r| {
-                !r.sources.is_empty() || r.when.as_ref().is_some_and(|p| p.references().has_variable("source"))
+                !r.sources.is_empty()
+                    || r.when.as_ref().is_some_and(|w| w.program().references().has_variable("source"))
             }),
             rules,
             default: config.default.unwrap_or(DefaultEffect::Deny),
@@ -361,13 +363,13 @@ fn compile_rule(rule: &RuleConfig, cel: &cel::Env) -> Result<Rule, ConfigError> 
         None => None,
     };
     let when = match &rule.when {
-        Some(source) => Some(cel.compile(source).map_err(|e| {
+        Some(source) => Some(When::compile(cel, source).map_err(|e| {
             ConfigError::new("when", format!("not valid CEL: {}", e.to_string().lines().next().unwrap_or_default()))
         })?),
         None => None,
     };
     let when_needs_body = when.as_ref().is_some_and(|p| {
-        let references = p.references();
+        let references = p.program().references();
         CEL_VARIABLES.iter().any(|(name, body)| *body && references.has_variable(name))
     });
     let body = pointers(&m.body, "match.body")?;

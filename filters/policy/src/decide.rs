@@ -8,6 +8,7 @@
 use crate::compile::{Policy, Rule};
 use crate::config::DefaultEffect;
 use crate::request::Request;
+use crate::when::When;
 use serde_json::Value;
 use warden_kit::facts::{DecisionFact, DryRunOutcome, Effect, MaskObligation, RuleEffect, VERSION};
 
@@ -277,20 +278,20 @@ pub fn evaluate(policy: &Policy, rule: &Rule, request: &Request<'_>) -> Result<(
             return Err("sql");
         }
     }
-    if let Some(program) = &rule.when {
-        when_holds(policy, rule, program, request)?;
+    if let Some(when) = &rule.when {
+        when_holds(policy, rule, when, request)?;
     }
     Ok(())
 }
 
 /// A CEL condition. An evaluation error counts as a match for deny and approval rules (fail
 /// closed) and as no match for the others.
-fn when_holds(policy: &Policy, rule: &Rule, program: &cel::Program, request: &Request<'_>) -> Result<(), Miss> {
-    match program.execute(request.cel_context(policy)) {
-        Ok(cel::Value::Bool(true)) => Ok(()),
-        Ok(cel::Value::Bool(false)) => Err("when"),
-        _ if matches!(rule.effect, RuleEffect::Deny | RuleEffect::RequireApproval) => Ok(()),
-        _ => Err("when (not a boolean)"),
+fn when_holds(policy: &Policy, rule: &Rule, when: &When, request: &Request<'_>) -> Result<(), Miss> {
+    match when.evaluate(request.cel_variables(policy), || request.cel_context(policy)) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err("when"),
+        Err(_) if matches!(rule.effect, RuleEffect::Deny | RuleEffect::RequireApproval) => Ok(()),
+        Err(_) => Err("when (not a boolean)"),
     }
 }
 

@@ -5,6 +5,7 @@ use crate::compile::Policy;
 use crate::matchers::{host_of, source_ip};
 use crate::mcp::{self, McpCall};
 use crate::sql::{self, SqlFacts};
+use crate::when::Variables;
 use serde_json::{json, Value};
 use std::cell::OnceCell;
 use std::net::IpAddr;
@@ -39,6 +40,7 @@ pub struct Request<'a> {
     json: OnceCell<Option<Rc<Value>>>,
     calls: OnceCell<Option<Rc<Calls>>>,
     sql_cache: std::cell::RefCell<Vec<(Option<String>, SqlFacts)>>,
+    cel_variables: OnceCell<Variables>,
     cel: OnceCell<cel::Context<'static, 'static>>,
 }
 
@@ -68,6 +70,7 @@ impl<'a> Request<'a> {
             json: OnceCell::new(),
             calls: OnceCell::new(),
             sql_cache: Default::default(),
+            cel_variables: OnceCell::new(),
             cel: OnceCell::new(),
         }
     }
@@ -108,6 +111,7 @@ impl<'a> Request<'a> {
             json,
             calls,
             sql_cache: Default::default(),
+            cel_variables: OnceCell::new(),
             cel: OnceCell::new(),
         }
     }
@@ -155,10 +159,9 @@ impl<'a> Request<'a> {
         Some(facts)
     }
 
-    /// The CEL context of this request (built on first use).
-    pub fn cel_context(&self, policy: &Policy) -> &cel::Context<'static, 'static> {
-        self.cel.get_or_init(|| {
-            let mut context = cel::Context::with_env(policy.cel.clone());
+    /// The values of the CEL variables (built on first use).
+    pub fn cel_variables(&self, policy: &Policy) -> &Variables {
+        self.cel_variables.get_or_init(|| {
             let headers: serde_json::Map<String, Value> =
                 self.headers.iter().filter(|(k, _)| !k.starts_with(':')).map(|(k, v)| (k.clone(), json!(v))).collect();
             let query: serde_json::Map<String, Value> = self.query.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
@@ -169,23 +172,33 @@ impl<'a> Request<'a> {
             let now = json!({"unix": self.now_secs, "weekday": weekday, "hour": local.rem_euclid(86_400) / 3600,
                              "minute": local.rem_euclid(3600) / 60});
             let source = self.source.map_or(Value::Null, |s| json!(s.to_string()));
-            let mut variables = vec![("request", request), ("identity", identity), ("now", now), ("source", source)];
-            if self.body.is_some() {
-                let body = match self.json() {
-                    Some(json) => json.clone(),
-                    None => self.body.map_or(Value::Null, |b| json!(String::from_utf8_lossy(b))),
-                };
-                let mcp = match self.call.or_else(|| self.mcp_calls().and_then(|(c, _)| c.first())) {
-                    Some(call) => json!({"method": call.method, "tool": call.tool, "arguments": call.arguments,
-                                         "batch": self.mcp_calls().is_some_and(|(_, batch)| *batch)}),
-                    None => Value::Null,
-                };
-                let sql = self.sql(None).map_or(Value::Null, |s| serde_json::to_value(s).unwrap_or(Value::Null));
-                variables.extend([("body", body), ("mcp", mcp), ("sql", sql)]);
-            } else {
-                variables.extend([("body", Value::Null), ("mcp", Value::Null), ("sql", Value::Null)]);
-            }
-            for (name, value) in variables {
+            let (body, mcp, sql) = match self.body {
+                Some(raw) => {
+                    let body = match self.json() {
+                        Some(json) => json.clone(),
+                        None => json!(String::from_utf8_lossy(raw)),
+                    };
+                    let mcp = match self.call.or_else(|| self.mcp_calls().and_then(|(c, _)| c.first())) {
+                        Some(call) => json!({"method": call.method, "tool": call.tool, "arguments": call.arguments,
+                                             "batch": self.mcp_calls().is_some_and(|(_, batch)| *batch)}),
+                        None => Value::Null,
+                    };
+                    let sql = self.sql(None).map_or(Value::Null, |s| serde_json::to_value(s).unwrap_or(Value::Null));
+                    (body, mcp, sql)
+                }
+                None => (Value::Null, Value::Null, Value::Null),
+            };
+            // The order of `CEL_VARIABLES`.
+            Variables::new([request, identity, source, now, body, mcp, sql])
+        })
+    }
+
+    /// The CEL interpreter's context of this request (built on first use, only for
+    /// conditions the native evaluator leaves to the interpreter).
+    pub fn cel_context(&self, policy: &Policy) -> &cel::Context<'static, 'static> {
+        self.cel.get_or_init(|| {
+            let mut context = cel::Context::with_env(policy.cel.clone());
+            for (name, value) in self.cel_variables(policy).named() {
                 let _ = context.add_variable(name, value);
             }
             context
