@@ -38,6 +38,19 @@ pub struct Case {
     pub input: CaseInput,
     /// Expected decision.
     pub expect: Expect,
+    /// For a `tools/list` request: the tools a server offers and those the caller is shown.
+    #[serde(default)]
+    pub tools_list: Option<ToolsListCase>,
+}
+
+/// The tools a server lists and those the policy lets the caller see.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolsListCase {
+    /// Tool names in the server's `tools/list` result.
+    pub offered: Vec<String>,
+    /// Tool names left after filtering, in order.
+    pub visible: Vec<String>,
 }
 
 /// A request and its caller (also the `--request` file of `explain`).
@@ -153,6 +166,7 @@ pub fn compile(
         failure_mode: Default::default(),
         approval_stage: true,
         mcp_denial: Default::default(),
+        tools_list: Default::default(),
         utc_offset,
     };
     Policy::compile(config).map_err(|err| {
@@ -234,6 +248,15 @@ impl CaseInput {
 
     fn now(&self) -> u64 {
         self.now.unwrap_or(1_767_609_000)
+    }
+
+    /// The offered tools this request's caller is shown (each decided as a call).
+    pub fn visible_tools(&self, policy: &Policy, offered: &[String]) -> Vec<String> {
+        let identity = self.identity();
+        let headers = self.headers();
+        let source = self.source();
+        let request = Request::new(&headers, source.as_deref(), identity.as_ref(), self.now());
+        offered.iter().filter(|tool| warden_policy::tools_list::may_call(policy, &request, tool)).cloned().collect()
     }
 
     /// Decides this request as the filter would (the body is read when a rule needs it).
@@ -320,7 +343,13 @@ pub fn test(paths: &[PathBuf]) -> anyhow::Result<bool> {
         let policy = compile(&[(policy_file, document)], cases.default, cases.utc_offset.clone())?;
         for case in &cases.cases {
             let decision = case.input.decide(&policy);
-            let problems = mismatches(&decision, &case.expect);
+            let mut problems = mismatches(&decision, &case.expect);
+            if let Some(list) = &case.tools_list {
+                let visible = case.input.visible_tools(&policy, &list.offered);
+                if visible != list.visible {
+                    problems.push(format!("tools shown {visible:?}, expected {:?}", list.visible));
+                }
+            }
             if problems.is_empty() {
                 passed += 1;
             } else {

@@ -167,6 +167,7 @@ impl Chain {
             skip_request_body: false,
             skip_response_body: false,
             declined_request_body: 0,
+            declined_response_body: 0,
         }
     }
 }
@@ -191,6 +192,8 @@ pub struct ChainRun {
     skip_response_body: bool,
     /// Stages (bit per index) that said they do not need this request's body.
     declined_request_body: u64,
+    /// Stages (bit per index) that said they do not need this request's response body.
+    declined_response_body: u64,
 }
 
 /// The view stages read: headers cached from their phase, properties through the host.
@@ -277,11 +280,16 @@ impl ChainRun {
 
     /// Response headers phase.
     pub fn on_response_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Step {
-        if self.replied || (!self.inner.response_headers && self.inner.response_body == BodyNeed::None) {
+        let stages = 0..self.inner.stages.len();
+        let rewrites = stages
+            .clone()
+            .any(|i| self.inner.needs[i].response_body == BodyNeed::Rewrite && self.wants(i, Phase::ResponseBody));
+        let reads_body = stages.clone().any(|i| self.wants(i, Phase::ResponseBody));
+        if self.replied || (!self.inner.response_headers && !reads_body) {
             return Step::Continue;
         }
         self.response_headers = host.response_headers();
-        if self.inner.response_body == BodyNeed::Rewrite && !end_of_stream {
+        if rewrites && !end_of_stream {
             if let Err(err) = host.set_header(HeaderMap::Response, "content-length", None) {
                 host.log(LogLevel::Error, &format!("warden: cannot remove response content-length: {err}"));
             }
@@ -293,6 +301,9 @@ impl ChainRun {
     pub fn on_response_body(&mut self, host: &mut dyn Host, body_size: usize, end_of_stream: bool) -> Step {
         if self.replied || self.inner.response_body == BodyNeed::None || self.skip_response_body {
             return Step::Continue;
+        }
+        if !(0..self.inner.stages.len()).any(|i| self.wants(i, Phase::ResponseBody)) {
+            return Step::Continue; // every stage that reads response bodies declined this one
         }
         self.body_phase(host, Phase::ResponseBody, body_size, end_of_stream)
     }
@@ -379,7 +390,9 @@ impl ChainRun {
             Phase::RequestBody => {
                 needs.request_body != BodyNeed::None && self.declined_request_body & (1 << stage.min(63)) == 0
             }
-            Phase::ResponseBody => needs.response_body != BodyNeed::None,
+            Phase::ResponseBody => {
+                needs.response_body != BodyNeed::None && self.declined_response_body & (1 << stage.min(63)) == 0
+            }
             _ => true,
         }
     }
@@ -450,14 +463,23 @@ impl ChainRun {
                 (None, Phase::ResponseBody) => stage.on_response_body(&mut cx),
             }
         };
-        let mut declined = false;
-        effects.retain(|effect| {
-            let skip = matches!(effect, Effect::SkipRequestBody);
-            declined |= skip;
-            !skip
+        let (mut declined_request, mut declined_response) = (false, false);
+        effects.retain(|effect| match effect {
+            Effect::SkipRequestBody => {
+                declined_request = true;
+                false
+            }
+            Effect::SkipResponseBody => {
+                declined_response = true;
+                false
+            }
+            _ => true,
         });
-        if declined && phase == Phase::RequestHeaders {
+        if declined_request && phase == Phase::RequestHeaders {
             self.declined_request_body |= 1 << i.min(63);
+        }
+        if declined_response && !phase.is_response() {
+            self.declined_response_body |= 1 << i.min(63);
         }
         self.apply(host, Some(phase), effects);
         self.export_facts(host);
@@ -488,7 +510,7 @@ impl ChainRun {
                     host.log(level, &message);
                     Ok(())
                 }
-                Effect::SkipRequestBody => Ok(()), // handled per stage in `call_stage`
+                Effect::SkipRequestBody | Effect::SkipResponseBody => Ok(()), // per stage in `call_stage`
             };
             if let Err(err) = result {
                 host.log(LogLevel::Error, &format!("warden: effect dropped: {err}"));

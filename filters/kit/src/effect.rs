@@ -46,6 +46,10 @@ pub enum Effect {
     /// that reads bodies can match it). When no stage of the chain still needs the body, it
     /// streams to the upstream without being buffered.
     SkipRequestBody,
+    /// From a request phase: this stage does not need this request's response body. When no
+    /// stage still needs it, the response streams to the client without being buffered (and
+    /// keeps its `content-length`).
+    SkipResponseBody,
     /// Set (replace) a header.
     SetHeader {
         /// Map to change.

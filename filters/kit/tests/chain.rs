@@ -284,3 +284,54 @@ fn a_stage_s_own_body_limit_holds_even_under_a_larger_chain_limit() {
     assert_eq!(run.on_request_body(&mut host, 17, false), Step::Pause);
     assert_eq!(host.local_reply.as_ref().map(|r| r.status), Some(413));
 }
+
+/// Rewrites response bodies only of requests to `/lists`; declines the others'.
+struct ListFilter;
+impl Stage for ListFilter {
+    fn name(&self) -> &'static str {
+        "list_filter"
+    }
+    fn needs(&self) -> Needs {
+        Needs { response_body: BodyNeed::Rewrite, ..Needs::default() }
+    }
+    fn on_request_headers(&self, cx: &mut Cx<'_>) -> Flow {
+        if cx.request.header(":path") != Some("/lists") {
+            cx.effects.push(Effect::SkipResponseBody);
+        }
+        Flow::Continue
+    }
+    fn on_response_body(&self, cx: &mut Cx<'_>) -> Flow {
+        cx.effects.push(Effect::ReplaceBody(b"[]".to_vec()));
+        Flow::Continue
+    }
+}
+
+#[test]
+fn a_response_body_every_stage_declined_streams_with_its_content_length() {
+    let chain = chain(vec![Rc::new(ListFilter)]);
+    let mut host = FakeHost::with_request(&[(":path", "/other")]);
+    host.response_headers = vec![(":status".into(), "200".into()), ("content-length".into(), "7".into())];
+    host.response_body = b"[1,2,3]".to_vec();
+    let mut run = chain.start();
+    run.on_request_headers(&mut host, true);
+    assert_eq!(run.on_response_headers(&mut host, false), Step::Continue);
+    assert!(host.response_headers.iter().any(|(k, _)| k == "content-length"), "kept: the body is not changed");
+    assert_eq!(run.on_response_body(&mut host, 3, false), Step::Continue, "not held back");
+    assert_eq!(run.on_response_body(&mut host, 7, true), Step::Continue);
+    assert_eq!(host.response_body, b"[1,2,3]");
+}
+
+#[test]
+fn a_response_body_a_stage_still_needs_is_buffered_and_rewritten() {
+    let chain = chain(vec![Rc::new(ListFilter)]);
+    let mut host = FakeHost::with_request(&[(":path", "/lists")]);
+    host.response_headers = vec![(":status".into(), "200".into()), ("content-length".into(), "7".into())];
+    host.response_body = b"[1,2,3]".to_vec();
+    let mut run = chain.start();
+    run.on_request_headers(&mut host, true);
+    assert_eq!(run.on_response_headers(&mut host, false), Step::Continue);
+    assert!(host.response_headers.iter().all(|(k, _)| k != "content-length"));
+    assert_eq!(run.on_response_body(&mut host, 3, false), Step::Pause);
+    assert_eq!(run.on_response_body(&mut host, 7, true), Step::Continue);
+    assert_eq!(host.response_body, b"[]");
+}

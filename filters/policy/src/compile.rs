@@ -47,6 +47,8 @@ pub struct Policy {
     pub utc_offset_secs: i64,
     /// Whether any rule reads the body.
     pub reads_bodies: bool,
+    /// Whether `tools/list` results are filtered (configured so, and some rule reads MCP).
+    pub filters_tools_list: bool,
     /// Whether any rule reads the source address (a hostcall per request otherwise saved).
     pub reads_source: bool,
     /// Candidate rules by path.
@@ -186,6 +188,7 @@ impl Policy {
         let index = PathIndex::build(&rules);
         Ok(Policy {
             reads_bodies: rules.iter().any(|r| r.needs_body),
+            filters_tools_list: config.tools_list == ToolsList::Filter && rules.iter().any(|r| r.mcp.is_some()),
             reads_source: rules.iter().any(|r| {
                 !r.sources.is_empty()
                     || r.when.as_ref().is_some_and(|w| w.program().references().has_variable("source"))
@@ -211,7 +214,7 @@ struct RawForHash<'a>(&'a PolicyConfig);
 impl std::fmt::Debug for RawForHash<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:?}", self.0.policies)?;
-        write!(f, "{:?}{:?}{:?}", self.0.default, self.0.utc_offset, self.0.approval_stage)
+        write!(f, "{:?}{:?}{:?}{:?}", self.0.default, self.0.utc_offset, self.0.approval_stage, self.0.tools_list)
     }
 }
 

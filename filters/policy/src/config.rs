@@ -29,6 +29,12 @@ pub struct PolicyConfig {
     /// How MCP requests are refused: `jsonrpc_error` (default) or `tool_result`.
     #[serde(default)]
     pub mcp_denial: McpDenial,
+    /// MCP `tools/list` results: `filter` (default) shows a caller only the tools it may call
+    /// (each listed tool decided as a call with empty arguments; denied ones removed), `pass`
+    /// leaves them alone. Filtering buffers only `tools/list` responses, up to
+    /// `max_body_bytes`.
+    #[serde(default)]
+    pub tools_list: ToolsList,
     /// Offset of the zone for `time` conditions, `+HH:MM` or `-HH:MM` (default UTC). Fixed
     /// offsets only: daylight-saving rules are not applied.
     #[serde(default)]
@@ -56,6 +62,17 @@ pub enum McpDenial {
     /// A successful JSON-RPC response whose result is a tool result with `isError: true`:
     /// the model reads the message and can adapt.
     ToolResult,
+}
+
+/// What happens to MCP `tools/list` results.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolsList {
+    /// Remove the tools the caller may not call.
+    #[default]
+    Filter,
+    /// Leave the list as the server sent it.
+    Pass,
 }
 
 /// One policy document (`policy.yaml` of a pack).

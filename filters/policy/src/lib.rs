@@ -13,6 +13,7 @@ pub mod mcp;
 pub mod request;
 pub mod sql;
 mod stage;
+pub mod tools_list;
 pub mod when;
 
 pub use compile::Policy;

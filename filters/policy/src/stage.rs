@@ -120,6 +120,7 @@ impl Stage for Policy {
     fn needs(&self) -> Needs {
         Needs {
             request_body: if self.reads_bodies { BodyNeed::Inspect } else { BodyNeed::None },
+            response_body: if self.filters_tools_list { BodyNeed::Rewrite } else { BodyNeed::None },
             reads_facts: &[facts::IDENTITY],
             max_body_bytes: self.reads_bodies.then_some(self.max_body_bytes),
             ..Needs::default()
@@ -137,10 +138,20 @@ impl Stage for Policy {
             decide_headers(self, &request)
         };
         match early {
-            Early::NeedBody => Flow::Continue,
+            // `tools/list` is always a POST: anything else (such as MCP's GET event stream) is
+            // never held back.
+            Early::NeedBody => {
+                if self.filters_tools_list && cx.request.header(":method") != Some("POST") {
+                    cx.effects.push(Effect::SkipResponseBody);
+                }
+                Flow::Continue
+            }
             Early::Decided(decision) => {
                 if self.reads_bodies {
                     cx.effects.push(Effect::SkipRequestBody);
+                }
+                if self.filters_tools_list {
+                    cx.effects.push(Effect::SkipResponseBody);
                 }
                 self.act(cx, *decision, None)
             }
@@ -150,10 +161,38 @@ impl Stage for Policy {
     fn on_request_body(&self, cx: &mut Cx<'_>) -> Flow {
         let identity: Option<IdentityFact> = cx.facts.get_as(facts::IDENTITY);
         let body = cx.request.body().unwrap_or_default().to_vec();
-        let decision = {
+        let (decision, lists_tools) = {
             let request = self.request(cx, identity.as_ref());
-            decide_body(self, &request, &body)
+            let lists_tools = matches!(request.with_body(&body).mcp_calls(),
+                Some((calls, false)) if calls.first().is_some_and(|c| c.method == "tools/list"));
+            (decide_body(self, &request, &body), lists_tools)
         };
+        if self.filters_tools_list && !(lists_tools && decision.fact.effect == Outcome::Allow) {
+            cx.effects.push(Effect::SkipResponseBody);
+        }
         self.act(cx, decision, Some(&body))
+    }
+
+    /// Only for `tools/list` requests (every other request declined its response body).
+    fn on_response_body(&self, cx: &mut Cx<'_>) -> Flow {
+        let identity: Option<IdentityFact> = cx.facts.get_as(facts::IDENTITY);
+        let event_stream =
+            cx.request.response_header("content-type").is_some_and(|t| t.trim_start().starts_with("text/event-stream"));
+        let filtered = {
+            let request = self.request(cx, identity.as_ref());
+            let may_call = |tool: &str| crate::tools_list::may_call(self, &request, tool);
+            crate::tools_list::filter(cx.request.body().unwrap_or_default(), event_stream, &may_call)
+        };
+        if let Some((body, hidden)) = filtered {
+            if hidden > 0 {
+                cx.effects.push(Effect::ReplaceBody(body));
+                cx.effects.push(Effect::Metric {
+                    name: "warden_policy_tools_hidden_total",
+                    kind: MetricKind::Counter,
+                    value: hidden as i64,
+                });
+            }
+        }
+        Flow::Continue
     }
 }
