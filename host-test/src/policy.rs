@@ -20,9 +20,12 @@ pub struct CasesFile {
     /// Policy default for the cases (default `deny`).
     #[serde(default)]
     pub default: Option<DefaultEffect>,
-    /// Zone offset for time conditions.
+    /// Zone offset for time conditions (`+HH:MM`).
     #[serde(default)]
     pub utc_offset: Option<String>,
+    /// IANA zone for time conditions (instead of `utc_offset`).
+    #[serde(default)]
+    pub time_zone: Option<String>,
     /// The cases.
     pub cases: Vec<Case>,
 }
@@ -158,6 +161,7 @@ pub fn compile(
     documents: &[(PathBuf, PolicyDocument)],
     default: Option<DefaultEffect>,
     utc_offset: Option<String>,
+    time_zone: Option<String>,
 ) -> anyhow::Result<Policy> {
     let config = PolicyConfig {
         policies: documents.iter().map(|(_, d)| d.clone()).collect(),
@@ -168,6 +172,7 @@ pub fn compile(
         mcp_denial: Default::default(),
         tools_list: Default::default(),
         utc_offset,
+        time_zone,
     };
     Policy::compile(config).map_err(|err| {
         let (file, rule) = locate(documents, &err.field);
@@ -194,7 +199,7 @@ pub fn check(paths: &[PathBuf]) -> anyhow::Result<bool> {
     for path in paths {
         let result = read_document(path).and_then(|d| {
             let rules = d.rules.len();
-            compile(&[(path.clone(), d)], None, None).map(|_| rules)
+            compile(&[(path.clone(), d)], None, None, None).map(|_| rules)
         });
         match result {
             Ok(rules) => println!("OK   {} ({rules} rules)", path.display()),
@@ -340,7 +345,8 @@ pub fn test(paths: &[PathBuf]) -> anyhow::Result<bool> {
         let cases_file = dir.join("cases.yaml");
         let text = std::fs::read_to_string(&cases_file)?;
         let cases: CasesFile = serde_yaml_ng::from_str(&text).map_err(|e| anyhow!("{}: {e}", cases_file.display()))?;
-        let policy = compile(&[(policy_file, document)], cases.default, cases.utc_offset.clone())?;
+        let policy =
+            compile(&[(policy_file, document)], cases.default, cases.utc_offset.clone(), cases.time_zone.clone())?;
         for case in &cases.cases {
             let decision = case.input.decide(&policy);
             let mut problems = mismatches(&decision, &case.expect);
@@ -369,7 +375,7 @@ pub fn test(paths: &[PathBuf]) -> anyhow::Result<bool> {
 /// `warden policy explain`: the decision, then for each rule whether and why it matched.
 pub fn explain(policy_file: &Path, request_file: &Path, default: Option<DefaultEffect>) -> anyhow::Result<bool> {
     let document = read_document(policy_file)?;
-    let policy = compile(&[(policy_file.to_path_buf(), document)], default, None)?;
+    let policy = compile(&[(policy_file.to_path_buf(), document)], default, None, None)?;
     let text =
         std::fs::read_to_string(request_file).with_context(|| format!("cannot read {}", request_file.display()))?;
     let input: CaseInput = serde_yaml_ng::from_str(&text).map_err(|e| anyhow!("{}: {e}", request_file.display()))?;

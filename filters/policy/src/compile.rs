@@ -3,8 +3,9 @@
 
 use crate::config::*;
 use crate::index::PathIndex;
-use crate::matchers::{utc_offset, Cidr, HostMatcher, NamePattern, PathMatcher, TimeWindow, ValueMatcher};
+use crate::matchers::{Cidr, HostMatcher, NamePattern, PathMatcher, TimeWindow, ValueMatcher};
 use crate::when::When;
+use crate::zone::Zone;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -43,8 +44,8 @@ pub struct Policy {
     pub approval_stage: bool,
     /// Shape of MCP denials.
     pub mcp_denial: McpDenial,
-    /// Zone offset for time windows, seconds.
-    pub utc_offset_secs: i64,
+    /// Zone of time windows and CEL's `now`.
+    pub zone: Zone,
     /// Whether any rule reads the body.
     pub reads_bodies: bool,
     /// Whether `tools/list` results are filtered (configured so, and some rule reads MCP).
@@ -181,10 +182,7 @@ impl Policy {
         if max_body_bytes == 0 || max_body_bytes > MAX_BODY_BYTES {
             return Err(ConfigError::new("max_body_bytes", "must be between 1 and 1048576 (Envoy's buffer limit)"));
         }
-        let utc_offset_secs = match &config.utc_offset {
-            Some(text) => utc_offset(text).map_err(|e| e.within("utc_offset"))?,
-            None => 0,
-        };
+        let zone = Zone::compile(config.utc_offset.as_deref(), config.time_zone.as_deref())?;
         let index = PathIndex::build(&rules);
         Ok(Policy {
             reads_bodies: rules.iter().any(|r| r.needs_body),
@@ -200,7 +198,7 @@ impl Policy {
             failure_mode: config.failure_mode,
             approval_stage: config.approval_stage,
             mcp_denial: config.mcp_denial,
-            utc_offset_secs,
+            zone,
             index,
             cel,
         })
@@ -214,7 +212,14 @@ struct RawForHash<'a>(&'a PolicyConfig);
 impl std::fmt::Debug for RawForHash<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:?}", self.0.policies)?;
-        write!(f, "{:?}{:?}{:?}{:?}", self.0.default, self.0.utc_offset, self.0.approval_stage, self.0.tools_list)
+        write!(
+            f,
+            "{:?}{:?}{:?}{:?}",
+            self.0.default,
+            (&self.0.utc_offset, &self.0.time_zone),
+            self.0.approval_stage,
+            self.0.tools_list
+        )
     }
 }
 

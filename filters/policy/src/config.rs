@@ -39,6 +39,10 @@ pub struct PolicyConfig {
     /// offsets only: daylight-saving rules are not applied.
     #[serde(default)]
     pub utc_offset: Option<String>,
+    /// IANA zone for `time` conditions and CEL's `now`, e.g. `Europe/Berlin` (daylight-saving
+    /// rules applied). Give this or `utc_offset`, not both.
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 /// The policy default.

@@ -223,7 +223,7 @@ pub fn headers_match(policy: &Policy, rule: &Rule, request: &Request<'_>) -> Res
         identity_matches(matcher, request)?;
     }
     if let Some(window) = &rule.time {
-        if !window.contains(request.now_secs, policy.utc_offset_secs) {
+        if !window.contains(request.now_secs, policy.zone.offset_at(request.now_secs)) {
             return Err("time");
         }
     }

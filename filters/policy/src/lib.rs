@@ -15,6 +15,7 @@ pub mod sql;
 mod stage;
 pub mod tools_list;
 pub mod when;
+pub mod zone;
 
 pub use compile::Policy;
 pub use config::PolicyConfig;

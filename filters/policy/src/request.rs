@@ -167,7 +167,7 @@ impl<'a> Request<'a> {
             let query: serde_json::Map<String, Value> = self.query.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
             let request = json!({"method": self.method, "host": self.host, "path": self.path, "query": query, "headers": headers});
             let identity = self.identity.map_or(Value::Null, |i| serde_json::to_value(i).unwrap_or(Value::Null));
-            let local = self.now_secs as i64 + policy.utc_offset_secs;
+            let local = self.now_secs as i64 + policy.zone.offset_at(self.now_secs);
             let weekday = ["thu", "fri", "sat", "sun", "mon", "tue", "wed"][local.div_euclid(86_400).rem_euclid(7) as usize];
             let now = json!({"unix": self.now_secs, "weekday": weekday, "hour": local.rem_euclid(86_400) / 3600,
                              "minute": local.rem_euclid(3600) / 60});

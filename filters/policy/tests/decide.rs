@@ -296,3 +296,27 @@ proptest! {
         prop_assert_eq!(any_deny, a.fact.effect == Effect::Deny && !a.fact.rules.is_empty());
     }
 }
+
+#[test]
+fn office_hours_follow_the_configured_zone_and_its_summer_time() {
+    let config = |zone: &str| {
+        format!(
+            "{zone}\npolicies:\n  - name: hours\n    rules:\n      - {{id: office-hours, match: {{time: {{days: [mon, tue, wed, thu, fri], from: '09:00', to: '17:00'}}}}, effect: allow}}\n"
+        )
+    };
+    let at = |policy: &Policy, unix: u64| {
+        let headers = headers("GET", "/");
+        let request = Request::new(&headers, None, None, unix);
+        match decide_headers(policy, &request) {
+            Early::Decided(d) => d.fact.effect,
+            Early::NeedBody => panic!("no body rule"),
+        }
+    };
+    let berlin = policy(&config("time_zone: Europe/Berlin"));
+    let utc = policy(&config(""));
+    // Monday 2026-07-06 07:30 UTC is 09:30 in Berlin (summer time, UTC+2).
+    assert_eq!(at(&berlin, 1_783_323_000), Effect::Allow);
+    assert_eq!(at(&utc, 1_783_323_000), Effect::Deny);
+    // Monday 2026-01-05 07:30 UTC is 08:30 in Berlin (winter time, UTC+1): not yet open.
+    assert_eq!(at(&berlin, 1_767_598_200), Effect::Deny);
+}
