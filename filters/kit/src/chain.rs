@@ -251,20 +251,33 @@ impl ChainRun {
             let id = serde_json::Value::String(id.to_string());
             self.facts.import(facts::REQUEST_ID, id);
         }
+        self.import_facts(host);
+        let step = self.run_phase(host, Phase::RequestHeaders, 0);
+        // After the stages ran: those that declined this body leave its length alone.
+        let rewrites = (0..self.inner.stages.len())
+            .any(|i| self.inner.needs[i].request_body == BodyNeed::Rewrite && self.wants(i, Phase::RequestBody));
+        if rewrites && !end_of_stream && !self.replied {
+            if let Err(err) = host.set_header(HeaderMap::Request, "content-length", None) {
+                host.log(LogLevel::Error, &format!("warden: cannot remove request content-length: {err}"));
+            }
+        }
+        step
+    }
+
+    /// Reads the facts the stages need from filter state (those not known yet: a separate
+    /// filter earlier in the chain may write one only in its body phase).
+    fn import_facts(&mut self, host: &mut dyn Host) {
         let inner = self.inner.clone();
         for &key in &inner.reads_facts {
+            if self.facts.get(key).is_some() {
+                continue;
+            }
             if let Some(bytes) = host.filter_state(key) {
                 let value = serde_json::from_slice(&bytes)
                     .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned()));
                 self.facts.import(key, value);
             }
         }
-        if self.inner.request_body == BodyNeed::Rewrite && !end_of_stream {
-            if let Err(err) = host.set_header(HeaderMap::Request, "content-length", None) {
-                host.log(LogLevel::Error, &format!("warden: cannot remove request content-length: {err}"));
-            }
-        }
-        self.run_phase(host, Phase::RequestHeaders, 0)
     }
 
     /// Request body callback: buffers until end of stream, then runs `on_request_body`.
@@ -278,23 +291,26 @@ impl ChainRun {
         self.body_phase(host, Phase::RequestBody, body_size, end_of_stream)
     }
 
-    /// Response headers phase.
+    /// Response headers phase. A stage may still decline the response body here; if some
+    /// stage that rewrites it still wants it, `content-length` is removed.
     pub fn on_response_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Step {
-        let stages = 0..self.inner.stages.len();
-        let rewrites = stages
-            .clone()
-            .any(|i| self.inner.needs[i].response_body == BodyNeed::Rewrite && self.wants(i, Phase::ResponseBody));
-        let reads_body = stages.clone().any(|i| self.wants(i, Phase::ResponseBody));
+        let reads_body = (0..self.inner.stages.len()).any(|i| self.wants(i, Phase::ResponseBody));
         if self.replied || (!self.inner.response_headers && !reads_body) {
             return Step::Continue;
         }
         self.response_headers = host.response_headers();
-        if rewrites && !end_of_stream {
+        if !self.inner.reads_facts.is_empty() {
+            self.import_facts(host);
+        }
+        let step = self.run_phase(host, Phase::ResponseHeaders, 0);
+        let rewrites = (0..self.inner.stages.len())
+            .any(|i| self.inner.needs[i].response_body == BodyNeed::Rewrite && self.wants(i, Phase::ResponseBody));
+        if rewrites && !end_of_stream && !self.replied {
             if let Err(err) = host.set_header(HeaderMap::Response, "content-length", None) {
                 host.log(LogLevel::Error, &format!("warden: cannot remove response content-length: {err}"));
             }
         }
-        self.run_phase(host, Phase::ResponseHeaders, 0)
+        step
     }
 
     /// Response body callback.
@@ -379,6 +395,9 @@ impl ChainRun {
         }
         if !end_of_stream {
             return Step::Pause;
+        }
+        if !self.inner.reads_facts.is_empty() {
+            self.import_facts(host);
         }
         self.body = Some(host.body(phase.is_response()));
         self.run_phase(host, phase, 0)
@@ -478,7 +497,7 @@ impl ChainRun {
         if declined_request && phase == Phase::RequestHeaders {
             self.declined_request_body |= 1 << i.min(63);
         }
-        if declined_response && !phase.is_response() {
+        if declined_response && phase != Phase::ResponseBody {
             self.declined_response_body |= 1 << i.min(63);
         }
         self.apply(host, Some(phase), effects);

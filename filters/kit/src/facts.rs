@@ -214,17 +214,67 @@ pub struct ApprovalFact {
     pub decided_at: Option<u64>,
 }
 
-/// `warden.masking`: what was hidden (never the hidden values themselves).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `warden.masking`: what was hidden, per direction (never the hidden values themselves).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MaskingFact {
     /// Shape version.
     pub v: u32,
-    /// `request` or `response`.
-    pub direction: String,
-    /// Rules that matched, e.g. `email`, `ssn`.
-    pub rules: Vec<String>,
-    /// Number of values masked.
-    pub count: u64,
+    /// The request body (e.g. a prompt bound for an LLM), if a profile applied to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<MaskingReport>,
+    /// The response body, if a profile applied to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<MaskingReport>,
+}
+
+/// What masking one body found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaskingReport {
+    /// Profiles applied.
+    #[serde(default)]
+    pub profiles: Vec<String>,
+    /// Values masked by type (`email`, `payment_card`, a path rule's type).
+    #[serde(default)]
+    pub counts: BTreeMap<String, u64>,
+    /// JSON paths of masked values (`$.users[0].ssn`; at most 32 listed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
+    /// How the body was read: `json`, `ndjson`, `event_stream`, `form`, `text`; empty when it
+    /// was not scanned.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub format: String,
+    /// Anything a reader of the audit trail must know, e.g.
+    /// `json_unparseable_scanned_as_text`, `compressed_passed_unscanned`,
+    /// `too_large_passed_unscanned`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// Most JSON paths listed per direction.
+pub const MAX_MASKED_PATHS: usize = 32;
+
+impl MaskingReport {
+    /// Records one masked value of `kind` (at a JSON path, if any).
+    pub fn found(&mut self, kind: &str, path: Option<String>) {
+        *self.counts.entry(kind.to_string()).or_default() += 1;
+        if let Some(path) = path {
+            if self.paths.len() < MAX_MASKED_PATHS && !self.paths.contains(&path) {
+                self.paths.push(path);
+            }
+        }
+    }
+
+    /// Adds a note once.
+    pub fn note(&mut self, note: &str) {
+        if !self.notes.iter().any(|n| n == note) {
+            self.notes.push(note.to_string());
+        }
+    }
+
+    /// Values masked in total.
+    pub fn total(&self) -> u64 {
+        self.counts.values().sum()
+    }
 }
 
 /// A fact serialized once, ready to be stored by many requests without serializing it again
@@ -367,7 +417,9 @@ mod tests {
 
     #[test]
     fn an_encoded_fact_exports_the_same_bytes_as_a_put_one() {
-        let fact = MaskingFact { v: 1, direction: "response".into(), rules: vec!["email".into()], count: 2 };
+        let mut report = MaskingReport::default();
+        report.found("email", Some("$.to".into()));
+        let fact = MaskingFact { v: 1, request: None, response: Some(report) };
         let mut put = Facts::default();
         put.put(MASKING, &fact);
         let mut encoded = Facts::default();

@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 use std::time::Duration;
-use warden_kit::facts::{self, MaskingFact};
+use warden_kit::facts::{self, MaskingFact, MaskingReport};
 use warden_kit::testing::FakeHost;
 use warden_kit::{
     BodyNeed, Callout, CalloutResponse, Chain, Cx, Effect, FailureMode, Flow, HeaderMap, LocalReply, Needs, Stage, Step,
@@ -67,10 +67,7 @@ impl Stage for Masker {
         let body = cx.request.body().unwrap_or_default();
         let masked = String::from_utf8_lossy(body).replace("alice@example.com", "[email]");
         cx.effects.push(Effect::ReplaceBody(masked.into_bytes()));
-        cx.facts.put(
-            facts::MASKING,
-            &MaskingFact { v: 1, direction: "response".into(), rules: vec!["email".into()], count: 1 },
-        );
+        cx.facts.put(facts::MASKING, &MaskingFact { v: 1, request: None, response: Some(MaskingReport::default()) });
         Flow::Continue
     }
 }

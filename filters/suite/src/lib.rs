@@ -16,7 +16,7 @@ use std::rc::Rc;
 use warden_kit::{Chain, ConfigError, Stage};
 
 /// Stage names the suite knows, in the order they are usually listed.
-pub const STAGES: &[&str] = &["guard", "identity", "policy"];
+pub const STAGES: &[&str] = &["guard", "identity", "policy", "mask"];
 
 /// One entry of `stages`.
 #[derive(Debug, Deserialize)]
@@ -50,6 +50,10 @@ fn compile_stage(name: &str, config: &serde_json::Value) -> Result<Rc<dyn Stage>
         "policy" => {
             let parsed = warden_kit_proxywasm::config::parse(&raw).map_err(|e| e.within("config"))?;
             Ok(Rc::new(warden_policy::Policy::compile(parsed).map_err(|e| e.within("config"))?))
+        }
+        "mask" => {
+            let parsed = warden_kit_proxywasm::config::parse(&raw).map_err(|e| e.within("config"))?;
+            Ok(Rc::new(warden_mask::Masker::compile(parsed).map_err(|e| e.within("config"))?))
         }
         other => Err(ConfigError::new("name", format!("unknown stage `{other}` (known: {})", STAGES.join(", ")))),
     }

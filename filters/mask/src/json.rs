@@ -1,0 +1,296 @@
+//! Masking inside JSON without rebuilding it: the body is walked token by token and copied,
+//! string values are scanned by the detectors, values selected by a path rule are replaced
+//! whole, and everything else (keys, numbers, spacing, member order) is kept byte for byte.
+//! Valid JSON in gives valid JSON of the same structure out; anything else is refused
+//! (`NotJson`) so the caller can scan it as text.
+
+use crate::jsonpath::Segment;
+use crate::profile::{Profile, Report};
+
+/// The body is not valid JSON (or nests deeper than [`MAX_DEPTH`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotJson;
+
+/// Deepest nesting accepted.
+pub const MAX_DEPTH: usize = 128;
+
+/// The masked JSON document (`None`: nothing to mask). Only whitespace may follow the value.
+pub fn mask(profile: &Profile, input: &[u8], report: &mut Report) -> Result<Option<Vec<u8>>, NotJson> {
+    let mut walk = Walk { input, at: 0, out: Vec::new(), copied: 0, location: Vec::new(), profile, report, found: 0 };
+    walk.value(0)?;
+    walk.whitespace();
+    if walk.at != input.len() {
+        return Err(NotJson);
+    }
+    if walk.found == 0 {
+        return Ok(None);
+    }
+    walk.flush(input.len());
+    Ok(Some(walk.out))
+}
+
+struct Walk<'a, 'p, 'r> {
+    input: &'a [u8],
+    at: usize,
+    /// Output so far: `input[..copied]` with replacements.
+    out: Vec<u8>,
+    copied: usize,
+    location: Vec<Segment<'a>>,
+    profile: &'p Profile,
+    report: &'r mut Report,
+    found: usize,
+}
+
+impl<'a> Walk<'a, '_, '_> {
+    /// Copies the input up to `to` into the output (lazily: nothing is copied until the first
+    /// replacement).
+    fn flush(&mut self, to: usize) {
+        if self.out.capacity() == 0 {
+            self.out.reserve(self.input.len() + 64);
+        }
+        self.out.extend_from_slice(&self.input[self.copied..to]);
+        self.copied = to;
+    }
+
+    /// Replaces `input[start..self.at]` with `replacement`.
+    fn replace(&mut self, start: usize, replacement: &[u8]) {
+        self.flush(start);
+        self.out.extend_from_slice(replacement);
+        self.copied = self.at;
+        self.found += 1;
+    }
+
+    fn whitespace(&mut self) {
+        while self.at < self.input.len() && matches!(self.input[self.at], b' ' | b'\t' | b'\n' | b'\r') {
+            self.at += 1;
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<(), NotJson> {
+        if depth > MAX_DEPTH {
+            return Err(NotJson);
+        }
+        self.whitespace();
+        if let Some(rule) = self.profile.path_rule(&self.location) {
+            let start = self.at;
+            self.skip(depth)?;
+            let raw = &self.input[start..self.at];
+            let original = match raw.first() {
+                Some(b'"') => serde_json::from_slice::<String>(raw).map_err(|_| NotJson)?.into_bytes(),
+                _ => raw.to_vec(),
+            };
+            let masked = rule.strategy.apply(&rule.kind, &original, self.profile.key());
+            let replacement = encode_string(&masked);
+            self.report.found(&rule.kind, Some(crate::jsonpath::render(&self.location)));
+            self.replace(start, &replacement);
+            return Ok(());
+        }
+        match self.input.get(self.at) {
+            Some(b'{') => self.object(depth),
+            Some(b'[') => self.array(depth),
+            Some(b'"') => self.string(true),
+            _ => self.scalar(),
+        }
+    }
+
+    /// Walks a value without scanning it (it is replaced whole).
+    fn skip(&mut self, depth: usize) -> Result<(), NotJson> {
+        match self.input.get(self.at) {
+            Some(b'{') | Some(b'[') => {
+                let saved = std::mem::take(&mut self.location);
+                let found = self.found;
+                let result = self.skip_container(depth);
+                self.location = saved;
+                self.found = found;
+                result
+            }
+            Some(b'"') => self.string(false),
+            _ => self.scalar(),
+        }
+    }
+
+    /// Walks a container under a path rule: nothing in it is reported or replaced.
+    fn skip_container(&mut self, depth: usize) -> Result<(), NotJson> {
+        let (open, close) = (self.input[self.at], if self.input[self.at] == b'{' { b'}' } else { b']' });
+        self.at += 1;
+        self.whitespace();
+        if self.input.get(self.at) == Some(&close) {
+            self.at += 1;
+            return Ok(());
+        }
+        loop {
+            if open == b'{' {
+                self.whitespace();
+                self.string(false)?;
+                self.whitespace();
+                self.expect(b':')?;
+            }
+            self.whitespace();
+            if depth + 1 > MAX_DEPTH {
+                return Err(NotJson);
+            }
+            self.skip(depth + 1)?;
+            self.whitespace();
+            match self.input.get(self.at) {
+                Some(b',') => self.at += 1,
+                Some(&b) if b == close => {
+                    self.at += 1;
+                    return Ok(());
+                }
+                _ => return Err(NotJson),
+            }
+        }
+    }
+
+    fn expect(&mut self, byte: u8) -> Result<(), NotJson> {
+        if self.input.get(self.at) == Some(&byte) {
+            self.at += 1;
+            Ok(())
+        } else {
+            Err(NotJson)
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<(), NotJson> {
+        self.at += 1;
+        self.whitespace();
+        if self.input.get(self.at) == Some(&b'}') {
+            self.at += 1;
+            return Ok(());
+        }
+        loop {
+            self.whitespace();
+            let key_start = self.at;
+            self.string(false)?;
+            let key = &self.input[key_start + 1..self.at - 1];
+            self.whitespace();
+            self.expect(b':')?;
+            self.location.push(Segment::Key(key));
+            let result = self.value(depth + 1);
+            self.location.pop();
+            result?;
+            self.whitespace();
+            match self.input.get(self.at) {
+                Some(b',') => self.at += 1,
+                Some(b'}') => {
+                    self.at += 1;
+                    return Ok(());
+                }
+                _ => return Err(NotJson),
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<(), NotJson> {
+        self.at += 1;
+        self.whitespace();
+        if self.input.get(self.at) == Some(&b']') {
+            self.at += 1;
+            return Ok(());
+        }
+        let mut index = 0;
+        loop {
+            self.location.push(Segment::Index(index));
+            let result = self.value(depth + 1);
+            self.location.pop();
+            result?;
+            self.whitespace();
+            match self.input.get(self.at) {
+                Some(b',') => self.at += 1,
+                Some(b']') => {
+                    self.at += 1;
+                    return Ok(());
+                }
+                _ => return Err(NotJson),
+            }
+            index += 1;
+        }
+    }
+
+    /// A string; scanned by the detectors when `scan`.
+    fn string(&mut self, scan: bool) -> Result<(), NotJson> {
+        let start = self.at;
+        self.expect(b'"')?;
+        let mut escaped = false;
+        loop {
+            match self.input.get(self.at) {
+                None => return Err(NotJson),
+                Some(b'"') => break,
+                Some(b'\\') => {
+                    escaped = true;
+                    self.at += 2;
+                }
+                Some(&b) if b < 0x20 => return Err(NotJson),
+                Some(_) => self.at += 1,
+            }
+        }
+        self.at += 1;
+        let raw = &self.input[start + 1..self.at - 1];
+        if escaped {
+            let decoded = serde_json::from_slice::<String>(&self.input[start..self.at]).map_err(|_| NotJson)?;
+            if scan {
+                if let Some(masked) = self.profile.mask_text(decoded.as_bytes(), self.report, Some(&self.location)) {
+                    self.replace(start, &encode_string(&masked));
+                }
+            }
+        } else {
+            std::str::from_utf8(raw).map_err(|_| NotJson)?;
+            if scan {
+                if let Some(masked) = self.profile.mask_text(raw, self.report, Some(&self.location)) {
+                    self.replace(start, &encode_string(&masked));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A number, `true`, `false` or `null`.
+    fn scalar(&mut self) -> Result<(), NotJson> {
+        let rest = &self.input[self.at..];
+        for literal in [&b"true"[..], b"false", b"null"] {
+            if rest.starts_with(literal) {
+                self.at += literal.len();
+                return Ok(());
+            }
+        }
+        let len = number_length(rest).ok_or(NotJson)?;
+        self.at += len;
+        Ok(())
+    }
+}
+
+/// Length of the JSON number at the start of `text` (RFC 8259 grammar).
+fn number_length(text: &[u8]) -> Option<usize> {
+    let mut i = usize::from(text.first() == Some(&b'-'));
+    let digits = |from: usize| text[from..].iter().take_while(|b| b.is_ascii_digit()).count();
+    match text.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => i += digits(i),
+        _ => return None,
+    }
+    if text.get(i) == Some(&b'.') {
+        let n = digits(i + 1);
+        if n == 0 {
+            return None;
+        }
+        i += 1 + n;
+    }
+    if matches!(text.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(text.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let n = digits(i);
+        if n == 0 {
+            return None;
+        }
+        i += n;
+    }
+    Some(i)
+}
+
+/// `bytes` as a JSON string literal (invalid UTF-8 replaced, which masking never produces).
+fn encode_string(bytes: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(bytes);
+    serde_json::to_vec(text.as_ref()).unwrap_or_else(|_| b"\"\"".to_vec())
+}

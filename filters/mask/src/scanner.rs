@@ -1,0 +1,144 @@
+//! All detectors of a profile compiled into one multi-pattern automaton (`regex-automata`'s
+//! meta regex): a text is scanned once, whatever the number of detectors. A match that fails
+//! its validator gives the other detectors their chance at the same position.
+
+use crate::detectors::{value_start, Part};
+use crate::validators::Validator;
+use regex_automata::{meta, util::syntax, Anchored, Input, PatternID};
+use warden_kit::ConfigError;
+
+/// One detector as the scanner runs it.
+#[derive(Debug, Clone)]
+pub struct Detector {
+    /// Name (facts, placeholders, strategies).
+    pub name: String,
+    /// Pattern.
+    pub pattern: String,
+    /// Check a match must pass.
+    pub validator: Option<Validator>,
+    /// Part of the match that is masked.
+    pub part: Part,
+    /// Words of which one must appear within `context_window` bytes (custom detectors).
+    pub context: Vec<String>,
+    /// Bytes before and after a match searched for context words.
+    pub context_window: usize,
+    /// Shortest value accepted.
+    pub min_length: usize,
+}
+
+/// A value found: detector index and byte range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Finding {
+    /// Index of the detector.
+    pub detector: usize,
+    /// Start (inclusive).
+    pub start: usize,
+    /// End (exclusive).
+    pub end: usize,
+}
+
+/// The compiled detectors of a profile.
+#[derive(Debug)]
+pub struct Scanner {
+    regex: Option<meta::Regex>,
+    detectors: Vec<Detector>,
+}
+
+impl Scanner {
+    /// Compiles `detectors` (in priority order) into one automaton. Patterns are ASCII and
+    /// match raw bytes, so invalid UTF-8 is scanned too.
+    pub fn compile(detectors: Vec<Detector>) -> Result<Scanner, ConfigError> {
+        if detectors.is_empty() {
+            return Ok(Scanner { regex: None, detectors });
+        }
+        let patterns: Vec<&str> = detectors.iter().map(|d| d.pattern.as_str()).collect();
+        let regex = meta::Builder::new()
+            .syntax(syntax::Config::new().unicode(false).utf8(false))
+            .configure(meta::Config::new().utf8_empty(false))
+            .build_many(&patterns)
+            .map_err(|e| {
+                let which = e.pattern().map(|p| detectors[p.as_usize()].name.clone()).unwrap_or_default();
+                ConfigError::new("detectors", format!("pattern of `{which}` does not compile: {e}"))
+            })?;
+        Ok(Scanner { regex: Some(regex), detectors })
+    }
+
+    /// The detectors, in priority order.
+    pub fn detectors(&self) -> &[Detector] {
+        &self.detectors
+    }
+
+    /// Every finding in `text`, left to right, not overlapping.
+    pub fn scan(&self, text: &[u8], findings: &mut Vec<Finding>) {
+        let Some(regex) = &self.regex else { return };
+        let mut at = 0;
+        while at < text.len() {
+            let Some(m) = regex.search(&Input::new(text).range(at..)) else { break };
+            match self.first_valid(regex, text, m) {
+                Some(finding) => {
+                    at = finding.end.max(m.start() + 1);
+                    findings.push(finding);
+                }
+                // Text shaped like a checksummed value (card, IBAN) that fails its checksum is
+                // a near miss as a whole, not a place to look for phone numbers.
+                None if self.detectors[m.pattern().as_usize()].validator.is_some_and(Validator::is_checksum) => {
+                    at = m.end().max(m.start() + 1)
+                }
+                None => at = m.start() + 1,
+            }
+        }
+    }
+
+    /// The finding at `m`'s start: its detector's match, else a shorter match of it (a greedy
+    /// match can run into the next value: 16 card digits followed by more digits), else the
+    /// next detectors' matches there, in priority order.
+    fn first_valid(&self, regex: &meta::Regex, text: &[u8], m: regex_automata::Match) -> Option<Finding> {
+        /// Shorter matches tried per detector and position.
+        const SHORTER_TRIES: usize = 8;
+        let start = m.start();
+        for detector in m.pattern().as_usize()..self.detectors.len() {
+            let id = PatternID::new(detector).ok()?;
+            let anchored =
+                |end: usize| regex.search(&Input::new(text).range(start..end).anchored(Anchored::Pattern(id)));
+            let mut candidate = if detector == m.pattern().as_usize() { Some(m) } else { anchored(text.len()) };
+            for _ in 0..=SHORTER_TRIES {
+                let Some(c) = candidate else { break };
+                if let Some(finding) = self.accept(text, detector, c.start(), c.end()) {
+                    return Some(finding);
+                }
+                if c.end() <= c.start() + 1 {
+                    break;
+                }
+                candidate = anchored(c.end() - 1);
+            }
+        }
+        None
+    }
+
+    /// The finding a match makes, if it passes the detector's checks.
+    fn accept(&self, text: &[u8], detector: usize, start: usize, end: usize) -> Option<Finding> {
+        let d = &self.detectors[detector];
+        let matched = &text[start..end];
+        if d.validator.is_some_and(|v| !v.check(matched)) {
+            return None;
+        }
+        let value_from = match d.part {
+            Part::Whole => start,
+            Part::AfterKey => start + value_start(matched),
+        };
+        if end.saturating_sub(value_from) < d.min_length.max(1) {
+            return None;
+        }
+        if !d.context.is_empty() && !has_context(text, start, end, d) {
+            return None;
+        }
+        Some(Finding { detector, start: value_from, end })
+    }
+}
+
+/// Whether one of the detector's context words appears near the match (ASCII case-insensitive).
+fn has_context(text: &[u8], start: usize, end: usize, d: &Detector) -> bool {
+    let window = &text[start.saturating_sub(d.context_window)..(end + d.context_window).min(text.len())];
+    let lower = window.to_ascii_lowercase();
+    d.context.iter().any(|word| lower.windows(word.len()).any(|w| w == word.as_bytes()))
+}

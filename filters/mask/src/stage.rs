@@ -1,0 +1,353 @@
+//! The masking stage: picks the profiles of each direction (route, then the policy's mask
+//! obligations), declines bodies no profile applies to so they stream untouched, refuses what
+//! it cannot scan unless told to pass it, masks buffered bodies and reports to
+//! `warden.masking`.
+
+use crate::config::{compile_profile, hash_key, MaskConfig, OtherContent, Unscannable, DEFAULT_MAX_BODY_BYTES};
+use crate::formats::{mask_body, Format};
+use crate::profile::{Profile, Report};
+use warden_kit::facts::{self, DecisionFact, MaskingFact};
+use warden_kit::{
+    BodyNeed, ConfigError, Cx, Effect, FailureMode, Flow, HeaderMap, LocalReply, MetricKind, Needs, Stage,
+};
+
+/// Which body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Request,
+    Response,
+}
+
+/// What to do with a body, from its headers.
+enum Plan {
+    Scan(Format),
+    Pass(&'static str),
+    Deny(&'static str),
+}
+
+/// Profiles of one route.
+struct Route {
+    prefix: String,
+    request: Option<usize>,
+    response: Option<usize>,
+}
+
+/// The compiled masking stage.
+pub struct Masker {
+    profiles: Vec<Profile>,
+    request: Option<usize>,
+    response: Option<usize>,
+    routes: Vec<Route>,
+    obligations: bool,
+    max_body_bytes: usize,
+    failure_mode: FailureMode,
+    compressed: Unscannable,
+    other_content: OtherContent,
+    summary_header: Option<String>,
+}
+
+impl Masker {
+    /// Compiles the configuration; errors name the field.
+    pub fn compile(config: MaskConfig) -> Result<Masker, ConfigError> {
+        let key = hash_key(config.hash_key.as_deref())?;
+        let mut profiles = Vec::new();
+        for (name, profile) in &config.profiles {
+            profiles
+                .push(compile_profile(name, profile, key.as_ref()).map_err(|e| e.within(&format!("profiles.{name}")))?);
+        }
+        let index = |name: &Option<String>, field: &str| -> Result<Option<usize>, ConfigError> {
+            match name {
+                None => Ok(None),
+                Some(n) => profiles
+                    .iter()
+                    .position(|p| &p.name == n)
+                    .map(Some)
+                    .ok_or_else(|| ConfigError::new(field, format!("no profile named `{n}`"))),
+            }
+        };
+        let mut routes = Vec::new();
+        for (i, r) in config.routes.iter().enumerate() {
+            routes.push(Route {
+                prefix: r.prefix.clone(),
+                request: index(&r.request, &format!("routes[{i}].request"))?,
+                response: index(&r.response, &format!("routes[{i}].response"))?,
+            });
+        }
+        let max_body_bytes = config.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
+        if max_body_bytes == 0 || max_body_bytes > DEFAULT_MAX_BODY_BYTES {
+            return Err(ConfigError::new("max_body_bytes", "must be between 1 and 1048576 (Envoy's buffer limit)"));
+        }
+        Ok(Masker {
+            request: index(&config.request, "request")?,
+            response: index(&config.response, "response")?,
+            routes,
+            obligations: config.obligations,
+            max_body_bytes,
+            failure_mode: config.failure_mode,
+            compressed: config.compressed,
+            other_content: config.other_content,
+            summary_header: config.summary_header.map(|h| h.to_ascii_lowercase()),
+            profiles,
+        })
+    }
+
+    /// The profiles for `direction`, `Ok(None)` while the policy has not decided yet (its
+    /// obligations are unknown), `Err(name)` for an obligation naming no profile.
+    fn profiles_for<'a>(&'a self, cx: &Cx<'_>, direction: Direction) -> Result<Option<Vec<&'a Profile>>, String> {
+        let path = cx.request.header(":path").unwrap_or_default();
+        let path = path.split('?').next().unwrap_or_default();
+        let (request, response) = match self.routes.iter().find(|r| path.starts_with(&r.prefix)) {
+            Some(route) => (route.request, route.response),
+            None => (self.request, self.response),
+        };
+        let mut chosen: Vec<&Profile> = match direction {
+            Direction::Request => request,
+            Direction::Response => response,
+        }
+        .map(|i| &self.profiles[i])
+        .into_iter()
+        .collect();
+        if self.obligations {
+            let Some(decision) = cx.facts.get_as::<DecisionFact>(facts::DECISION) else {
+                // Not decided yet: only the static profiles are known so far.
+                return Ok((!chosen.is_empty()).then_some(chosen));
+            };
+            for obligation in decision.mask {
+                let applies = match direction {
+                    Direction::Request => obligation.request,
+                    Direction::Response => obligation.response,
+                };
+                if !applies {
+                    continue;
+                }
+                let profile = self.profiles.iter().find(|p| p.name == obligation.profile).ok_or(obligation.profile)?;
+                if !chosen.iter().any(|p| p.name == profile.name) {
+                    chosen.push(profile);
+                }
+            }
+        }
+        Ok(Some(chosen))
+    }
+
+    /// Scan, pass or refuse, from the body's content headers.
+    fn plan(&self, content_type: Option<&str>, content_encoding: Option<&str>) -> Plan {
+        if content_encoding.is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity") && !e.trim().is_empty()) {
+            return match self.compressed {
+                Unscannable::Deny => Plan::Deny("compressed"),
+                Unscannable::Pass => Plan::Pass("compressed_passed_unscanned"),
+            };
+        }
+        match content_type.and_then(Format::of) {
+            Some(format) => Plan::Scan(format),
+            None => match self.other_content {
+                OtherContent::Text => Plan::Scan(Format::Text),
+                OtherContent::Pass => Plan::Pass("content_type_passed_unscanned"),
+                OtherContent::Deny => Plan::Deny("content_type"),
+            },
+        }
+    }
+
+    fn headers(cx: &Cx<'_>, direction: Direction) -> (Option<String>, Option<String>) {
+        let get = |name: &str| match direction {
+            Direction::Request => cx.request.header(name).map(str::to_string),
+            Direction::Response => cx.request.response_header(name).map(str::to_string),
+        };
+        (get("content-type"), get("content-encoding"))
+    }
+
+    /// Records a direction's report in `warden.masking` (merged with the other direction's).
+    fn report(cx: &mut Cx<'_>, direction: Direction, report: Report) {
+        let mut fact: MaskingFact = cx.facts.get_as(facts::MASKING).unwrap_or_default();
+        fact.v = facts::VERSION;
+        match direction {
+            Direction::Request => fact.request = Some(report),
+            Direction::Response => fact.response = Some(report),
+        }
+        cx.facts.put(facts::MASKING, &fact);
+    }
+
+    fn unknown_profile(name: &str) -> Flow {
+        let body = serde_json::json!({"error": "mask_profile_unknown",
+                                      "message": format!("the policy asked for masking profile `{name}`, which this filter does not have")});
+        Flow::Respond(
+            LocalReply::new(500, body.to_string())
+                .with_header("content-type", "application/json")
+                .with_details("warden_mask_profile_unknown"),
+        )
+    }
+
+    fn too_large(direction: Direction) -> Flow {
+        let status = match direction {
+            Direction::Request => 413,
+            Direction::Response => 502,
+        };
+        Flow::Respond(LocalReply::new(status, "body too large for inspection").with_details("warden_body_too_large"))
+    }
+
+    fn refuse(direction: Direction, why: &str) -> Flow {
+        let status = match direction {
+            Direction::Request => 415,
+            Direction::Response => 502,
+        };
+        let body = serde_json::json!({"error": "body_not_scannable", "reason": why,
+                                      "message": "the body cannot be checked for sensitive data"});
+        Flow::Respond(
+            LocalReply::new(status, body.to_string())
+                .with_header("content-type", "application/json")
+                .with_details("warden_mask_not_scannable"),
+        )
+    }
+
+    /// Headers phase of a direction: decline a body no profile applies to, refuse or pass one
+    /// that cannot be scanned.
+    fn on_headers(&self, cx: &mut Cx<'_>, direction: Direction) -> Flow {
+        let skip = match direction {
+            Direction::Request => Effect::SkipRequestBody,
+            Direction::Response => Effect::SkipResponseBody,
+        };
+        let profiles = match self.profiles_for(cx, direction) {
+            Err(name) => return Self::unknown_profile(&name),
+            Ok(Some(profiles)) if profiles.is_empty() => {
+                cx.effects.push(skip);
+                return Flow::Continue;
+            }
+            Ok(profiles) => profiles,
+        };
+        let (content_type, content_encoding) = Self::headers(cx, direction);
+        let length = match direction {
+            Direction::Request => cx.request.header("content-length"),
+            Direction::Response => cx.request.response_header("content-length"),
+        };
+        // A body announced larger than the limit is refused before a byte of it is sent (a
+        // chunked one is caught by the chain while buffering; for a response that resets the
+        // stream, as its headers are already on their way).
+        if length.and_then(|l| l.trim().parse::<usize>().ok()).is_some_and(|l| l > self.max_body_bytes) {
+            return match self.failure_mode {
+                FailureMode::Closed => Self::too_large(direction),
+                FailureMode::Open => {
+                    cx.effects.push(skip);
+                    if let Some(profiles) = profiles {
+                        let mut report =
+                            Report { profiles: profiles.iter().map(|p| p.name.clone()).collect(), ..Report::default() };
+                        report.note("too_large_passed_unscanned");
+                        Self::report(cx, direction, report);
+                    }
+                    Flow::Continue
+                }
+            };
+        }
+        match self.plan(content_type.as_deref(), content_encoding.as_deref()) {
+            Plan::Scan(_) => Flow::Continue,
+            Plan::Deny(why) => Self::refuse(direction, why),
+            Plan::Pass(note) => {
+                cx.effects.push(skip);
+                if let Some(profiles) = profiles {
+                    let mut report =
+                        Report { profiles: profiles.iter().map(|p| p.name.clone()).collect(), ..Report::default() };
+                    report.note(note);
+                    Self::report(cx, direction, report);
+                }
+                Flow::Continue
+            }
+        }
+    }
+
+    /// Body phase of a direction: mask with every profile in turn.
+    fn on_body(&self, cx: &mut Cx<'_>, direction: Direction) -> Flow {
+        let profiles = match self.profiles_for(cx, direction) {
+            Err(name) => return Self::unknown_profile(&name),
+            Ok(None) => return Flow::Continue,
+            Ok(Some(profiles)) => profiles,
+        };
+        if profiles.is_empty() {
+            return Flow::Continue;
+        }
+        let (content_type, content_encoding) = Self::headers(cx, direction);
+        let format = match self.plan(content_type.as_deref(), content_encoding.as_deref()) {
+            Plan::Scan(format) => format,
+            Plan::Deny(why) => return Self::refuse(direction, why),
+            Plan::Pass(_) => return Flow::Continue,
+        };
+        let mut report = Report { profiles: profiles.iter().map(|p| p.name.clone()).collect(), ..Report::default() };
+        let mut body: Option<Vec<u8>> = None;
+        for profile in &profiles {
+            let current = body.as_deref().unwrap_or_else(|| cx.request.body().unwrap_or_default());
+            if let Some(masked) = mask_body(profile, format, current, &mut report) {
+                body = Some(masked);
+            }
+        }
+        let total = report.total();
+        if let Some(body) = body {
+            cx.effects.push(Effect::ReplaceBody(body));
+        }
+        if total > 0 {
+            let name = match direction {
+                Direction::Request => "warden_mask_request_values_total",
+                Direction::Response => "warden_mask_response_values_total",
+            };
+            cx.effects.push(Effect::Metric { name, kind: MetricKind::Counter, value: total as i64 });
+        }
+        Self::report(cx, direction, report);
+        Flow::Continue
+    }
+}
+
+impl Stage for Masker {
+    fn name(&self) -> &'static str {
+        "mask"
+    }
+
+    fn needs(&self) -> Needs {
+        let any_route = |pick: fn(&Route) -> Option<usize>| self.routes.iter().any(|r| pick(r).is_some());
+        let request = self.obligations || self.request.is_some() || any_route(|r| r.request);
+        let response = self.obligations || self.response.is_some() || any_route(|r| r.response);
+        Needs {
+            request_body: if request { BodyNeed::Rewrite } else { BodyNeed::None },
+            response_body: if response { BodyNeed::Rewrite } else { BodyNeed::None },
+            reads_facts: &[facts::DECISION],
+            response_headers: true,
+            max_body_bytes: Some(self.max_body_bytes),
+            ..Needs::default()
+        }
+    }
+
+    fn failure_mode(&self) -> FailureMode {
+        self.failure_mode
+    }
+
+    fn on_request_headers(&self, cx: &mut Cx<'_>) -> Flow {
+        let flow = self.on_headers(cx, Direction::Request);
+        // The response is declined as soon as it is known that no profile applies to it.
+        if flow == Flow::Continue && matches!(self.profiles_for(cx, Direction::Response), Ok(Some(p)) if p.is_empty()) {
+            cx.effects.push(Effect::SkipResponseBody);
+        }
+        flow
+    }
+
+    fn on_request_body(&self, cx: &mut Cx<'_>) -> Flow {
+        let flow = self.on_body(cx, Direction::Request);
+        if flow == Flow::Continue && matches!(self.profiles_for(cx, Direction::Response), Ok(Some(p)) if p.is_empty()) {
+            cx.effects.push(Effect::SkipResponseBody);
+        }
+        flow
+    }
+
+    fn on_response_headers(&self, cx: &mut Cx<'_>) -> Flow {
+        if let Some(header) = &self.summary_header {
+            let fact: Option<MaskingFact> = cx.facts.get_as(facts::MASKING);
+            if let Some(request) = fact.and_then(|f| f.request).filter(|r| r.total() > 0) {
+                let summary: Vec<String> = request.counts.iter().map(|(k, n)| format!("{k}={n}")).collect();
+                cx.effects.push(Effect::SetHeader {
+                    map: HeaderMap::Response,
+                    name: header.clone(),
+                    value: summary.join(","),
+                });
+            }
+        }
+        self.on_headers(cx, Direction::Response)
+    }
+
+    fn on_response_body(&self, cx: &mut Cx<'_>) -> Flow {
+        self.on_body(cx, Direction::Response)
+    }
+}

@@ -1,0 +1,266 @@
+//! Checks that turn a pattern match into a finding: checksums, issuer ranges, number ranges
+//! and structure. Each takes the matched bytes and says whether they are the real thing.
+
+use base64::Engine;
+use serde::Deserialize;
+
+/// A validator built in; custom detectors may name one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Validator {
+    /// Payment card: 13–19 digits, Luhn checksum, a known issuer range.
+    Luhn,
+    /// IBAN: known country, its length, ISO 7064 mod-97 = 1.
+    Iban,
+    /// US SSN: no area 000, 666 or 900–999, no group 00, no serial 0000.
+    Ssn,
+    /// IPv4 address: four octets ≤ 255.
+    Ipv4,
+    /// IPv6 address as `std` parses it.
+    Ipv6,
+    /// JWT: the first segment is base64url JSON with `alg`.
+    Jwt,
+    /// Phone number: 7–15 digits (E.164 length).
+    Phone,
+    /// Email address: local part without leading, trailing or doubled dots.
+    Email,
+}
+
+impl Validator {
+    /// Whether this is a checksum (Luhn, mod-97): a failing match is a near miss as a whole.
+    pub fn is_checksum(self) -> bool {
+        matches!(self, Validator::Luhn | Validator::Iban)
+    }
+
+    /// Whether `text` passes.
+    pub fn check(self, text: &[u8]) -> bool {
+        match self {
+            Validator::Luhn => card(text),
+            Validator::Iban => iban(text),
+            Validator::Ssn => ssn(text),
+            Validator::Ipv4 => std::str::from_utf8(text).is_ok_and(|t| t.parse::<std::net::Ipv4Addr>().is_ok()),
+            Validator::Ipv6 => std::str::from_utf8(text).is_ok_and(|t| t.parse::<std::net::Ipv6Addr>().is_ok()),
+            Validator::Jwt => jwt(text),
+            Validator::Phone => {
+                // The number without its extension.
+                let number = text.split(|&b| b == b'x' || b == b'e').next().unwrap_or_default();
+                (7..=15).contains(&digits(number).len())
+            }
+            Validator::Email => email(text),
+        }
+    }
+}
+
+fn digits(text: &[u8]) -> Vec<u8> {
+    text.iter().filter(|b| b.is_ascii_digit()).map(|b| b - b'0').collect()
+}
+
+/// Luhn checksum of a digit string.
+pub fn luhn(digits: &[u8]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            let d = u32::from(d);
+            if i % 2 == 1 {
+                let doubled = d * 2;
+                if doubled > 9 {
+                    doubled - 9
+                } else {
+                    doubled
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+fn card(text: &[u8]) -> bool {
+    let d = digits(text);
+    if !(13..=19).contains(&d.len()) || !luhn(&d) {
+        return false;
+    }
+    let prefix = |n: usize| d.iter().take(n).fold(0u32, |acc, &x| acc * 10 + u32::from(x));
+    let len = d.len();
+    match d[0] {
+        4 => matches!(len, 13 | 16 | 19),                     // Visa
+        5 => (51..=55).contains(&prefix(2)) && len == 16,     // Mastercard
+        2 => (2221..=2720).contains(&prefix(4)) && len == 16, // Mastercard 2-series
+        3 => match prefix(2) {
+            34 | 37 => len == 15,                                               // Amex
+            36 | 38 | 39 => (14..=19).contains(&len),                           // Diners
+            30 => (300..=305).contains(&prefix(3)) && (14..=19).contains(&len), // Diners
+            35 => (16..=19).contains(&len), // JCB (3528–3589 today; older 35xx numbers still circulate)
+            _ => false,
+        },
+        6 => {
+            prefix(4) == 6011 || prefix(2) == 65 || (644..=649).contains(&prefix(3))   // Discover
+                || prefix(2) == 62 // UnionPay
+        }
+        _ => false,
+    }
+}
+
+/// IBAN lengths by country (SWIFT IBAN registry).
+const IBAN_LENGTHS: &[(&str, usize)] = &[
+    ("AD", 24),
+    ("AE", 23),
+    ("AL", 28),
+    ("AT", 20),
+    ("AZ", 28),
+    ("BA", 20),
+    ("BE", 16),
+    ("BG", 22),
+    ("BH", 22),
+    ("BR", 29),
+    ("BY", 28),
+    ("CH", 21),
+    ("CR", 22),
+    ("CY", 28),
+    ("CZ", 24),
+    ("DE", 22),
+    ("DK", 18),
+    ("DO", 28),
+    ("EE", 20),
+    ("EG", 29),
+    ("ES", 24),
+    ("FI", 18),
+    ("FO", 18),
+    ("FR", 27),
+    ("GB", 22),
+    ("GE", 22),
+    ("GI", 23),
+    ("GL", 18),
+    ("GR", 27),
+    ("GT", 28),
+    ("HR", 21),
+    ("HU", 28),
+    ("IE", 22),
+    ("IL", 23),
+    ("IQ", 23),
+    ("IS", 26),
+    ("IT", 27),
+    ("JO", 30),
+    ("KW", 30),
+    ("KZ", 20),
+    ("LB", 28),
+    ("LC", 32),
+    ("LI", 21),
+    ("LT", 20),
+    ("LU", 20),
+    ("LV", 21),
+    ("MC", 27),
+    ("MD", 24),
+    ("ME", 22),
+    ("MK", 19),
+    ("MR", 27),
+    ("MT", 31),
+    ("MU", 30),
+    ("NL", 18),
+    ("NO", 15),
+    ("PK", 24),
+    ("PL", 28),
+    ("PS", 29),
+    ("PT", 25),
+    ("QA", 29),
+    ("RO", 24),
+    ("RS", 22),
+    ("SA", 24),
+    ("SC", 31),
+    ("SE", 24),
+    ("SI", 19),
+    ("SK", 24),
+    ("SM", 27),
+    ("ST", 25),
+    ("SV", 28),
+    ("TL", 23),
+    ("TN", 24),
+    ("TR", 26),
+    ("UA", 29),
+    ("VA", 22),
+    ("VG", 24),
+    ("XK", 20),
+];
+
+fn iban(text: &[u8]) -> bool {
+    let compact: Vec<u8> = text.iter().filter(|b| !b.is_ascii_whitespace()).map(u8::to_ascii_uppercase).collect();
+    let Some(country) = compact.get(..2).and_then(|c| std::str::from_utf8(c).ok()) else { return false };
+    if IBAN_LENGTHS.iter().find(|(c, _)| *c == country).map(|(_, n)| *n) != Some(compact.len()) {
+        return false;
+    }
+    let rearranged = compact[4..].iter().chain(&compact[..4]);
+    let mut remainder: u32 = 0;
+    for &b in rearranged {
+        let value = match b {
+            b'0'..=b'9' => u32::from(b - b'0'),
+            b'A'..=b'Z' => u32::from(b - b'A') + 10,
+            _ => return false,
+        };
+        remainder = if value >= 10 { (remainder * 100 + value) % 97 } else { (remainder * 10 + value) % 97 };
+    }
+    remainder == 1
+}
+
+fn ssn(text: &[u8]) -> bool {
+    let d = digits(text);
+    if d.len() != 9 {
+        return false;
+    }
+    let number = |range: std::ops::Range<usize>| d[range].iter().fold(0u32, |acc, &x| acc * 10 + u32::from(x));
+    let (area, group, serial) = (number(0..3), number(3..5), number(5..9));
+    area != 0 && area != 666 && area < 900 && group != 0 && serial != 0
+}
+
+fn jwt(text: &[u8]) -> bool {
+    let Some(header) = text.split(|&b| b == b'.').next() else { return false };
+    let Ok(decoded) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header) else { return false };
+    serde_json::from_slice::<serde_json::Value>(&decoded).is_ok_and(|h| h.get("alg").is_some())
+}
+
+fn email(text: &[u8]) -> bool {
+    let Some(at) = text.iter().rposition(|&b| b == b'@') else { return false };
+    let local = &text[..at];
+    !local.is_empty() && local[0] != b'.' && local[local.len() - 1] != b'.' && !local.windows(2).any(|w| w == b"..")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cards_need_luhn_and_an_issuer() {
+        assert!(Validator::Luhn.check(b"4111 1111 1111 1111"));
+        assert!(Validator::Luhn.check(b"378282246310005"), "Amex");
+        assert!(Validator::Luhn.check(b"5555-5555-5555-4444"));
+        assert!(!Validator::Luhn.check(b"4111111111111112"), "fails Luhn");
+        assert!(!Validator::Luhn.check(b"1234567812345670"), "passes Luhn, no issuer");
+    }
+
+    #[test]
+    fn ibans_need_their_country_length_and_mod_97() {
+        assert!(Validator::Iban.check(b"DE89 3704 0044 0532 0130 00"));
+        assert!(Validator::Iban.check(b"GB82WEST12345698765432"));
+        assert!(!Validator::Iban.check(b"DE89 3704 0044 0532 0130 01"), "checksum");
+        assert!(!Validator::Iban.check(b"DE89 3704 0044 0532 0130"), "length");
+    }
+
+    #[test]
+    fn ssns_outside_issued_ranges_are_not_ssns() {
+        assert!(Validator::Ssn.check(b"123-45-6789"));
+        for bad in ["000-12-3456", "666-12-3456", "912-12-3456", "123-00-4567", "123-45-0000"] {
+            assert!(!Validator::Ssn.check(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn addresses_tokens_and_emails() {
+        assert!(Validator::Ipv4.check(b"192.168.0.1") && !Validator::Ipv4.check(b"256.1.1.1"));
+        assert!(Validator::Ipv6.check(b"2001:db8::1") && !Validator::Ipv6.check(b"12:34:56"));
+        assert!(Validator::Jwt.check(b"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"));
+        assert!(!Validator::Jwt.check(b"eyJub3QiOiJqd3QifQ.eyJzdWIiOiJ4In0.c2ln"), "no alg");
+        assert!(Validator::Email.check(b"a.b@example.com") && !Validator::Email.check(b"a..b@example.com"));
+    }
+}

@@ -1,0 +1,127 @@
+//! Properties of masking: JSON in gives valid JSON of the same shape out; masking twice
+//! changes nothing more (mask(mask(x)) == mask(x)); no detected value survives.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use proptest::prelude::*;
+use serde_json::Value;
+use warden_mask::config::{compile_profile, hash_key, ProfileConfig};
+use warden_mask::formats::{mask_body, Format};
+use warden_mask::profile::{Profile, Report};
+
+const SECRETS: &[&str] = &[
+    "ada@example.com",
+    "4111 1111 1111 1111",
+    "DE89 3704 0044 0532 0130 00",
+    "123-45-6789",
+    "+44 20 7946 0958",
+    "203.0.113.7",
+    "AKIAIOSFODNN7EXAMPLE",
+    "ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij",
+    "password=hunter22",
+];
+
+fn profiles() -> Vec<Profile> {
+    let key = hash_key(Some("0123456789abcdef0123")).unwrap();
+    let config = |json: &str| serde_json::from_str::<ProfileConfig>(json).unwrap();
+    vec![
+        compile_profile("placeholders", &config(r#"{"paths": [{"path": "$..ssn", "type": "us_ssn"}]}"#), key.as_ref()).unwrap(),
+        compile_profile(
+            "mixed",
+            &config(r#"{"strategies": {"email": "hash", "payment_card": {"partial": {"keep_last": 4}}, "iban": {"fixed": "****"}},
+                        "default_strategy": {"partial": {"keep_last": 2}}}"#),
+            key.as_ref(),
+        )
+        .unwrap(),
+    ]
+}
+
+/// Text mixing plain words, sensitive values and JSON-unfriendly characters.
+fn text() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        3 => "[a-z ]{0,12}",
+        2 => prop::sample::select(SECRETS).prop_map(String::from),
+        1 => prop::sample::select(vec!["\"", "\\", "\n", "é", "\u{1F600}", ":", "="]).prop_map(String::from),
+    ];
+    prop::collection::vec(piece, 0..8).prop_map(|p| p.join(" "))
+}
+
+fn json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        text().prop_map(Value::String),
+        any::<i64>().prop_map(Value::from),
+        any::<bool>().prop_map(Value::Bool),
+        Just(Value::Null),
+    ];
+    leaf.prop_recursive(4, 32, 5, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+            prop::collection::vec((prop::sample::select(vec!["ssn", "note", "email", "a b", "x"]), inner), 0..5)
+                .prop_map(|members| Value::Object(members.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+        ]
+    })
+}
+
+fn mask(profile: &Profile, format: Format, body: &[u8]) -> Vec<u8> {
+    mask_body(profile, format, body, &mut Report::default()).unwrap_or_else(|| body.to_vec())
+}
+
+/// The shape of a JSON value: types and keys, not the strings' contents.
+fn shape(value: &Value) -> Value {
+    match value {
+        Value::String(_) => Value::String(String::new()),
+        Value::Array(items) => Value::Array(items.iter().map(shape).collect()),
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
+        other => other.clone(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    #[test]
+    fn json_in_gives_json_of_the_same_shape_out(value in json(), pretty in any::<bool>()) {
+        let body = if pretty { serde_json::to_vec_pretty(&value).unwrap() } else { serde_json::to_vec(&value).unwrap() };
+        for profile in profiles() {
+            let mut report = Report::default();
+            let out = mask_body(&profile, Format::Json, &body, &mut report).unwrap_or_else(|| body.clone());
+            let parsed: Value = serde_json::from_slice(&out).expect("valid JSON out");
+            // `..ssn` replaces whole values with strings: compare shapes with those as strings.
+            let expected = replace_ssn(shape(&value));
+            prop_assert_eq!(replace_ssn(shape(&parsed)), expected);
+            prop_assert!(report.notes.is_empty(), "valid JSON is never scanned as text");
+        }
+    }
+
+    #[test]
+    fn masking_is_idempotent(value in json(), line in text()) {
+        let body = serde_json::to_vec(&value).unwrap();
+        for profile in profiles() {
+            let once = mask(&profile, Format::Json, &body);
+            prop_assert_eq!(&mask(&profile, Format::Json, &once), &once);
+            let once = mask(&profile, Format::Text, line.as_bytes());
+            prop_assert_eq!(&mask(&profile, Format::Text, &once), &once);
+        }
+    }
+
+    #[test]
+    fn no_detected_value_survives(line in text()) {
+        for profile in profiles() {
+            let out = String::from_utf8(mask(&profile, Format::Text, line.as_bytes())).unwrap();
+            for secret in SECRETS {
+                prop_assert!(!out.contains(secret), "{} survived in {}", secret, out);
+            }
+        }
+    }
+}
+
+fn replace_ssn(value: Value) -> Value {
+    match value {
+        Value::Array(items) => Value::Array(items.into_iter().map(replace_ssn).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| if k == "ssn" { (k, Value::String(String::new())) } else { (k, replace_ssn(v)) })
+                .collect(),
+        ),
+        other => other,
+    }
+}
