@@ -13,6 +13,7 @@ pub mod profile;
 pub mod scanner;
 mod stage;
 pub mod strategy;
+pub mod stream;
 pub mod validators;
 
 pub use config::MaskConfig;

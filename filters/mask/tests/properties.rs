@@ -125,3 +125,53 @@ fn replace_ssn(value: Value) -> Value {
         other => other,
     }
 }
+
+/// An event stream of JSON and text events, with LF or CRLF line endings.
+fn event_stream() -> impl Strategy<Value = String> {
+    let event = (text(), any::<bool>(), any::<bool>()).prop_map(|(content, as_json, crlf)| {
+        let end = if crlf { "\r\n" } else { "\n" };
+        let data = if as_json {
+            serde_json::json!({"delta": content}).to_string()
+        } else {
+            content.replace(['\n', '\r'], " ")
+        };
+        format!("event: delta{end}data: {data}{end}{end}")
+    });
+    prop::collection::vec(event, 0..6).prop_map(|events| events.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_stream_split_anywhere_masks_to_the_same_bytes(body in event_stream(), cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..6)) {
+        use warden_mask::stream::LineStream;
+        let bytes = body.as_bytes();
+        for profile in profiles() {
+            let whole = mask(&profile, Format::EventStream, bytes);
+            let mut points: Vec<usize> = cuts.iter().map(|i| i.index(bytes.len() + 1)).collect();
+            points.sort_unstable();
+            let mut stream = LineStream::new(Format::EventStream, 64 * 1024);
+            let mut out = Vec::new();
+            let mut from = 0;
+            for &to in points.iter().chain(std::iter::once(&bytes.len())) {
+                let end = to == bytes.len() && from <= to;
+                out.extend(stream.push(&[&profile], &bytes[from..to.max(from)], end, &mut Report::default()).unwrap());
+                from = to.max(from);
+            }
+            prop_assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&whole));
+        }
+    }
+}
+
+#[test]
+fn a_line_longer_than_the_carry_over_bound_fails_closed() {
+    use warden_mask::stream::{LineStream, LineTooLong};
+    let profile = &profiles()[0];
+    let mut stream = LineStream::new(Format::EventStream, 16);
+    assert_eq!(stream.push(&[profile], b"data: short\n", false, &mut Report::default()), Ok(b"data: short\n".to_vec()));
+    assert_eq!(
+        stream.push(&[profile], b"data: a line that never ends", false, &mut Report::default()),
+        Err(LineTooLong)
+    );
+}
