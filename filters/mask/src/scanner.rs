@@ -72,19 +72,27 @@ impl Scanner {
     pub fn scan(&self, text: &[u8], findings: &mut Vec<Finding>) {
         let Some(regex) = &self.regex else { return };
         let mut at = 0;
+        // The span of the last text shaped like a checksummed value (card, IBAN) that failed
+        // its checksum: a near miss, in which other kinds of values (a phone number inside a
+        // mistyped IBAN) are not looked for. A checksummed value overlapping it still counts.
+        let mut near_miss = 0..0;
         while at < text.len() {
             let Some(m) = regex.search(&Input::new(text).range(at..)) else { break };
+            let checksummed = |detector: usize| self.detectors[detector].validator.is_some_and(Validator::is_checksum);
             match self.first_valid(regex, text, m) {
+                Some(f) if !checksummed(f.detector) && near_miss.start <= f.start && f.end <= near_miss.end => {
+                    at = m.start() + 1;
+                }
                 Some(finding) => {
                     at = finding.end.max(m.start() + 1);
                     findings.push(finding);
                 }
-                // Text shaped like a checksummed value (card, IBAN) that fails its checksum is
-                // a near miss as a whole, not a place to look for phone numbers.
-                None if self.detectors[m.pattern().as_usize()].validator.is_some_and(Validator::is_checksum) => {
-                    at = m.end().max(m.start() + 1)
+                None => {
+                    if checksummed(m.pattern().as_usize()) {
+                        near_miss = m.start()..m.end();
+                    }
+                    at = m.start() + 1;
                 }
-                None => at = m.start() + 1,
             }
         }
     }
@@ -122,6 +130,11 @@ impl Scanner {
         if d.validator.is_some_and(|v| !v.check(matched)) {
             return None;
         }
+        // A number does not end in the middle of a number: `+44 20 7946 0958 123-45-6789` holds
+        // a phone number, then an SSN, not a phone number ending in `123`.
+        if d.validator == Some(Validator::Phone) && continues_as_number(&text[end..]) {
+            return None;
+        }
         let value_from = match d.part {
             Part::Whole => start,
             Part::AfterKey => start + value_start(matched),
@@ -134,6 +147,11 @@ impl Scanner {
         }
         Some(Finding { detector, start: value_from, end })
     }
+}
+
+/// Whether `rest` starts with a separator and a digit (`-45`, `.7`).
+fn continues_as_number(rest: &[u8]) -> bool {
+    matches!(rest, [b'-' | b'.' | b'/', d, ..] if d.is_ascii_digit())
 }
 
 /// Whether one of the detector's context words appears near the match (ASCII case-insensitive).

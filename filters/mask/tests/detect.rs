@@ -161,3 +161,11 @@ fn invalid_utf8_is_scanned_as_bytes() {
     let out = mask_body(&p, Format::Text, body, &mut report).unwrap();
     assert_eq!(out, b"\xff\xfe mail [EMAIL] \xc3");
 }
+
+#[test]
+fn values_next_to_each_other_are_each_found() {
+    // Found by the property tests: the phone number must not swallow the SSN's first digits,
+    // and a card-shaped run failing Luhn must not hide the real card that overlaps it.
+    let (masked, report) = mask(&default_profile(), Format::Text, "+44 20 7946 0958 123-45-6789 4111 1111 1111 1111");
+    assert_eq!(masked, "[PHONE] [US_SSN] [PAYMENT_CARD]", "{:?}", report.counts);
+}
