@@ -5,6 +5,7 @@ use crate::effect::{CalloutResponse, Effect, HeaderMap, LocalReply, LogLevel};
 use crate::facts::{self, Facts};
 use crate::failure::FailureMode;
 use crate::host::Host;
+use crate::scratch::Scratch;
 use crate::stage::{BodyNeed, Cx, Flow, Needs, Stage};
 use crate::view::RequestView;
 use std::cell::RefCell;
@@ -168,6 +169,11 @@ impl Chain {
             skip_response_body: false,
             declined_request_body: 0,
             declined_response_body: 0,
+            streamed_request_body: 0,
+            streamed_response_body: 0,
+            chunk_end: false,
+            chunks_seen: false,
+            scratch: self.inner.stages.iter().map(|_| Scratch::default()).collect(),
         }
     }
 }
@@ -194,6 +200,16 @@ pub struct ChainRun {
     declined_request_body: u64,
     /// Stages (bit per index) that said they do not need this request's response body.
     declined_response_body: u64,
+    /// Stages (bit per index) that take this request's body in chunks.
+    streamed_request_body: u64,
+    /// Stages (bit per index) that take this request's response body in chunks.
+    streamed_response_body: u64,
+    /// Whether the chunk being handled is the body's last.
+    chunk_end: bool,
+    /// Whether a chunk of the current streamed body was handled already.
+    chunks_seen: bool,
+    /// Each stage's working state for this request.
+    scratch: Vec<Scratch>,
 }
 
 /// The view stages read: headers cached from their phase, properties through the host.
@@ -346,7 +362,7 @@ impl ChainRun {
         }
         let now = host.now();
         let stages = self.inner.stages.clone();
-        for stage in stages {
+        for (i, stage) in stages.iter().enumerate() {
             let mut effects = Vec::new();
             {
                 let view = PhaseView {
@@ -355,7 +371,8 @@ impl ChainRun {
                     body: None,
                     host: RefCell::new(&mut *host),
                 };
-                let mut cx = Cx { request: &view, facts: &mut self.facts, effects: &mut effects, now };
+                let scratch = &mut self.scratch[i];
+                let mut cx = Cx { request: &view, facts: &mut self.facts, effects: &mut effects, now, scratch };
                 stage.on_log(&mut cx);
             }
             self.apply(host, None, effects);
@@ -367,7 +384,9 @@ impl ChainRun {
         if self.waiting.is_some() {
             return Step::Pause;
         }
-        if size > self.inner.max_body_bytes {
+        // A streamed body is not buffered: its stages bound what they carry over themselves.
+        let streaming = self.streams(phase);
+        if size > self.inner.max_body_bytes && !streaming {
             let limit = self.inner.max_body_bytes;
             match self.inner.body_failure {
                 FailureMode::Closed => {
@@ -393,14 +412,32 @@ impl ChainRun {
                 }
             }
         }
-        if !end_of_stream {
+        if !end_of_stream && !streaming {
             return Step::Pause;
         }
-        if !self.inner.reads_facts.is_empty() {
+        if !self.inner.reads_facts.is_empty() && (end_of_stream || !self.chunks_seen) {
             self.import_facts(host);
         }
+        // Streaming: the proxy holds just this chunk (nothing was paused), and it is handed on
+        // as soon as the stages return.
+        self.chunks_seen = streaming && !end_of_stream;
+        self.chunk_end = end_of_stream;
         self.body = Some(host.body(phase.is_response()));
         self.run_phase(host, phase, 0)
+    }
+
+    /// Whether a body streams: every stage that still wants it takes it in chunks.
+    fn streams(&self, phase: Phase) -> bool {
+        (0..self.inner.stages.len()).filter(|&i| self.wants(i, phase)).all(|i| self.takes_chunks(i, phase))
+    }
+
+    fn takes_chunks(&self, stage: usize, phase: Phase) -> bool {
+        let bits = match phase {
+            Phase::RequestBody => self.streamed_request_body,
+            Phase::ResponseBody => self.streamed_response_body,
+            _ => return false,
+        };
+        bits & (1 << stage.min(63)) != 0
     }
 
     fn wants(&self, stage: usize, phase: Phase) -> bool {
@@ -439,6 +476,13 @@ impl ChainRun {
                     self.replied = true;
                     return Handled::Stop;
                 }
+                Flow::Callout(_) if self.takes_chunks(stage, phase) => {
+                    // A chunk callback cannot hold the stream: fail closed.
+                    let name = self.inner.stages[stage].name();
+                    host.log(LogLevel::Error, &format!("warden: stage {name} called out from a body chunk: refused"));
+                    let reply = LocalReply::new(500, "internal error").with_details("warden_callout_from_chunk");
+                    flow = Flow::Respond(reply);
+                }
                 Flow::Callout(callout) => match host.dispatch(&callout) {
                     Ok(token) => {
                         self.waiting = Some(Waiting { stage, token, phase, tag: callout.tag });
@@ -473,9 +517,14 @@ impl ChainRun {
                 body: self.body.as_deref(),
                 host: RefCell::new(&mut *host),
             };
-            let mut cx = Cx { request: &view, facts: &mut self.facts, effects: &mut effects, now };
+            let takes_chunks = self.takes_chunks(i, phase);
+            let end = self.chunk_end;
+            let scratch = &mut self.scratch[i];
+            let mut cx = Cx { request: &view, facts: &mut self.facts, effects: &mut effects, now, scratch };
             match (callout, phase) {
                 (Some(response), _) => stage.on_callout_response(&mut cx, response),
+                (None, Phase::RequestBody) if takes_chunks => stage.on_request_chunk(&mut cx, end),
+                (None, Phase::ResponseBody) if takes_chunks => stage.on_response_chunk(&mut cx, end),
                 (None, Phase::RequestHeaders) => stage.on_request_headers(&mut cx),
                 (None, Phase::RequestBody) => stage.on_request_body(&mut cx),
                 (None, Phase::ResponseHeaders) => stage.on_response_headers(&mut cx),
@@ -483,6 +532,7 @@ impl ChainRun {
             }
         };
         let (mut declined_request, mut declined_response) = (false, false);
+        let (mut streamed_request, mut streamed_response) = (false, false);
         effects.retain(|effect| match effect {
             Effect::SkipRequestBody => {
                 declined_request = true;
@@ -492,13 +542,24 @@ impl ChainRun {
                 declined_response = true;
                 false
             }
+            Effect::StreamRequestBody => {
+                streamed_request = true;
+                false
+            }
+            Effect::StreamResponseBody => {
+                streamed_response = true;
+                false
+            }
             _ => true,
         });
-        if declined_request && phase == Phase::RequestHeaders {
-            self.declined_request_body |= 1 << i.min(63);
+        let bit = 1 << i.min(63);
+        if phase == Phase::RequestHeaders {
+            self.declined_request_body |= if declined_request { bit } else { 0 };
+            self.streamed_request_body |= if streamed_request { bit } else { 0 };
         }
-        if declined_response && phase != Phase::ResponseBody {
-            self.declined_response_body |= 1 << i.min(63);
+        if phase != Phase::ResponseBody {
+            self.declined_response_body |= if declined_response { bit } else { 0 };
+            self.streamed_response_body |= if streamed_response { bit } else { 0 };
         }
         self.apply(host, Some(phase), effects);
         self.export_facts(host);
@@ -529,7 +590,11 @@ impl ChainRun {
                     host.log(level, &message);
                     Ok(())
                 }
-                Effect::SkipRequestBody | Effect::SkipResponseBody => Ok(()), // per stage in `call_stage`
+                // Per stage, in `call_stage`.
+                Effect::SkipRequestBody
+                | Effect::SkipResponseBody
+                | Effect::StreamRequestBody
+                | Effect::StreamResponseBody => Ok(()),
             };
             if let Err(err) = result {
                 host.log(LogLevel::Error, &format!("warden: effect dropped: {err}"));

@@ -50,6 +50,14 @@ pub enum Effect {
     /// stage still needs it, the response streams to the client without being buffered (and
     /// keeps its `content-length`).
     SkipResponseBody,
+    /// From the request headers phase: this stage takes this request's body chunk by chunk as
+    /// it arrives ([`crate::Stage::on_request_chunk`]) instead of whole. When every stage that
+    /// still wants the body asked for chunks, the body streams (each chunk is handed on as soon
+    /// as the stages return); otherwise it is buffered and the stage gets it as one last chunk.
+    StreamRequestBody,
+    /// From a phase before the response body: as [`Effect::StreamRequestBody`], for the
+    /// response body ([`crate::Stage::on_response_chunk`]).
+    StreamResponseBody,
     /// Set (replace) a header.
     SetHeader {
         /// Map to change.
@@ -66,7 +74,7 @@ pub enum Effect {
         /// Lowercase name.
         name: String,
     },
-    /// Replace the buffered body of the current body phase.
+    /// Replace the buffered body of the current body phase (in a chunk callback: the chunk).
     ReplaceBody(Vec<u8>),
     /// Record a metric (names are prefixed `warden_` by convention; see each filter's README).
     Metric {

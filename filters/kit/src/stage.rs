@@ -3,6 +3,7 @@
 use crate::effect::{Callout, CalloutResponse, Effect, LocalReply};
 use crate::facts::Facts;
 use crate::failure::FailureMode;
+use crate::scratch::Scratch;
 use crate::view::RequestView;
 use std::time::{Duration, SystemTime};
 
@@ -15,6 +16,8 @@ pub enum BodyNeed {
     /// Read it whole at end of stream (the proxy buffers it).
     Inspect,
     /// Read and possibly replace it (`content-length` is removed in the headers phase).
+    /// A stage that needs a body may take it in chunks instead, per request: see
+    /// [`crate::Effect::StreamResponseBody`].
     Rewrite,
 }
 
@@ -34,7 +37,9 @@ pub struct Needs {
     /// Whether `on_log` does anything (skipped otherwise).
     pub log: bool,
     /// Largest body this stage will buffer (`None`: no limit of its own). The chain buffers
-    /// at most the smallest limit of its stages (and of `Chain::with_max_body_bytes`).
+    /// at most the smallest limit of its stages (and of `Chain::with_max_body_bytes`). A body
+    /// that streams in chunks is not buffered and not held to it: its stages bound what they
+    /// carry over between chunks.
     pub max_body_bytes: Option<usize>,
 }
 
@@ -59,6 +64,8 @@ pub struct Cx<'a> {
     pub effects: &'a mut Vec<Effect>,
     /// Current time (an input: cores never read a clock).
     pub now: SystemTime,
+    /// This stage's working state for this request (memory only, never exported).
+    pub scratch: &'a mut Scratch,
 }
 
 /// A filter stage: compiled, immutable configuration shared by every request of a worker.
@@ -88,6 +95,19 @@ pub trait Stage {
     }
     /// Whole response body (only with a [`Needs::response_body`] other than `None`).
     fn on_response_body(&self, _cx: &mut Cx<'_>) -> Flow {
+        Flow::Continue
+    }
+    /// One chunk of a request body this stage asked to take in chunks
+    /// ([`crate::Effect::StreamRequestBody`]): `cx.request.body()` is the chunk and
+    /// [`crate::Effect::ReplaceBody`] replaces just that chunk; `end` marks the last one. When
+    /// another stage needs the whole body, the chain buffers it and this is called once, with
+    /// the whole body and `end` true. Callouts are refused here (the stream is not paused).
+    fn on_request_chunk(&self, _cx: &mut Cx<'_>, _end: bool) -> Flow {
+        Flow::Continue
+    }
+    /// One chunk of a response body this stage asked to take in chunks
+    /// ([`crate::Effect::StreamResponseBody`]); as [`Stage::on_request_chunk`].
+    fn on_response_chunk(&self, _cx: &mut Cx<'_>, _end: bool) -> Flow {
         Flow::Continue
     }
     /// Answer to a callout this stage asked for.

@@ -6,7 +6,8 @@ use std::time::Duration;
 use warden_kit::facts::{self, MaskingFact, MaskingReport};
 use warden_kit::testing::FakeHost;
 use warden_kit::{
-    BodyNeed, Callout, CalloutResponse, Chain, Cx, Effect, FailureMode, Flow, HeaderMap, LocalReply, Needs, Stage, Step,
+    BodyNeed, Callout, CalloutResponse, Chain, ChainRun, Cx, Effect, FailureMode, Flow, HeaderMap, LocalReply, Needs,
+    Stage, Step,
 };
 
 /// Adds a request header and records the request id it saw.
@@ -331,4 +332,126 @@ fn a_response_body_a_stage_still_needs_is_buffered_and_rewritten() {
     assert_eq!(run.on_response_body(&mut host, 3, false), Step::Pause);
     assert_eq!(run.on_response_body(&mut host, 7, true), Step::Continue);
     assert_eq!(host.response_body, b"[]");
+}
+
+/// Hands on complete lines only, carrying the unfinished one in its scratch.
+struct LineJoiner;
+impl Stage for LineJoiner {
+    fn name(&self) -> &'static str {
+        "line_joiner"
+    }
+    fn needs(&self) -> Needs {
+        Needs { response_body: BodyNeed::Rewrite, ..Needs::default() }
+    }
+    fn on_request_headers(&self, cx: &mut Cx<'_>) -> Flow {
+        cx.effects.push(Effect::StreamResponseBody);
+        Flow::Continue
+    }
+    fn on_response_chunk(&self, cx: &mut Cx<'_>, end: bool) -> Flow {
+        let mut carry: Vec<u8> = cx.scratch.take().unwrap_or_default();
+        carry.extend_from_slice(cx.request.body().unwrap_or_default());
+        let complete = if end { carry.len() } else { carry.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) };
+        let rest = carry.split_off(complete);
+        cx.effects.push(Effect::ReplaceBody(carry.to_ascii_uppercase()));
+        cx.scratch.set(rest);
+        Flow::Continue
+    }
+}
+
+/// Reads the whole response body.
+struct WholeReader;
+impl Stage for WholeReader {
+    fn name(&self) -> &'static str {
+        "whole_reader"
+    }
+    fn needs(&self) -> Needs {
+        Needs { response_body: BodyNeed::Inspect, ..Needs::default() }
+    }
+}
+
+/// Feeds `chunks` as separate response body callbacks (the proxy holds only the current
+/// chunk when the previous one was not paused) and returns what the client got.
+fn stream_response(run: &mut ChainRun, host: &mut FakeHost, chunks: &[&[u8]]) -> (Vec<u8>, Vec<Step>) {
+    let (mut out, mut steps) = (Vec::new(), Vec::new());
+    for (n, chunk) in chunks.iter().enumerate() {
+        host.response_body = chunk.to_vec();
+        let step = run.on_response_body(host, chunk.len(), n + 1 == chunks.len());
+        if step == Step::Continue {
+            out.extend_from_slice(&host.response_body);
+        }
+        steps.push(step);
+    }
+    (out, steps)
+}
+
+#[test]
+fn a_body_every_stage_takes_in_chunks_streams_with_carry_over_in_scratch() {
+    let chain = chain(vec![Rc::new(LineJoiner)]);
+    for _ in 0..2 {
+        // Twice: the second request starts with empty scratch.
+        let mut host = FakeHost::with_request(&[(":path", "/events")]);
+        host.response_headers = vec![(":status".into(), "200".into()), ("content-length".into(), "9".into())];
+        let mut run = chain.start();
+        run.on_request_headers(&mut host, true);
+        run.on_response_headers(&mut host, false);
+        assert!(host.response_headers.iter().all(|(k, _)| k != "content-length"), "the body changes");
+        let (out, steps) = stream_response(&mut run, &mut host, &[b"ab\ncd", b"e\nf", b"g", b""]);
+        assert_eq!(steps, vec![Step::Continue; 4], "no chunk is held back");
+        assert_eq!(out, b"AB\nCDE\nFG");
+    }
+}
+
+#[test]
+fn a_body_another_stage_needs_whole_is_buffered_and_given_as_one_last_chunk() {
+    let chain = chain(vec![Rc::new(LineJoiner), Rc::new(WholeReader)]);
+    let mut host = FakeHost::with_request(&[(":path", "/events")]);
+    host.response_headers = vec![(":status".into(), "200".into())];
+    let mut run = chain.start();
+    run.on_request_headers(&mut host, true);
+    run.on_response_headers(&mut host, false);
+    assert_eq!(run.on_response_body(&mut host, 5, false), Step::Pause, "buffered for the whole reader");
+    host.response_body = b"ab\ncd\nef".to_vec();
+    assert_eq!(run.on_response_body(&mut host, 8, true), Step::Continue);
+    assert_eq!(host.response_body, b"AB\nCD\nEF", "the chunk stage saw it all, with end");
+}
+
+/// Takes chunks, and (wrongly) calls out from one.
+struct ChunkCaller;
+impl Stage for ChunkCaller {
+    fn name(&self) -> &'static str {
+        "chunk_caller"
+    }
+    fn needs(&self) -> Needs {
+        Needs { response_body: BodyNeed::Rewrite, ..Needs::default() }
+    }
+    fn on_response_headers(&self, cx: &mut Cx<'_>) -> Flow {
+        cx.effects.push(Effect::StreamResponseBody);
+        Flow::Continue
+    }
+    fn on_response_chunk(&self, _cx: &mut Cx<'_>, _end: bool) -> Flow {
+        Flow::Callout(Callout {
+            cluster: "approvals".into(),
+            method: "GET".into(),
+            path: "/".into(),
+            authority: "approvals".into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            timeout: Duration::from_secs(1),
+            tag: String::new(),
+        })
+    }
+}
+
+#[test]
+fn a_callout_from_a_chunk_fails_closed_instead_of_holding_the_stream() {
+    let chain = Chain::new(vec![Rc::new(ChunkCaller)]);
+    let mut host = FakeHost::with_request(&[(":path", "/events")]);
+    host.clusters = vec!["approvals".into()];
+    let mut run = chain.start();
+    run.on_request_headers(&mut host, true);
+    run.on_response_headers(&mut host, false);
+    host.response_body = b"x".to_vec();
+    assert_eq!(run.on_response_body(&mut host, 1, false), Step::Pause);
+    assert!(host.callouts.is_empty(), "no callout made");
+    assert_eq!(host.local_reply.as_ref().map(|r| r.status), Some(500));
 }

@@ -1,11 +1,12 @@
 //! The masking stage: picks the profiles of each direction (route, then the policy's mask
 //! obligations), declines bodies no profile applies to so they stream untouched, refuses what
-//! it cannot scan unless told to pass it, masks buffered bodies and reports to
-//! `warden.masking`.
+//! it cannot scan unless told to pass it, masks event streams and NDJSON line by line as they
+//! arrive and other bodies buffered, and reports to `warden.masking`.
 
 use crate::config::{compile_profile, hash_key, MaskConfig, OtherContent, Unscannable, DEFAULT_MAX_BODY_BYTES};
 use crate::formats::{mask_body, Format};
 use crate::profile::{Profile, Report};
+use crate::stream::{LineStream, LineTooLong};
 use warden_kit::facts::{self, DecisionFact, MaskingFact};
 use warden_kit::{
     BodyNeed, ConfigError, Cx, Effect, FailureMode, Flow, HeaderMap, LocalReply, MetricKind, Needs, Stage,
@@ -23,6 +24,22 @@ enum Plan {
     Scan(Format),
     Pass(&'static str),
     Deny(&'static str),
+}
+
+/// A body being masked as it streams (kept in the request's scratch, never in facts: the
+/// carried-over line is unmasked text).
+struct Streamed {
+    /// Indices of the profiles chosen at the first chunk.
+    profiles: Vec<usize>,
+    lines: LineStream,
+    report: Report,
+}
+
+/// The streamed bodies of one request.
+#[derive(Default)]
+struct Streams {
+    request: Option<Streamed>,
+    response: Option<Streamed>,
 }
 
 /// Profiles of one route.
@@ -176,6 +193,14 @@ impl Masker {
         )
     }
 
+    fn values_metric(direction: Direction, total: u64) -> Option<Effect> {
+        let name = match direction {
+            Direction::Request => "warden_mask_request_values_total",
+            Direction::Response => "warden_mask_response_values_total",
+        };
+        (total > 0).then_some(Effect::Metric { name, kind: MetricKind::Counter, value: total as i64 })
+    }
+
     fn too_large(direction: Direction) -> Flow {
         let status = match direction {
             Direction::Request => 413,
@@ -237,6 +262,14 @@ impl Masker {
             };
         }
         match self.plan(content_type.as_deref(), content_encoding.as_deref()) {
+            Plan::Scan(Format::EventStream | Format::Ndjson) => {
+                // Line-framed: masked line by line as it arrives, so the stream keeps flowing.
+                cx.effects.push(match direction {
+                    Direction::Request => Effect::StreamRequestBody,
+                    Direction::Response => Effect::StreamResponseBody,
+                });
+                Flow::Continue
+            }
             Plan::Scan(_) => Flow::Continue,
             Plan::Deny(why) => Self::refuse(direction, why),
             Plan::Pass(note) => {
@@ -276,19 +309,88 @@ impl Masker {
                 body = Some(masked);
             }
         }
-        let total = report.total();
         if let Some(body) = body {
             cx.effects.push(Effect::ReplaceBody(body));
         }
-        if total > 0 {
-            let name = match direction {
-                Direction::Request => "warden_mask_request_values_total",
-                Direction::Response => "warden_mask_response_values_total",
-            };
-            cx.effects.push(Effect::Metric { name, kind: MetricKind::Counter, value: total as i64 });
-        }
+        cx.effects.extend(Self::values_metric(direction, report.total()));
         Self::report(cx, direction, report);
         Flow::Continue
+    }
+
+    /// A new streamed body: its profiles and format (`Err`: a flow to return instead).
+    fn start_stream(&self, cx: &Cx<'_>, direction: Direction) -> Result<Streamed, Box<Flow>> {
+        let profiles = match self.profiles_for(cx, direction) {
+            Err(name) => return Err(Box::new(Self::unknown_profile(&name))),
+            Ok(profiles) => profiles.unwrap_or_default(),
+        };
+        let (content_type, content_encoding) = Self::headers(cx, direction);
+        let format = match self.plan(content_type.as_deref(), content_encoding.as_deref()) {
+            Plan::Scan(format) => format,
+            Plan::Deny(why) => return Err(Box::new(Self::refuse(direction, why))),
+            Plan::Pass(_) => Format::Text, // not reached: passed bodies are not streamed
+        };
+        let indices = profiles
+            .iter()
+            .filter_map(|chosen| self.profiles.iter().position(|p| std::ptr::eq(p, *chosen)))
+            .collect::<Vec<_>>();
+        let report = Report { profiles: profiles.iter().map(|p| p.name.clone()).collect(), ..Report::default() };
+        Ok(Streamed { profiles: indices, lines: LineStream::new(format, self.max_body_bytes), report })
+    }
+
+    /// One chunk of a line-framed body: its complete lines are masked and handed on, the
+    /// unfinished last line waits for the next chunk (at most `max_body_bytes` of it).
+    fn on_chunk(&self, cx: &mut Cx<'_>, direction: Direction, end: bool) -> Flow {
+        let mut streams: Streams = cx.scratch.take().unwrap_or_default();
+        let slot = match direction {
+            Direction::Request => &mut streams.request,
+            Direction::Response => &mut streams.response,
+        };
+        let first = slot.is_none();
+        let state = match slot.take() {
+            Some(state) => state,
+            None => match self.start_stream(cx, direction) {
+                Ok(state) => state,
+                Err(flow) => return *flow,
+            },
+        };
+        let state = slot.insert(state);
+        let profiles: Vec<&Profile> = state.profiles.iter().filter_map(|&i| self.profiles.get(i)).collect();
+        let chunk = cx.request.body().unwrap_or_default();
+        let (total, notes) = (state.report.total(), state.report.notes.len());
+        let out = match state.lines.push(&profiles, chunk, end, &mut state.report) {
+            Ok(out) => out,
+            Err(LineTooLong) => match self.failure_mode {
+                FailureMode::Closed => {
+                    state.report.note("line_too_long");
+                    let report = state.report.clone();
+                    Self::report(cx, direction, report);
+                    return Self::too_large(direction);
+                }
+                FailureMode::Open => {
+                    // The unfinished line is masked as it is: a value cut at this point may
+                    // escape detection, and the report says the line was split.
+                    state.report.note("line_too_long_split");
+                    state.lines.push(&profiles, &[], true, &mut state.report).unwrap_or_default()
+                }
+            },
+        };
+        if out != chunk {
+            cx.effects.push(Effect::ReplaceBody(out));
+        }
+        cx.effects.extend(Self::values_metric(direction, state.report.total() - total));
+        if first || end || state.report.total() != total || state.report.notes.len() != notes {
+            let report = state.report.clone();
+            Self::report(cx, direction, report);
+        }
+        cx.scratch.set(streams);
+        Flow::Continue
+    }
+
+    /// After the request body: the response is declined when no profile applies to it.
+    fn decline_response_if_unmasked(&self, cx: &mut Cx<'_>) {
+        if matches!(self.profiles_for(cx, Direction::Response), Ok(Some(p)) if p.is_empty()) {
+            cx.effects.push(Effect::SkipResponseBody);
+        }
     }
 }
 
@@ -318,18 +420,30 @@ impl Stage for Masker {
     fn on_request_headers(&self, cx: &mut Cx<'_>) -> Flow {
         let flow = self.on_headers(cx, Direction::Request);
         // The response is declined as soon as it is known that no profile applies to it.
-        if flow == Flow::Continue && matches!(self.profiles_for(cx, Direction::Response), Ok(Some(p)) if p.is_empty()) {
-            cx.effects.push(Effect::SkipResponseBody);
+        if flow == Flow::Continue {
+            self.decline_response_if_unmasked(cx);
         }
         flow
     }
 
     fn on_request_body(&self, cx: &mut Cx<'_>) -> Flow {
         let flow = self.on_body(cx, Direction::Request);
-        if flow == Flow::Continue && matches!(self.profiles_for(cx, Direction::Response), Ok(Some(p)) if p.is_empty()) {
-            cx.effects.push(Effect::SkipResponseBody);
+        if flow == Flow::Continue {
+            self.decline_response_if_unmasked(cx);
         }
         flow
+    }
+
+    fn on_request_chunk(&self, cx: &mut Cx<'_>, end: bool) -> Flow {
+        let flow = self.on_chunk(cx, Direction::Request, end);
+        if flow == Flow::Continue && end {
+            self.decline_response_if_unmasked(cx);
+        }
+        flow
+    }
+
+    fn on_response_chunk(&self, cx: &mut Cx<'_>, end: bool) -> Flow {
+        self.on_chunk(cx, Direction::Response, end)
     }
 
     fn on_response_headers(&self, cx: &mut Cx<'_>) -> Flow {

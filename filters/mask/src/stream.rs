@@ -3,8 +3,7 @@
 //! chunk, and the carry-over is bounded. Because both formats are masked line by line, the
 //! output is byte-identical to masking the whole body at once, however it is split.
 //!
-//! This is the pure core of streamed masking; the stage still buffers bodies whole (see the
-//! README's "Not done yet").
+//! The stage keeps one per streamed body in the request's scratch (never in facts).
 
 use crate::formats::{mask_body, Format};
 use crate::profile::{Profile, Report};
