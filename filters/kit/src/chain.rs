@@ -269,15 +269,30 @@ impl ChainRun {
         }
         self.import_facts(host);
         let step = self.run_phase(host, Phase::RequestHeaders, 0);
-        // After the stages ran: those that declined this body leave its length alone.
-        let rewrites = (0..self.inner.stages.len())
-            .any(|i| self.inner.needs[i].request_body == BodyNeed::Rewrite && self.wants(i, Phase::RequestBody));
-        if rewrites && !end_of_stream && !self.replied {
-            if let Err(err) = host.set_header(HeaderMap::Request, "content-length", None) {
-                host.log(LogLevel::Error, &format!("warden: cannot remove request content-length: {err}"));
-            }
-        }
+        self.unset_length_if_rewritten(host, Phase::RequestBody, end_of_stream);
         step
+    }
+
+    /// After a headers phase's stages ran: removes `content-length` when a stage that rewrites
+    /// the body still wants it (those that declined the body leave its length alone).
+    fn unset_length_if_rewritten(&mut self, host: &mut dyn Host, body: Phase, end_of_stream: bool) {
+        let rewrites = (0..self.inner.stages.len()).any(|i| {
+            let need = match body {
+                Phase::RequestBody => self.inner.needs[i].request_body,
+                _ => self.inner.needs[i].response_body,
+            };
+            need == BodyNeed::Rewrite && self.wants(i, body)
+        });
+        if !rewrites || end_of_stream || self.replied {
+            return;
+        }
+        let map = if body.is_response() { HeaderMap::Response } else { HeaderMap::Request };
+        if let Err(err) = host.set_header(map, "content-length", None) {
+            host.log(
+                LogLevel::Error,
+                &format!("warden: cannot remove content-length before the {}: {err}", body.name()),
+            );
+        }
     }
 
     /// Reads the facts the stages need from filter state (those not known yet: a separate
@@ -319,13 +334,7 @@ impl ChainRun {
             self.import_facts(host);
         }
         let step = self.run_phase(host, Phase::ResponseHeaders, 0);
-        let rewrites = (0..self.inner.stages.len())
-            .any(|i| self.inner.needs[i].response_body == BodyNeed::Rewrite && self.wants(i, Phase::ResponseBody));
-        if rewrites && !end_of_stream && !self.replied {
-            if let Err(err) = host.set_header(HeaderMap::Response, "content-length", None) {
-                host.log(LogLevel::Error, &format!("warden: cannot remove response content-length: {err}"));
-            }
-        }
+        self.unset_length_if_rewritten(host, Phase::ResponseBody, end_of_stream);
         step
     }
 

@@ -86,8 +86,7 @@ impl<'a> Walk<'a, '_, '_> {
             return Ok(());
         }
         match self.input.get(self.at) {
-            Some(b'{') => self.object(depth),
-            Some(b'[') => self.array(depth),
+            Some(b'{' | b'[') => self.container(depth, false),
             Some(b'"') => self.string(true),
             _ => self.scalar(),
         }
@@ -99,7 +98,7 @@ impl<'a> Walk<'a, '_, '_> {
             Some(b'{') | Some(b'[') => {
                 let saved = std::mem::take(&mut self.location);
                 let found = self.found;
-                let result = self.skip_container(depth);
+                let result = self.container(depth, true);
                 self.location = saved;
                 self.found = found;
                 result
@@ -109,29 +108,45 @@ impl<'a> Walk<'a, '_, '_> {
         }
     }
 
-    /// Walks a container under a path rule: nothing in it is reported or replaced.
-    fn skip_container(&mut self, depth: usize) -> Result<(), NotJson> {
-        let (open, close) = (self.input[self.at], if self.input[self.at] == b'{' { b'}' } else { b']' });
+    /// An object or array: each member walked in turn, its location pushed while it is. When
+    /// `skipping` (under a path rule), nothing in it is scanned, reported or replaced.
+    fn container(&mut self, depth: usize, skipping: bool) -> Result<(), NotJson> {
+        let input = self.input;
+        let object = input.get(self.at) == Some(&b'{');
+        let close = if object { b'}' } else { b']' };
         self.at += 1;
         self.whitespace();
-        if self.input.get(self.at) == Some(&close) {
+        if input.get(self.at) == Some(&close) {
             self.at += 1;
             return Ok(());
         }
+        let mut index = 0;
         loop {
-            if open == b'{' {
-                self.whitespace();
+            self.whitespace();
+            let segment = if object {
+                let key_start = self.at;
                 self.string(false)?;
+                let key = &input[key_start + 1..self.at - 1];
                 self.whitespace();
                 self.expect(b':')?;
+                Segment::Key(key)
+            } else {
+                Segment::Index(index)
+            };
+            if skipping {
+                self.whitespace();
+                if depth + 1 > MAX_DEPTH {
+                    return Err(NotJson);
+                }
+                self.skip(depth + 1)?;
+            } else {
+                self.location.push(segment);
+                let result = self.value(depth + 1);
+                self.location.pop();
+                result?;
             }
             self.whitespace();
-            if depth + 1 > MAX_DEPTH {
-                return Err(NotJson);
-            }
-            self.skip(depth + 1)?;
-            self.whitespace();
-            match self.input.get(self.at) {
+            match input.get(self.at) {
                 Some(b',') => self.at += 1,
                 Some(&b) if b == close => {
                     self.at += 1;
@@ -139,6 +154,7 @@ impl<'a> Walk<'a, '_, '_> {
                 }
                 _ => return Err(NotJson),
             }
+            index += 1;
         }
     }
 
@@ -148,62 +164,6 @@ impl<'a> Walk<'a, '_, '_> {
             Ok(())
         } else {
             Err(NotJson)
-        }
-    }
-
-    fn object(&mut self, depth: usize) -> Result<(), NotJson> {
-        self.at += 1;
-        self.whitespace();
-        if self.input.get(self.at) == Some(&b'}') {
-            self.at += 1;
-            return Ok(());
-        }
-        loop {
-            self.whitespace();
-            let key_start = self.at;
-            self.string(false)?;
-            let key = &self.input[key_start + 1..self.at - 1];
-            self.whitespace();
-            self.expect(b':')?;
-            self.location.push(Segment::Key(key));
-            let result = self.value(depth + 1);
-            self.location.pop();
-            result?;
-            self.whitespace();
-            match self.input.get(self.at) {
-                Some(b',') => self.at += 1,
-                Some(b'}') => {
-                    self.at += 1;
-                    return Ok(());
-                }
-                _ => return Err(NotJson),
-            }
-        }
-    }
-
-    fn array(&mut self, depth: usize) -> Result<(), NotJson> {
-        self.at += 1;
-        self.whitespace();
-        if self.input.get(self.at) == Some(&b']') {
-            self.at += 1;
-            return Ok(());
-        }
-        let mut index = 0;
-        loop {
-            self.location.push(Segment::Index(index));
-            let result = self.value(depth + 1);
-            self.location.pop();
-            result?;
-            self.whitespace();
-            match self.input.get(self.at) {
-                Some(b',') => self.at += 1,
-                Some(b']') => {
-                    self.at += 1;
-                    return Ok(());
-                }
-                _ => return Err(NotJson),
-            }
-            index += 1;
         }
     }
 

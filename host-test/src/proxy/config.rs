@@ -51,6 +51,9 @@ pub struct ScriptedResponse {
     pub trailers: Pairs,
     /// Delay before the response starts, in milliseconds of virtual time.
     pub delay_ms: u64,
+    /// With two or more chunks: the last chunk (and the end of the body) comes this many
+    /// milliseconds of virtual time after the others; 0: all at once.
+    pub hold_last_chunk_ms: u64,
 }
 
 /// How a callout cluster behaves.

@@ -8,11 +8,35 @@ use std::collections::{BTreeMap, BinaryHeap};
 
 /// Something due at a virtual time.
 pub(super) enum Event {
-    Tick { filter: usize, vm: usize },
-    QueueReady { filter: usize, vm: usize, queue_id: u32 },
-    HttpCallDone { site: CallSite, token: u32, delivery: CalloutDelivery },
-    GrpcDone { site: CallSite, token: u32, status: u32 },
-    Upstream { stream: StreamId, response: ScriptedResponse },
+    Tick {
+        filter: usize,
+        vm: usize,
+    },
+    QueueReady {
+        filter: usize,
+        vm: usize,
+        queue_id: u32,
+    },
+    HttpCallDone {
+        site: CallSite,
+        token: u32,
+        delivery: CalloutDelivery,
+    },
+    GrpcDone {
+        site: CallSite,
+        token: u32,
+        status: u32,
+    },
+    Upstream {
+        stream: StreamId,
+        response: ScriptedResponse,
+    },
+    /// The held-back last chunk of an upstream response, then the end of its body.
+    UpstreamLastChunk {
+        stream: StreamId,
+        chunk: Vec<u8>,
+        trailers: bool,
+    },
 }
 
 #[derive(Default)]

@@ -265,6 +265,7 @@ impl Proxy {
                 self.after_stream_call(&site);
             }
             Event::Upstream { stream, response } => self.upstream_response(stream, response),
+            Event::UpstreamLastChunk { stream, chunk, trailers } => self.upstream_last_chunk(stream, chunk, trailers),
         }
     }
 

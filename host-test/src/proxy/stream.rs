@@ -52,6 +52,9 @@ pub struct StreamReport {
     pub filter_state: BTreeMap<String, String>,
     /// Details of a local reply (`wasm_fail_stream`, or the filter's own).
     pub local_reply_details: Option<String>,
+    /// The response body the client had when the upstream sent a held-back last chunk
+    /// ([`super::ScriptedResponse::hold_last_chunk_ms`]).
+    pub body_before_last_chunk: Option<Vec<u8>>,
 }
 
 /// A local reply a filter asked for.
@@ -123,6 +126,8 @@ struct Sink {
     headers: Option<Pairs>,
     body: Vec<u8>,
     complete: bool,
+    /// The body as it was when the upstream sent a held-back last chunk.
+    body_before_last_chunk: Option<Vec<u8>>,
 }
 
 pub(super) struct Stream {
@@ -348,6 +353,7 @@ impl Proxy {
                 .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
                 .collect(),
             local_reply_details: s.local_reply_details.clone(),
+            body_before_last_chunk: s.downstream.body_before_last_chunk.clone(),
         }
     }
 
@@ -705,12 +711,36 @@ impl Proxy {
         // Envoy's HTTP/1 codec hands over each body chunk with end_of_stream false and then
         // signals the end in an empty callback of its own (measured).
         let had_body = !chunks.is_empty();
+        let mut chunks = chunks;
+        let held = if response.hold_last_chunk_ms > 0 && chunks.len() >= 2 { chunks.pop() } else { None };
         for chunk in chunks {
             if !self.alive(epoch) {
                 return;
             }
             self.offer_data(sid, Dir::Response, 0, chunk, false);
         }
+        if let Some(chunk) = held {
+            let event = Event::UpstreamLastChunk { stream: StreamId(sid), chunk, trailers: has_trailers };
+            return self.schedule(response.hold_last_chunk_ms, event);
+        }
+        self.end_upstream_body(sid, epoch, had_body, has_trailers);
+    }
+
+    /// The held-back last chunk of the upstream response: what the client has by now is
+    /// recorded, then the chunk and the end of the body go through the filters.
+    pub(super) fn upstream_last_chunk(&mut self, sid: StreamId, chunk: Vec<u8>, has_trailers: bool) {
+        let sid = sid.0;
+        let epoch = self.epoch(sid, Dir::Response);
+        if self.streams[sid].outcome.is_some() || !self.alive(epoch) {
+            return;
+        }
+        let sink = &mut self.streams[sid].downstream;
+        sink.body_before_last_chunk = Some(sink.body.clone());
+        self.offer_data(sid, Dir::Response, 0, chunk, false);
+        self.end_upstream_body(sid, epoch, true, has_trailers);
+    }
+
+    fn end_upstream_body(&mut self, sid: usize, epoch: Epoch, had_body: bool, has_trailers: bool) {
         if has_trailers && self.alive(epoch) {
             self.offer_trailers(sid, Dir::Response, 0);
         } else if had_body && self.alive(epoch) {

@@ -78,6 +78,19 @@ fn check_request(index: usize, expect: &RequestExpect, seen: &RequestView, failu
         failures,
     );
     check_text(&format!("{prefix}response body"), &expect.body, &seen.body, failures);
+    if let Some(streamed) = &expect.streamed {
+        match &seen.body_before_last_chunk {
+            Some(before) => check_text(
+                &format!("{prefix}response body received before the upstream's last chunk"),
+                &Some(streamed.clone()),
+                before,
+                failures,
+            ),
+            None => failures.push(format!(
+                "{prefix}the upstream never held back a last chunk (`streamed` needs `upstream.hold_last_chunk_ms` and 2+ chunks)"
+            )),
+        }
+    }
     if let Some(upstream) = &expect.upstream {
         check_upstream(&prefix, upstream, seen.upstream.as_ref(), failures);
     }

@@ -56,6 +56,8 @@ pub struct ClientRequest<'a> {
     pub trailers: &'a [(String, String)],
     /// Give up after this long.
     pub timeout: Duration,
+    /// Where to keep the response body received so far (de-chunked), while it arrives.
+    pub progress: Option<&'a std::sync::Mutex<Vec<u8>>>,
 }
 
 /// Sends `request` to `addr` on a fresh connection and reads the whole response; over TLS
@@ -114,7 +116,7 @@ fn exchange(
         stream.write_all(b"\r\n")?;
     }
     stream.flush()?;
-    Ok(read_response(&mut stream, deadline))
+    Ok(read_response(&mut stream, deadline, request.progress))
 }
 
 struct Conn<'a, T: Transport> {
@@ -155,7 +157,11 @@ impl<T: Transport> Conn<'_, T> {
     }
 }
 
-fn read_response(stream: &mut impl Transport, deadline: Instant) -> ClientResponse {
+fn read_response(
+    stream: &mut impl Transport,
+    deadline: Instant,
+    progress: Option<&std::sync::Mutex<Vec<u8>>>,
+) -> ClientResponse {
     let mut response = ClientResponse::default();
     let mut buf = Vec::new();
     let mut conn = Conn { stream, deadline, closed: false, timed_out: false };
@@ -190,7 +196,13 @@ fn read_response(stream: &mut impl Transport, deadline: Instant) -> ClientRespon
     let length: Option<usize> = header("content-length").and_then(|v| v.trim().parse().ok());
     let complete = loop {
         if chunked {
-            if let Some(decoded) = dechunk(&body) {
+            let (decoded, complete) = dechunk(&body);
+            if let Some(progress) = progress {
+                if let Ok(mut seen) = progress.lock() {
+                    *seen = decoded.clone();
+                }
+            }
+            if complete {
                 body = decoded;
                 break true;
             }
@@ -215,19 +227,25 @@ fn read_response(stream: &mut impl Transport, deadline: Instant) -> ClientRespon
     response
 }
 
-/// Decodes a complete chunked body; `None` while the terminating chunk has not arrived.
-fn dechunk(raw: &[u8]) -> Option<Vec<u8>> {
+/// Decodes the complete chunks of a chunked body; `true` once the terminating chunk arrived.
+fn dechunk(raw: &[u8]) -> (Vec<u8>, bool) {
     let mut out = Vec::new();
     let mut at = 0;
     loop {
-        let line_end = raw.get(at..)?.windows(2).position(|w| w == b"\r\n")? + at;
+        let Some(line_end) = raw.get(at..).and_then(|rest| rest.windows(2).position(|w| w == b"\r\n")) else {
+            return (out, false);
+        };
+        let line_end = line_end + at;
         let size_text = String::from_utf8_lossy(&raw[at..line_end]);
-        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        let Ok(size) = usize::from_str_radix(size_text.split(';').next().unwrap_or_default().trim(), 16) else {
+            return (out, false);
+        };
         at = line_end + 2;
         if size == 0 {
-            return Some(out);
+            return (out, true);
         }
-        out.extend_from_slice(raw.get(at..at + size)?);
+        let Some(chunk) = raw.get(at..at + size) else { return (out, false) };
+        out.extend_from_slice(chunk);
         at += size + 2;
     }
 }
@@ -238,7 +256,7 @@ mod tests {
 
     #[test]
     fn dechunk_waits_for_the_last_chunk() {
-        assert_eq!(dechunk(b"3\r\nabc\r\n"), None);
-        assert_eq!(dechunk(b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").as_deref(), Some(&b"abcde"[..]));
+        assert_eq!(dechunk(b"3\r\nabc\r\n2\r\nd"), (b"abc".to_vec(), false), "complete chunks so far");
+        assert_eq!(dechunk(b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"), (b"abcde".to_vec(), true));
     }
 }

@@ -6,7 +6,7 @@ use super::client::{self, ClientRequest};
 use super::format::{config_text, Scenario};
 use super::observed::{Observed, RequestView};
 use super::resolve::ResolvedFilter;
-use super::servers::{closed_port, Received, ScriptedServer};
+use super::servers::{closed_port, Received, ScriptedServer, StreamProbe};
 use super::tls::{self, listener_transport_socket, MutualTls};
 use anyhow::{anyhow, bail, Context as _};
 use serde_json::{json, Value};
@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Finds the Envoy binary: `WARDEN_ENVOY`, then `.venv/bin/envoy`, then `envoy` on PATH.
@@ -184,6 +185,7 @@ fn admin_get(admin: SocketAddr, path: &str) -> anyhow::Result<String> {
         chunked: false,
         trailers: &[],
         timeout: Duration::from_secs(5),
+        progress: None,
     };
     let response = client::send(admin, &request, None)?;
     Ok(String::from_utf8_lossy(&response.body).into_owned())
@@ -289,14 +291,15 @@ pub fn run(envoy: &Path, scenario: &Scenario, filters: &[ResolvedFilter], work_d
     std::fs::create_dir_all(work_dir)?;
     let received: Received = Default::default();
     let callouts: Received = Default::default();
-    let upstream = ScriptedServer::start("", vec![scenario.upstream.clone()], received.clone())?;
+    let probe = Arc::new(StreamProbe::default());
+    let upstream = ScriptedServer::start("", vec![scenario.upstream.clone()], received.clone(), Some(probe.clone()))?;
     let mut servers = vec![upstream];
     let mut clusters = vec![("upstream".to_string(), servers[0].addr.port())];
     for (name, def) in &scenario.clusters {
         if def.down {
             clusters.push((name.clone(), closed_port()?));
         } else {
-            let server = ScriptedServer::start(name, def.responses.clone(), callouts.clone())?;
+            let server = ScriptedServer::start(name, def.responses.clone(), callouts.clone(), None)?;
             clusters.push((name.clone(), server.addr.port()));
             servers.push(server);
         }
@@ -340,7 +343,9 @@ pub fn run(envoy: &Path, scenario: &Scenario, filters: &[ResolvedFilter], work_d
             chunked: request.chunks.is_some() || !request.trailers.is_empty(),
             trailers: &request.trailers,
             timeout: Duration::from_millis(request.timeout_ms),
+            progress: Some(&probe.received),
         };
+        probe.reset(request.expect.streamed.clone());
         let response = client::send(listener, &client_request, tls.as_ref().map(|t| &t.client))
             .with_context(|| format!("request {}", i + 1))?;
         let filter_state = read_access_log(&access_log, i, &keys);
@@ -350,6 +355,12 @@ pub fn run(envoy: &Path, scenario: &Scenario, filters: &[ResolvedFilter], work_d
             status: response.status,
             headers: response.headers,
             body: String::from_utf8_lossy(&response.body).into_owned(),
+            body_before_last_chunk: probe
+                .before_last_chunk
+                .lock()
+                .ok()
+                .and_then(|b| b.clone())
+                .map(|b| String::from_utf8_lossy(&b).into_owned()),
             upstream,
             filter_state,
         });

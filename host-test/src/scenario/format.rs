@@ -161,11 +161,23 @@ pub struct ResponseDef {
     /// Delay before answering, ms.
     #[serde(default)]
     pub delay_ms: u64,
+    /// With two or more `chunks`: send the last one this many ms after the others (virtual
+    /// time in the harness; in Envoy, real time, cut short once the client has what the
+    /// request's `expect.streamed` asks for). Shows whether a response streams through.
+    #[serde(default)]
+    pub hold_last_chunk_ms: u64,
 }
 
 impl Default for ResponseDef {
     fn default() -> Self {
-        ResponseDef { status: 200, headers: BTreeMap::new(), body: None, chunks: None, delay_ms: 0 }
+        ResponseDef {
+            status: 200,
+            headers: BTreeMap::new(),
+            body: None,
+            chunks: None,
+            delay_ms: 0,
+            hold_last_chunk_ms: 0,
+        }
     }
 }
 
@@ -255,6 +267,10 @@ pub struct RequestExpect {
     /// Response body.
     #[serde(default)]
     pub body: Option<Matcher>,
+    /// The response body the client had already received when the upstream sent its held-back
+    /// last chunk (`upstream.hold_last_chunk_ms`): proof that it streamed through the filters.
+    #[serde(default)]
+    pub streamed: Option<Matcher>,
     /// What the upstream received; `reached: false` for "never got the request".
     #[serde(default)]
     pub upstream: Option<UpstreamExpect>,

@@ -20,6 +20,7 @@ fn scripted(def: &ResponseDef) -> ScriptedResponse {
         chunks: def.body_chunks(),
         trailers: Vec::new(),
         delay_ms: def.delay_ms,
+        hold_last_chunk_ms: def.hold_last_chunk_ms,
     }
 }
 
@@ -130,6 +131,10 @@ pub fn run(runtime: &Arc<Runtime>, scenario: &Scenario, filters: &[ResolvedFilte
             status: report.status,
             headers: report.headers.clone(),
             body: String::from_utf8_lossy(&report.body).into_owned(),
+            body_before_last_chunk: report
+                .body_before_last_chunk
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).into_owned()),
             upstream: report
                 .upstream
                 .filter(|u| u.complete)

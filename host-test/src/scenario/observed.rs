@@ -30,6 +30,8 @@ pub struct RequestView {
     pub headers: Vec<(String, String)>,
     /// Response body.
     pub body: String,
+    /// The response body the client had when the upstream sent a held-back last chunk.
+    pub body_before_last_chunk: Option<String>,
     /// What the upstream got, if anything.
     pub upstream: Option<UpstreamView>,
     /// Filter state by key (without `wasm.`).

@@ -1,14 +1,92 @@
 //! Loopback HTTP servers the Envoy backend points clusters at: they answer from the
 //! scenario's script and record what they received.
 
-use super::format::ResponseDef;
+use super::format::{Matcher, ResponseDef};
 use super::observed::UpstreamView;
-use std::io::Cursor;
+use std::io::{Cursor, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// The client's progress through the current response, shared with the upstream server so it
+/// can hold back a last chunk until the client has what the scenario expects.
+#[derive(Debug, Default)]
+pub struct StreamProbe {
+    /// Response body the client has received so far (de-chunked).
+    pub received: Mutex<Vec<u8>>,
+    /// What the client should have before the last chunk is sent (stop waiting early).
+    pub want: Mutex<Option<Matcher>>,
+    /// What the client had when the last chunk was sent.
+    pub before_last_chunk: Mutex<Option<Vec<u8>>>,
+}
+
+impl StreamProbe {
+    /// Ready for the next request, which expects `want` before the last chunk.
+    pub fn reset(&self, want: Option<Matcher>) {
+        if let Ok(mut received) = self.received.lock() {
+            received.clear();
+        }
+        if let Ok(mut slot) = self.want.lock() {
+            *slot = want;
+        }
+        if let Ok(mut before) = self.before_last_chunk.lock() {
+            *before = None;
+        }
+    }
+
+    /// Waits up to `hold` for the client to have what is wanted, then records what it has.
+    fn wait_and_record(&self, hold: Duration) {
+        let deadline = Instant::now() + hold;
+        let want = self.want.lock().ok().and_then(|w| w.clone());
+        let received = || self.received.lock().map(|r| r.clone()).unwrap_or_default();
+        while Instant::now() < deadline {
+            if want.as_ref().is_some_and(|m| m.accepts(&String::from_utf8_lossy(&received()))) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if let Ok(mut before) = self.before_last_chunk.lock() {
+            *before = Some(received());
+        }
+    }
+}
+
+/// Writes a chunked response by hand, flushing each chunk, and holds the last one back for
+/// `hold` (see [`StreamProbe`]). Errors mean Envoy went away; the scenario reports that.
+fn respond_holding_last_chunk(
+    writer: &mut dyn Write,
+    script: &ResponseDef,
+    chunks: &[Vec<u8>],
+    probe: Option<&StreamProbe>,
+) -> std::io::Result<()> {
+    let status = tiny_http::StatusCode(script.status);
+    let mut head = format!("HTTP/1.1 {} {}\r\n", script.status, status.default_reason_phrase());
+    for (k, v) in &script.headers {
+        if !k.eq_ignore_ascii_case("content-length") && !k.eq_ignore_ascii_case("transfer-encoding") {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+    }
+    head.push_str("transfer-encoding: chunked\r\nconnection: close\r\n\r\n");
+    writer.write_all(head.as_bytes())?;
+    writer.flush()?;
+    for (n, chunk) in chunks.iter().enumerate() {
+        if n + 1 == chunks.len() {
+            let hold = Duration::from_millis(script.hold_last_chunk_ms);
+            match probe {
+                Some(probe) => probe.wait_and_record(hold),
+                None => std::thread::sleep(hold),
+            }
+        }
+        writer.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())?;
+        writer.write_all(chunk)?;
+        writer.write_all(b"\r\n")?;
+        writer.flush()?;
+    }
+    writer.write_all(b"0\r\n\r\n")?;
+    writer.flush()
+}
 
 /// Requests received by every server of a run, in arrival order.
 pub type Received = Arc<Mutex<Vec<UpstreamView>>>;
@@ -22,8 +100,14 @@ pub struct ScriptedServer {
 }
 
 impl ScriptedServer {
-    /// Starts a server named `cluster` answering `responses` in turn (the last repeats).
-    pub fn start(cluster: &str, responses: Vec<ResponseDef>, received: Received) -> anyhow::Result<Self> {
+    /// Starts a server named `cluster` answering `responses` in turn (the last repeats);
+    /// `probe` tells it how far the client got, for responses that hold back a last chunk.
+    pub fn start(
+        cluster: &str,
+        responses: Vec<ResponseDef>,
+        received: Received,
+        probe: Option<Arc<StreamProbe>>,
+    ) -> anyhow::Result<Self> {
         let server = tiny_http::Server::http("127.0.0.1:0")
             .map_err(|e| anyhow::anyhow!("cannot start a loopback server: {e}"))?;
         let addr = server.server_addr().to_ip().ok_or_else(|| anyhow::anyhow!("loopback server has no IP address"))?;
@@ -58,6 +142,11 @@ impl ScriptedServer {
                     std::thread::sleep(Duration::from_millis(script.delay_ms));
                 }
                 let chunks = script.body_chunks();
+                if script.hold_last_chunk_ms > 0 && chunks.len() >= 2 {
+                    let mut writer = request.into_writer();
+                    let _ = respond_holding_last_chunk(&mut writer, &script, &chunks, probe.as_deref());
+                    continue;
+                }
                 let mut headers: Vec<tiny_http::Header> = script
                     .headers
                     .iter()
