@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Writes the masking benchmark scenarios into the directory given: a 256 KiB text response
-and a 256 KiB JSON response, each with a sensitive value every ~2 KiB, masked by
+"""Writes the masking benchmark scenarios into the directory given: a 256 KiB text response,
+a 256 KiB JSON response and a 256 KiB event stream (LLM-style `data:` deltas, delivered in
+16 KiB chunks and masked as they stream), each with a sensitive value every ~2 KiB, masked by
 warden_mask.wasm with every built-in detector (the default profile)."""
 import json
 import os
@@ -39,11 +40,33 @@ def document():
     return json.dumps({"records": records})
 
 
-for name, content_type, body in [("text", "text/plain", text()), ("json", "application/json", document())]:
+def event_stream():
+    events, size = [], 0
+    while size < SIZE:
+        delta = " ".join(sentence() for _ in range(2))
+        if len(events) % 8 == 0:
+            delta += " " + random.choice(SECRETS)
+        event = "event: delta\ndata: %s\n\n" % json.dumps({"choices": [{"delta": {"content": delta}}]})
+        events.append(event)
+        size += len(event)
+    return "".join(events)
+
+
+def chunks(body, size=16 * 1024):
+    return [body[i:i + size] for i in range(0, len(body), size)]
+
+
+for name, content_type, body in [("text", "text/plain", text()), ("json", "application/json", document()),
+                                  ("event-stream", "text/event-stream", event_stream())]:
+    upstream = {"headers": {"content-type": content_type}}
+    if content_type == "text/event-stream":
+        upstream["chunks"] = chunks(body)
+    else:
+        upstream["body"] = body
     doc = {"description": "masking a %d KiB %s response with every built-in detector" % (len(body) // 1024, name),
            "filters": [{"wasm": "warden_mask.wasm", "config": {"obligations": False, "response": "all",
                                                              "profiles": {"all": {}}}}],
-           "upstream": {"headers": {"content-type": content_type}, "body": body},
+           "upstream": upstream,
            "requests": [{"path": "/", "expect": {"status": 200}}]}
     with open(os.path.join(out, "mask-%s-256k.scenario.yaml" % name), "w") as f:
         json.dump(doc, f)
