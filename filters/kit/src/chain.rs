@@ -540,36 +540,24 @@ impl ChainRun {
                 (None, Phase::ResponseBody) => stage.on_response_body(&mut cx),
             }
         };
-        let (mut declined_request, mut declined_response) = (false, false);
-        let (mut streamed_request, mut streamed_response) = (false, false);
-        effects.retain(|effect| match effect {
-            Effect::SkipRequestBody => {
-                declined_request = true;
-                false
-            }
-            Effect::SkipResponseBody => {
-                declined_response = true;
-                false
-            }
-            Effect::StreamRequestBody => {
-                streamed_request = true;
-                false
-            }
-            Effect::StreamResponseBody => {
-                streamed_response = true;
-                false
-            }
-            _ => true,
-        });
+        // Body choices are per stage, not effects on the host: recorded here, in the phases
+        // where they can still apply.
         let bit = 1 << i.min(63);
-        if phase == Phase::RequestHeaders {
-            self.declined_request_body |= if declined_request { bit } else { 0 };
-            self.streamed_request_body |= if streamed_request { bit } else { 0 };
-        }
-        if phase != Phase::ResponseBody {
-            self.declined_response_body |= if declined_response { bit } else { 0 };
-            self.streamed_response_body |= if streamed_response { bit } else { 0 };
-        }
+        let request_phase = phase == Phase::RequestHeaders;
+        let response_phase = phase != Phase::ResponseBody;
+        effects.retain(|effect| {
+            let (applies, bits) = match effect {
+                Effect::SkipRequestBody => (request_phase, &mut self.declined_request_body),
+                Effect::SkipResponseBody => (response_phase, &mut self.declined_response_body),
+                Effect::StreamRequestBody => (request_phase, &mut self.streamed_request_body),
+                Effect::StreamResponseBody => (response_phase, &mut self.streamed_response_body),
+                _ => return true,
+            };
+            if applies {
+                *bits |= bit;
+            }
+            false
+        });
         self.apply(host, Some(phase), effects);
         self.export_facts(host);
         flow
