@@ -7,7 +7,7 @@ use crate::config::{compile_profile, hash_key, MaskConfig, OtherContent, Unscann
 use crate::formats::{mask_body, Format};
 use crate::profile::{Profile, Report};
 use crate::stream::{LineStream, LineTooLong};
-use warden_kit::facts::{self, DecisionFact, MaskingFact};
+use warden_kit::facts::{self, MaskObligation, MaskingFact};
 use warden_kit::{
     BodyNeed, ConfigError, Cx, Effect, FailureMode, Flow, HeaderMap, LocalReply, MetricKind, Needs, Stage,
 };
@@ -24,6 +24,13 @@ enum Plan {
     Scan(Format),
     Pass(&'static str),
     Deny(&'static str),
+}
+
+/// The part of `warden.decision` this stage reads (the rest is not deserialized).
+#[derive(serde::Deserialize)]
+struct Obligations {
+    #[serde(default)]
+    mask: Vec<MaskObligation>,
 }
 
 /// A body being masked as it streams (kept in the request's scratch, never in facts: the
@@ -125,7 +132,7 @@ impl Masker {
         .into_iter()
         .collect();
         if self.obligations {
-            let Some(decision) = cx.facts.get_as::<DecisionFact>(facts::DECISION) else {
+            let Some(decision) = cx.facts.get_as::<Obligations>(facts::DECISION) else {
                 // Not decided yet: only the static profiles are known so far.
                 return Ok((!chosen.is_empty()).then_some(chosen));
             };
