@@ -245,7 +245,7 @@ pub struct MaskingReport {
     pub format: String,
     /// Anything a reader of the audit trail must know, e.g.
     /// `json_unparseable_scanned_as_text`, `compressed_passed_unscanned`,
-    /// `too_large_passed_unscanned`.
+    /// `too_large_passed_unscanned`, `line_too_long` (streamed line over the limit).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }
