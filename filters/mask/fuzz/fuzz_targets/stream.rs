@@ -3,19 +3,13 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use std::sync::OnceLock;
-use warden_mask::config::{compile_profile, ProfileConfig};
-use warden_mask::formats::Format;
-use warden_mask::profile::{Profile, Report};
-use warden_mask::stream::LineStream;
 
-fn profile() -> &'static Profile {
-    static PROFILE: OnceLock<Profile> = OnceLock::new();
-    PROFILE.get_or_init(|| {
-        let config: ProfileConfig = serde_json::from_str("{}").unwrap(); // allow-panic: constant config
-        compile_profile("all", &config, None).unwrap() // allow-panic: constant config
-    })
-}
+#[path = "profile.rs"]
+mod profile;
+
+use warden_mask::formats::Format;
+use warden_mask::profile::Report;
+use warden_mask::stream::LineStream;
 
 const LIMIT: usize = 1 << 20;
 
@@ -30,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     let (cuts, body) = rest.split_at(cuts_len);
     let mut points: Vec<usize> = cuts.iter().map(|&c| usize::from(c) * body.len() / 256).collect();
     points.sort_unstable();
-    let profiles = [profile()];
+    let profiles = [profile::all_detectors()];
     let mut whole = LineStream::new(format, LIMIT);
     let expected = whole.push(&profiles, body, true, &mut Report::default()).unwrap(); // allow-panic: under the limit
     let mut stream = LineStream::new(format, LIMIT);
