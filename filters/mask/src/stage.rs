@@ -361,6 +361,12 @@ impl Masker {
             },
         };
         let state = slot.insert(state);
+        if state.profiles.is_empty() {
+            // No profile applies (no static one, and no policy decision to name one): the
+            // body passes as it is, as a buffered one would, and nothing is reported.
+            cx.scratch.set(streams);
+            return Flow::Continue;
+        }
         let profiles: Vec<&Profile> = state.profiles.iter().filter_map(|&i| self.profiles.get(i)).collect();
         let chunk = cx.request.body().unwrap_or_default();
         let (total, notes) = (state.report.total(), state.report.notes.len());

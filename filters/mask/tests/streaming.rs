@@ -126,3 +126,14 @@ fn other_formats_are_still_buffered_whole() {
     assert_eq!(run.on_response_body(&mut host, 23, true), Step::Continue);
     assert_eq!(host.response_body, b"{\"e\":\"[EMAIL]\"}");
 }
+
+#[test]
+fn without_a_profile_or_a_decision_a_stream_passes_untouched_and_unreported() {
+    // Obligations on, no static profile, and no policy stage to decide: nothing applies.
+    let config = r#"{"profiles": {"pii": {"detectors": ["email"]}}}"#;
+    let (mut run, mut host) = start(config, &[(":path", "/")]);
+    let sent = respond(&mut run, &mut host, "text/event-stream", &["data: ada@exa", "mple.com\n\n", ""]);
+    assert_eq!(sent.concat(), "data: ada@example.com\n\n");
+    assert_eq!(sent[0], "data: ada@exa", "passed at once, not held");
+    assert!(!host.filter_state.contains_key(MASKING), "nothing reported");
+}
