@@ -7,6 +7,5 @@
 
 pub mod bench;
 pub mod host;
-pub mod policy;
 pub mod proxy;
 pub mod scenario;

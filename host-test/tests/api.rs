@@ -1,5 +1,5 @@
-//! The harness's Rust API, driven step by step with the probe fixture
-//! (`ci/build-wasm` builds it into target/wasm32-wasip1/release).
+//! The harness's Rust API, driven step by step with the probe fixture (built by the
+//! `warden-test-fixtures` build script).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may panic
 
 use std::path::PathBuf;
@@ -14,9 +14,7 @@ fn shared_runtime() -> Arc<Runtime> {
 }
 
 fn probe_wasm() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip1/release/warden_probe.wasm");
-    assert!(path.exists(), "{} missing: run ci/build-wasm first", path.display());
-    path
+    PathBuf::from(warden_test_fixtures::PROBE_WASM)
 }
 
 fn probe(config: serde_json::Value) -> FilterSpec {

@@ -10,21 +10,16 @@ mod stage;
 pub use config::GuardConfig;
 pub use stage::Guard;
 
-use std::rc::Rc;
-use warden_kit::{Chain, ConfigError, Stage};
+use warden_kit::{ConfigError, StageFactory, StageKind};
 
-/// Compiles the standalone filter's plugin configuration into a one-stage chain.
-pub fn compile_chain(raw: &[u8]) -> Result<Chain, ConfigError> {
-    let config: GuardConfig = warden_kit_proxywasm::config::parse(raw)?;
-    let guard = Guard::compile(config)?;
-    Ok(Chain::new(vec![Rc::new(guard) as Rc<dyn Stage>]))
-}
+/// The guard stage, registered once: its name, configuration type and compiler. Used by
+/// `warden_guard.wasm`, the suite and native tools.
+pub const STAGE: StageFactory = StageFactory::of::<Guard>();
 
-/// The wasm entry point (`_initialize`): registers the root context.
-#[cfg(all(target_arch = "wasm32", feature = "plugin"))]
-#[allow(missing_docs)]
-mod plugin {
-    proxy_wasm::main! {{
-        warden_kit_proxywasm::start("warden_guard", super::compile_chain);
-    }}
+impl StageKind for Guard {
+    const NAME: &'static str = "guard";
+    type Config = GuardConfig;
+    fn compile(config: GuardConfig) -> Result<Guard, ConfigError> {
+        Guard::compile(config)
+    }
 }

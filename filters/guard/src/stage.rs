@@ -5,9 +5,6 @@ use warden_kit::{
     BodyNeed, ConfigError, Cx, Effect, FailureMode, Flow, HeaderMap, LocalReply, MetricKind, Needs, Stage,
 };
 
-/// Envoy's default per-stream buffer limit; a larger body limit could never be enforced.
-const ENVOY_BUFFER_LIMIT: usize = 1024 * 1024;
-
 /// The compiled guard: immutable, shared by all requests.
 #[derive(Debug, Clone)]
 pub struct Guard {
@@ -65,12 +62,7 @@ impl Guard {
             }
         }
         if let Some(max) = config.max_request_body_bytes {
-            if max == 0 || max > ENVOY_BUFFER_LIMIT {
-                return Err(ConfigError::new(
-                    "max_request_body_bytes",
-                    format!("must be between 1 and {ENVOY_BUFFER_LIMIT}"),
-                ));
-            }
+            warden_kit::limits::body_limit("max_request_body_bytes", max)?;
         }
         Ok(Guard {
             strip_exact,
@@ -105,7 +97,7 @@ impl Guard {
 
 impl Stage for Guard {
     fn name(&self) -> &'static str {
-        "guard"
+        <Self as warden_kit::StageKind>::NAME
     }
 
     fn needs(&self) -> Needs {

@@ -1,7 +1,7 @@
 //! What the guard does to requests, through the real chain.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may panic
 
-use warden_guard::compile_chain;
+use warden_guard::STAGE;
 use warden_kit::testing::FakeHost;
 use warden_kit::Step;
 
@@ -11,7 +11,7 @@ fn host(headers: &[(&str, &str)]) -> FakeHost {
 
 #[test]
 fn spoofed_identity_headers_are_removed_before_the_upstream() {
-    let chain = compile_chain(br#"{"strip_request_headers":["x-warden-*","x-user"]}"#).unwrap();
+    let chain = STAGE.standalone(br#"{"strip_request_headers":["x-warden-*","x-user"]}"#).unwrap();
     let mut h = host(&[(":method", "GET"), ("x-warden-subject", "admin"), ("x-user", "root"), ("x-keep", "1")]);
     assert_eq!(chain.start().on_request_headers(&mut h, true), Step::Continue);
     assert_eq!(h.request_header("x-warden-subject"), None);
@@ -22,7 +22,7 @@ fn spoofed_identity_headers_are_removed_before_the_upstream() {
 
 #[test]
 fn disallowed_method_gets_405_with_allow_header() {
-    let chain = compile_chain(br#"{"allowed_methods":["GET","POST"]}"#).unwrap();
+    let chain = STAGE.standalone(br#"{"allowed_methods":["GET","POST"]}"#).unwrap();
     let mut h = host(&[(":method", "DELETE")]);
     assert_eq!(chain.start().on_request_headers(&mut h, true), Step::Pause);
     let reply = h.local_reply.unwrap();
@@ -32,7 +32,7 @@ fn disallowed_method_gets_405_with_allow_header() {
 
 #[test]
 fn missing_required_header_gets_400_naming_the_header() {
-    let chain = compile_chain(br#"{"required_headers":["x-tenant"]}"#).unwrap();
+    let chain = STAGE.standalone(br#"{"required_headers":["x-tenant"]}"#).unwrap();
     let mut h = host(&[(":method", "GET")]);
     chain.start().on_request_headers(&mut h, true);
     assert_eq!(
@@ -43,7 +43,7 @@ fn missing_required_header_gets_400_naming_the_header() {
 
 #[test]
 fn declared_oversized_body_is_refused_before_buffering() {
-    let chain = compile_chain(br#"{"max_request_body_bytes":10}"#).unwrap();
+    let chain = STAGE.standalone(br#"{"max_request_body_bytes":10}"#).unwrap();
     let mut h = host(&[(":method", "POST"), ("content-length", "11")]);
     assert_eq!(chain.start().on_request_headers(&mut h, false), Step::Pause);
     assert_eq!(h.local_reply.map(|r| r.status), Some(413));
@@ -51,7 +51,7 @@ fn declared_oversized_body_is_refused_before_buffering() {
 
 #[test]
 fn chunked_oversized_body_is_refused_at_end_of_stream() {
-    let chain = compile_chain(br#"{"max_request_body_bytes":10}"#).unwrap();
+    let chain = STAGE.standalone(br#"{"max_request_body_bytes":10}"#).unwrap();
     let mut h = host(&[(":method", "POST"), ("transfer-encoding", "chunked")]);
     let mut run = chain.start();
     assert_eq!(run.on_request_headers(&mut h, false), Step::Continue);
@@ -62,7 +62,7 @@ fn chunked_oversized_body_is_refused_at_end_of_stream() {
 
 #[test]
 fn body_within_limit_passes() {
-    let chain = compile_chain(br#"{"max_request_body_bytes":10}"#).unwrap();
+    let chain = STAGE.standalone(br#"{"max_request_body_bytes":10}"#).unwrap();
     let mut h = host(&[(":method", "POST")]);
     let mut run = chain.start();
     run.on_request_headers(&mut h, false);
@@ -73,12 +73,12 @@ fn body_within_limit_passes() {
 
 #[test]
 fn bad_configuration_names_the_field() {
-    let err = compile_chain(br#"{"strip_request_headers":["x-ok",":authority"]}"#).err().unwrap();
+    let err = STAGE.standalone(br#"{"strip_request_headers":["x-ok",":authority"]}"#).err().unwrap();
     assert_eq!(err.field, "strip_request_headers[1]");
-    let err = compile_chain(br#"{"allowed_methods":["get"]}"#).err().unwrap();
+    let err = STAGE.standalone(br#"{"allowed_methods":["get"]}"#).err().unwrap();
     assert_eq!(err.field, "allowed_methods[0]");
-    let err = compile_chain(br#"{"max_request_body_bytes":2000000}"#).err().unwrap();
+    let err = STAGE.standalone(br#"{"max_request_body_bytes":2000000}"#).err().unwrap();
     assert_eq!(err.field, "max_request_body_bytes");
-    let err = compile_chain(br#"{"allowed_method":["GET"]}"#).err().unwrap();
+    let err = STAGE.standalone(br#"{"allowed_method":["GET"]}"#).err().unwrap();
     assert!(err.message.contains("unknown field"), "{err}");
 }

@@ -1,8 +1,8 @@
-//! Per-VM cache of verified tokens, so a repeated token costs a hash and a lookup instead of a
-//! signature check. Runtime state, not configuration: it lives beside the compiled stage in
-//! a `RefCell` (a wasm VM is single-threaded).
+//! Per-VM cache of verified tokens, so a repeated token costs a lookup instead of a signature
+//! check. Runtime state, not configuration: it lives in the stage's per-VM state
+//! ([`crate::vm::IdentityVm`]).
 
-use crate::sources::Verified;
+use crate::verified::Verified;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
@@ -43,7 +43,12 @@ impl TokenCache {
                 Some(cached.verified.clone())
             }
             Some(cached) if now_secs >= cached.exp => {
+                // Out of the eviction order too: a token put again later must not be queued
+                // twice (the stale copy would evict the fresh entry before its turn).
                 self.entries.remove(token);
+                if let Some(at) = self.order.iter().position(|queued| **queued == *token) {
+                    self.order.remove(at);
+                }
                 None
             }
             _ => None,
@@ -120,6 +125,20 @@ mod tests {
         assert!(cache.get(0, "b", 50).is_none(), "the oldest entry (b) made room for d");
         assert_eq!(cache.get(0, "c", 50).map(|v| v.fact.subject.clone()), Some("c".into()));
         assert_eq!(cache.hits(), 3);
+    }
+
+    #[test]
+    fn an_expired_token_put_again_is_evicted_in_its_new_turn() {
+        let mut cache = TokenCache::new(2);
+        cache.put(0, "a", verified("a"), 100);
+        cache.put(0, "b", verified("b"), 1000);
+        assert!(cache.get(0, "a", 150).is_none(), "a expired");
+        cache.put(0, "a", verified("a"), 1000); // a is now newer than b
+        cache.put(0, "c", verified("c"), 1000); // evicts the oldest: b
+        assert!(cache.get(0, "a", 150).is_some(), "a was put after b, so b goes first");
+        assert!(cache.get(0, "b", 150).is_none());
+        assert!(cache.get(0, "c", 150).is_some());
+        assert_eq!(cache.order.len(), cache.entries.len(), "each entry queued once");
     }
 
     #[test]

@@ -53,17 +53,6 @@ pub struct Remote {
     pub min_refetch_secs: u64,
 }
 
-/// The last good key set fetched for a provider (runtime state of the VM).
-#[derive(Debug, Clone, Default)]
-pub struct FetchedKeys {
-    /// Keys (empty until the first good fetch).
-    pub keys: Vec<VerifyingKey>,
-    /// When the last good set arrived (seconds since the epoch); 0 never.
-    pub fetched_at: u64,
-    /// When a fetch was last started (seconds since the epoch); 0 never.
-    pub attempted_at: u64,
-}
-
 /// A compiled API key.
 #[derive(Debug, Clone)]
 pub struct ApiKey {
@@ -107,10 +96,9 @@ pub struct Identity {
     pub headers: UpstreamHeaders,
     /// Failure behaviour.
     pub failure_mode: FailureMode,
-    /// Verified tokens of this VM (runtime state, not configuration).
-    pub cache: std::cell::RefCell<crate::cache::TokenCache>,
-    /// Fetched key sets by provider index (runtime state, not configuration).
-    pub fetched: Vec<std::cell::RefCell<FetchedKeys>>,
+    /// Verified tokens remembered per VM (0: no cache). The cache itself is VM state
+    /// ([`crate::vm::IdentityVm`]), not configuration.
+    pub token_cache_size: usize,
     /// Upstream identity header names, removed from every incoming request.
     strip: Vec<String>,
 }
@@ -321,10 +309,7 @@ impl Identity {
             default_requirement: config.default_requirement,
             headers: config.upstream_headers,
             failure_mode: config.failure_mode,
-            cache: std::cell::RefCell::new(crate::cache::TokenCache::new(
-                config.token_cache_size.unwrap_or(crate::cache::DEFAULT_CAPACITY),
-            )),
-            fetched: (0..config.providers.len()).map(|_| Default::default()).collect(),
+            token_cache_size: config.token_cache_size.unwrap_or(crate::cache::DEFAULT_CAPACITY),
         })
     }
 

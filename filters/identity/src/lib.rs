@@ -11,24 +11,22 @@ pub mod config;
 pub mod jwt;
 mod sources;
 mod stage;
+mod verified;
+pub mod vm;
 
 pub use compile::Identity;
 pub use config::IdentityConfig;
 
-use std::rc::Rc;
-use warden_kit::{Chain, ConfigError, Stage};
+use warden_kit::{ConfigError, StageFactory, StageKind};
 
-/// Compiles the standalone filter's plugin configuration into a one-stage chain.
-pub fn compile_chain(raw: &[u8]) -> Result<Chain, ConfigError> {
-    let config: IdentityConfig = warden_kit_proxywasm::config::parse(raw)?;
-    Ok(Chain::new(vec![Rc::new(Identity::compile(config)?) as Rc<dyn Stage>]))
-}
+/// The identity stage, registered once: its name, configuration type and compiler. Used by
+/// `warden_identity.wasm`, the suite and native tools.
+pub const STAGE: StageFactory = StageFactory::of::<Identity>();
 
-/// The wasm entry point (`_initialize`): registers the root context.
-#[cfg(all(target_arch = "wasm32", feature = "plugin"))]
-#[allow(missing_docs)]
-mod plugin {
-    proxy_wasm::main! {{
-        warden_kit_proxywasm::start("warden_identity", super::compile_chain);
-    }}
+impl StageKind for Identity {
+    const NAME: &'static str = "identity";
+    type Config = IdentityConfig;
+    fn compile(config: IdentityConfig) -> Result<Identity, ConfigError> {
+        Identity::compile(config)
+    }
 }

@@ -1,66 +1,23 @@
 //! Credential sources: JWT providers, API keys, SPIFFE. Each returns `None` when its
 //! credential is absent, `Some(Err)` when present but invalid.
 
-use crate::cache::TokenCache;
 use crate::compile::{ApiKey, Identity, Provider};
-use crate::config::{TokenSource, UpstreamHeaders};
+use crate::config::TokenSource;
 use crate::jwt::{self, Claims, JwtError};
+use crate::verified::Verified;
+use crate::vm::IdentityVm;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::rc::Rc;
 use subtle::ConstantTimeEq;
 use warden_kit::facts::{Actor, IdentityFact, SubjectKind, VERSION};
-use warden_kit::{EncodedFact, RequestView};
+use warden_kit::RequestView;
 
 /// Why a present credential was refused (short, never containing the credential).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     /// Description for `error_description` and logs.
     pub reason: String,
-}
-
-/// A verified identity rendered once for publishing: the fact (already serialized), the
-/// upstream headers it maps to, and what to do with the credential. Shared by the token cache
-/// and every request it answers, so a cache hit serializes and formats nothing.
-#[derive(Debug)]
-pub struct Verified {
-    /// The identity fact.
-    pub fact: IdentityFact,
-    /// The fact serialized for `warden.identity` (`None` only if it could not be serialized).
-    pub encoded: Option<EncodedFact>,
-    /// Upstream identity headers (name, value) as configured by `upstream_headers`.
-    pub upstream_headers: Vec<(String, String)>,
-    /// Header to remove before the upstream (a credential that must not be forwarded).
-    pub remove_header: Option<String>,
-}
-
-impl Verified {
-    /// Renders `fact` for publishing with the configured header names.
-    pub fn new(fact: IdentityFact, names: &UpstreamHeaders, remove_header: Option<String>) -> Rc<Verified> {
-        let mut upstream_headers = Vec::new();
-        let mut add = |name: &Option<String>, value: String| {
-            if let Some(name) = name {
-                upstream_headers.push((name.clone(), value));
-            }
-        };
-        add(&names.subject, fact.subject.clone());
-        add(&names.kind, kind_name(fact.kind).to_string());
-        if let Some(actor) = fact.actors.last() {
-            add(&names.actor, actor.subject.clone());
-        }
-        if !fact.groups.is_empty() {
-            add(&names.groups, fact.groups.join(","));
-        }
-        Rc::new(Verified { encoded: EncodedFact::new(&fact), fact, upstream_headers, remove_header })
-    }
-}
-
-fn kind_name(kind: SubjectKind) -> &'static str {
-    match kind {
-        SubjectKind::Human => "human",
-        SubjectKind::Agent => "agent",
-        SubjectKind::Service => "service",
-    }
 }
 
 fn claim<'a>(claims: &'a Claims, path: &[String]) -> Option<&'a Value> {
@@ -170,18 +127,18 @@ pub enum JwtOutcome {
 }
 
 /// Tries every JWT provider in order; a token verified before (and not expired) comes from
-/// `cache` without a signature check.
-pub fn jwt(identity: &Identity, request: &dyn RequestView, now_secs: u64, cache: &mut TokenCache) -> JwtOutcome {
+/// the VM's token cache without a signature check.
+pub fn jwt(identity: &Identity, request: &dyn RequestView, now_secs: u64, vm: &mut IdentityVm) -> JwtOutcome {
     for (index, provider) in identity.providers.iter().enumerate() {
         let Some(found) = token(provider, request) else { continue };
         let token = match found {
             Ok(token) => token,
             Err(refusal) => return JwtOutcome::Refused(refusal),
         };
-        if let Some(verified) = cache.get(index, token, now_secs) {
+        if let Some(verified) = vm.cache.get(index, token, now_secs) {
             return JwtOutcome::Verified(verified);
         }
-        let fetched = identity.fetched[index].borrow();
+        let Some(fetched) = vm.fetched.get(index) else { return JwtOutcome::KeysUnavailable };
         let keys = match &provider.remote {
             None => &provider.keys,
             Some(remote) => {
@@ -214,7 +171,7 @@ pub fn jwt(identity: &Identity, request: &dyn RequestView, now_secs: u64, cache:
                     _ => None,
                 };
                 let verified = Verified::new(fact, &identity.headers, remove_header);
-                cache.put(index, token, verified.clone(), exp);
+                vm.cache.put(index, token, verified.clone(), exp);
                 JwtOutcome::Verified(verified)
             }
             Err(e) => JwtOutcome::Refused(Refusal { reason: e.to_string() }),

@@ -4,11 +4,13 @@ use crate::compile::Identity;
 use crate::compile::Remote;
 use crate::config::Requirement;
 use crate::jwt::parse_jwks;
-use crate::sources::{self, JwtOutcome, Refusal, Verified};
+use crate::sources::{self, JwtOutcome, Refusal};
+use crate::verified::Verified;
+use crate::vm::IdentityVm;
 use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 use warden_kit::facts;
-use warden_kit::{Callout, CalloutResponse};
+use warden_kit::{Callout, CalloutResponse, VmState};
 use warden_kit::{Cx, Effect, FailureMode, Flow, HeaderMap, LocalReply, LogLevel, MetricKind, Needs, Stage};
 
 /// 401 with an RFC 6750 challenge and a JSON body; nothing from the credential is echoed.
@@ -39,8 +41,8 @@ impl Identity {
             cx.effects.push(Effect::RemoveHeader { map: HeaderMap::Request, name: header.clone() });
         }
         match &verified.encoded {
-            Some(encoded) => cx.facts.set_encoded(facts::IDENTITY, encoded),
-            None => cx.facts.put(facts::IDENTITY, &verified.fact),
+            Some(encoded) => cx.facts.write_encoded(facts::IDENTITY, encoded),
+            None => cx.facts.write(facts::IDENTITY, &verified.fact),
         }
     }
 }
@@ -55,7 +57,9 @@ impl Identity {
         let Some(Remote { cluster, authority, path, timeout_ms, .. }) = self.providers[index].remote.clone() else {
             return Flow::Continue;
         };
-        self.fetched[index].borrow_mut().attempted_at = now;
+        if let Some(fetched) = cx.vm.get_mut::<IdentityVm>().and_then(|vm| vm.fetched.get_mut(index)) {
+            fetched.attempted_at = now;
+        }
         cx.effects.push(Effect::Metric {
             name: "warden_identity_jwks_fetches_total",
             kind: MetricKind::Counter,
@@ -91,7 +95,14 @@ impl Identity {
     }
 
     /// Stores a fetched key set, or keeps the last good one when the fetch failed.
-    fn store_keys(&self, index: usize, response: &CalloutResponse, now: u64, effects: &mut Vec<Effect>) {
+    fn store_keys(
+        &self,
+        vm: &mut VmState,
+        index: usize,
+        response: &CalloutResponse,
+        now: u64,
+        effects: &mut Vec<Effect>,
+    ) {
         let provider = &self.providers[index];
         let parsed = if response.is_success() {
             parse_jwks(&response.body, provider.default_rsa).map_err(|e| e.to_string())
@@ -108,8 +119,8 @@ impl Identity {
                     skipped
                 );
                 effects.push(Effect::Log { level: LogLevel::Info, message });
-                let mut fetched = self.fetched[index].borrow_mut();
-                if !keys.is_empty() {
+                let fetched = vm.get_mut::<IdentityVm>().and_then(|vm| vm.fetched.get_mut(index));
+                if let (false, Some(fetched)) = (keys.is_empty(), fetched) {
                     fetched.keys = keys;
                     fetched.fetched_at = now;
                 }
@@ -127,7 +138,7 @@ impl Identity {
     /// A key set fetched for a waiting request arrived: store it, then decide the request.
     fn keys_arrived(&self, cx: &mut Cx<'_>, index: usize, response: &CalloutResponse) -> Flow {
         let now = cx.now.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        self.store_keys(index, response, now, cx.effects);
+        self.store_keys(cx.vm, index, response, now, cx.effects);
         self.on_request_headers(cx)
     }
 }
@@ -138,7 +149,7 @@ fn secs(now: SystemTime) -> u64 {
 
 impl Stage for Identity {
     fn name(&self) -> &'static str {
-        "identity"
+        <Self as warden_kit::StageKind>::NAME
     }
 
     fn needs(&self) -> Needs {
@@ -149,18 +160,24 @@ impl Stage for Identity {
         self.failure_mode
     }
 
+    /// The token cache and fetched key sets of one VM.
+    fn vm_state(&self) -> VmState {
+        VmState::new(IdentityVm::new(self))
+    }
+
     /// Fetched key sets are refreshed in the background at half their TTL.
     fn tick_period(&self) -> Option<Duration> {
         let shortest = self.providers.iter().filter_map(|p| p.remote.as_ref()).map(|r| r.ttl_secs).min()?;
         Some(Duration::from_secs((shortest / 2).max(1)))
     }
 
-    fn on_tick(&self, now: SystemTime, effects: &mut Vec<Effect>) -> Vec<Callout> {
+    fn on_tick(&self, now: SystemTime, vm: &mut VmState, effects: &mut Vec<Effect>) -> Vec<Callout> {
         let now = secs(now);
         let mut callouts = Vec::new();
+        let Some(vm) = vm.get_mut::<IdentityVm>() else { return callouts };
         for (index, provider) in self.providers.iter().enumerate() {
             let Some(remote) = &provider.remote else { continue };
-            let mut fetched = self.fetched[index].borrow_mut();
+            let Some(fetched) = vm.fetched.get_mut(index) else { continue };
             let due = fetched.keys.is_empty() || now >= fetched.fetched_at + remote.ttl_secs / 2;
             if due && now > fetched.attempted_at {
                 fetched.attempted_at = now;
@@ -184,10 +201,16 @@ impl Stage for Identity {
         callouts
     }
 
-    fn on_background_response(&self, now: SystemTime, response: &CalloutResponse, effects: &mut Vec<Effect>) {
+    fn on_background_response(
+        &self,
+        now: SystemTime,
+        vm: &mut VmState,
+        response: &CalloutResponse,
+        effects: &mut Vec<Effect>,
+    ) {
         if let Some(index) = response.tag.strip_prefix("jwks:").and_then(|i| i.parse::<usize>().ok()) {
             if index < self.providers.len() {
-                self.store_keys(index, response, secs(now), effects);
+                self.store_keys(vm, index, response, secs(now), effects);
             }
         }
     }
@@ -214,8 +237,13 @@ impl Stage for Identity {
             return Flow::Continue;
         }
         let now = cx.now.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        let hits_before = self.cache.borrow().hits();
-        let outcome = sources::jwt(self, cx.request, now, &mut self.cache.borrow_mut());
+        let Some(vm) = cx.vm.get_mut::<IdentityVm>() else {
+            // The chain always creates this stage's state; without it nothing can be verified.
+            return self.keys_unavailable(cx);
+        };
+        let hits_before = vm.cache.hits();
+        let outcome = sources::jwt(self, cx.request, now, vm);
+        let cache_hit = vm.cache.hits() > hits_before;
         let found = match outcome {
             JwtOutcome::Verified(verified) => Some(Ok(verified)),
             JwtOutcome::Refused(refusal) => Some(Err(refusal)),
@@ -226,11 +254,8 @@ impl Stage for Identity {
         match found {
             Some(Ok(verified)) => {
                 // One counter per identified request: cache hits and fresh verifications apart.
-                let metric = if self.cache.borrow().hits() > hits_before {
-                    "warden_identity_cache_hits_total"
-                } else {
-                    "warden_identity_verified_total"
-                };
+                let metric =
+                    if cache_hit { "warden_identity_cache_hits_total" } else { "warden_identity_verified_total" };
                 cx.effects.push(Effect::Metric { name: metric, kind: MetricKind::Counter, value: 1 });
                 self.publish(cx, &verified);
                 Flow::Continue

@@ -7,7 +7,7 @@ use base64::Engine;
 use p256::ecdsa::signature::Signer;
 use serde_json::json;
 use std::time::{Duration, UNIX_EPOCH};
-use warden_identity::compile_chain;
+use warden_identity::STAGE;
 use warden_kit::testing::FakeHost;
 use warden_kit::{CalloutResponse, Chain, Step};
 
@@ -46,7 +46,7 @@ fn chain() -> Chain {
         "name": "idp", "issuer": "https://idp.test", "algorithms": ["ES256"],
         "jwks_uri": {"cluster": "idp", "authority": "idp.test", "path": "/jwks", "ttl_secs": 600, "min_refetch_secs": 30}
     }]});
-    compile_chain(config.to_string().as_bytes()).unwrap()
+    STAGE.standalone(config.to_string().as_bytes()).unwrap()
 }
 
 fn host(token: &str, at: u64) -> FakeHost {
@@ -135,7 +135,7 @@ fn failed_refresh_keeps_the_last_good_set() {
 #[test]
 fn jwks_and_jwks_uri_are_exclusive() {
     let config = json!({"providers": [{"name": "idp", "issuer": "https://idp.test", "algorithms": ["ES256"]}]});
-    assert_eq!(compile_chain(config.to_string().as_bytes()).err().unwrap().field, "providers[0].jwks");
+    assert_eq!(STAGE.standalone(config.to_string().as_bytes()).err().unwrap().field, "providers[0].jwks");
 }
 
 #[test]
@@ -144,7 +144,7 @@ fn background_tick_refreshes_the_key_set_before_requests_need_it() {
         "name": "idp", "issuer": "https://idp.test", "algorithms": ["ES256"],
         "jwks_uri": {"cluster": "idp", "authority": "idp.test", "path": "/jwks", "ttl_secs": 600, "min_refetch_secs": 3600}
     }]});
-    let chain = compile_chain(config.to_string().as_bytes()).unwrap();
+    let chain = STAGE.standalone(config.to_string().as_bytes()).unwrap();
     let mut background = warden_kit::Background::new(chain.clone());
     assert_eq!(background.tick_period(), Some(Duration::from_secs(300)));
 

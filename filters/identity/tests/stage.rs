@@ -7,7 +7,7 @@ use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::time::{Duration, UNIX_EPOCH};
-use warden_identity::compile_chain;
+use warden_identity::STAGE;
 use warden_kit::facts::{IdentityFact, SubjectKind, IDENTITY};
 use warden_kit::testing::FakeHost;
 
@@ -49,7 +49,7 @@ fn run(headers: &[(&str, &str)]) -> FakeHost {
 }
 
 fn run_with(headers: &[(&str, &str)], setup: impl FnOnce(&mut FakeHost)) -> FakeHost {
-    let chain = compile_chain(config().to_string().as_bytes()).unwrap();
+    let chain = STAGE.standalone(config().to_string().as_bytes()).unwrap();
     let mut host = FakeHost::with_request(headers);
     host.now = UNIX_EPOCH + Duration::from_secs(NOW);
     setup(&mut host);
@@ -58,7 +58,7 @@ fn run_with(headers: &[(&str, &str)], setup: impl FnOnce(&mut FakeHost)) -> Fake
 }
 
 fn fact(host: &FakeHost) -> IdentityFact {
-    serde_json::from_slice(host.filter_state.get(IDENTITY).expect("identity fact")).unwrap()
+    host.fact(IDENTITY).expect("identity fact")
 }
 
 #[test]
@@ -135,7 +135,7 @@ fn invalid_token_is_refused_without_echoing_it_even_on_optional_routes() {
 fn optional_route_without_credentials_is_anonymous() {
     let host = run(&[(":path", "/public/page")]);
     assert!(host.local_reply.is_none());
-    assert!(!host.filter_state.contains_key(IDENTITY));
+    assert!(!host.filter_state.contains_key(IDENTITY.name()));
 }
 
 #[test]
@@ -169,31 +169,31 @@ fn spiffe_peer_identity_from_the_connection() {
 fn other_authorization_schemes_are_not_tokens() {
     let host = run(&[(":path", "/api"), ("authorization", "Basic YWxpY2U6cGFzcw==")]);
     assert_eq!(host.local_reply.map(|r| r.status), Some(401));
-    assert!(!host.filter_state.contains_key(IDENTITY));
+    assert!(!host.filter_state.contains_key(IDENTITY.name()));
 }
 
 #[test]
 fn bad_configuration_names_the_field() {
     let mut c = config();
     c["providers"][0]["algorithms"] = json!(["none"]);
-    assert_eq!(compile_chain(c.to_string().as_bytes()).err().unwrap().field, "providers[0].algorithms[0]");
+    assert_eq!(STAGE.standalone(c.to_string().as_bytes()).err().unwrap().field, "providers[0].algorithms[0]");
     let mut c = config();
     c["providers"][0]["issuer"] = json!("");
-    assert_eq!(compile_chain(c.to_string().as_bytes()).err().unwrap().field, "providers[0].issuer");
+    assert_eq!(STAGE.standalone(c.to_string().as_bytes()).err().unwrap().field, "providers[0].issuer");
     let mut c = config();
     c["providers"][0]["jwks"]["keys"][0]["alg"] = json!("HS512");
-    assert_eq!(compile_chain(c.to_string().as_bytes()).err().unwrap().field, "providers[0].jwks.keys[0]");
+    assert_eq!(STAGE.standalone(c.to_string().as_bytes()).err().unwrap().field, "providers[0].jwks.keys[0]");
     let mut c = config();
     c["api_keys"]["keys"][0]["sha256"] = json!("abc");
-    assert_eq!(compile_chain(c.to_string().as_bytes()).err().unwrap().field, "api_keys.keys[0].sha256");
+    assert_eq!(STAGE.standalone(c.to_string().as_bytes()).err().unwrap().field, "api_keys.keys[0].sha256");
     let mut c = config();
     c["providerz"] = json!([]);
-    assert!(compile_chain(c.to_string().as_bytes()).err().unwrap().message.contains("unknown field"));
+    assert!(STAGE.standalone(c.to_string().as_bytes()).err().unwrap().message.contains("unknown field"));
 }
 
 #[test]
 fn repeated_token_comes_from_the_cache_but_never_past_exp() {
-    let chain = compile_chain(config().to_string().as_bytes()).unwrap();
+    let chain = STAGE.standalone(config().to_string().as_bytes()).unwrap();
     let mut claims = alice();
     claims["exp"] = json!(NOW + 100);
     let bearer = format!("Bearer {}", token(claims));

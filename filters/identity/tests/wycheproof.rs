@@ -1,5 +1,6 @@
 //! The verifier agrees with Wycheproof: every `valid` vector accepted, every `invalid` one
-//! rejected (`acceptable` vectors are not asserted). Vectors: ../shared/testdata/wycheproof.
+//! rejected (`acceptable` vectors are not asserted). Vectors: `tests/wycheproof/` (vendored
+//! from C2SP Wycheproof, Apache-2.0; see its README for the commit).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may panic
 
 use serde_json::Value;
@@ -7,7 +8,7 @@ use std::path::PathBuf;
 use warden_identity::jwt::{Algorithm, Jwk, VerifyingKey};
 
 fn vectors(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/wycheproof").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/wycheproof").join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }

@@ -30,7 +30,8 @@ impl Background {
         let now = host.now();
         for (index, stage) in self.chain.stages().iter().enumerate() {
             let mut effects = Vec::new();
-            let callouts = stage.on_tick(now, &mut effects);
+            let callouts =
+                self.chain.with_vm_state(index, |vm| stage.on_tick(now, vm, &mut effects)).unwrap_or_default();
             apply(host, effects);
             for callout in callouts {
                 match host.dispatch(&callout) {
@@ -41,7 +42,8 @@ impl Background {
                         host.log(LogLevel::Warn, &format!("warden: background {err}"));
                         let synthetic = CalloutResponse { status: 503, tag: callout.tag, ..CalloutResponse::default() };
                         let mut effects = Vec::new();
-                        stage.on_background_response(now, &synthetic, &mut effects);
+                        self.chain
+                            .with_vm_state(index, |vm| stage.on_background_response(now, vm, &synthetic, &mut effects));
                         apply(host, effects);
                     }
                 }
@@ -55,7 +57,8 @@ impl Background {
         let Some(stage) = self.chain.stages().get(index).cloned() else { return };
         response.tag = tag;
         let mut effects = Vec::new();
-        stage.on_background_response(host.now(), &response, &mut effects);
+        let now = host.now();
+        self.chain.with_vm_state(index, |vm| stage.on_background_response(now, vm, &response, &mut effects));
         apply(host, effects);
     }
 }

@@ -2,17 +2,17 @@
 //! applying their effects through a [`Host`].
 
 use crate::effect::{CalloutResponse, Effect, HeaderMap, LocalReply, LogLevel};
+use crate::error::KitError;
 use crate::facts::{self, Facts};
 use crate::failure::FailureMode;
 use crate::host::Host;
+use crate::limits::MAX_BODY_BYTES;
 use crate::scratch::Scratch;
 use crate::stage::{BodyNeed, Cx, Flow, Needs, Stage};
 use crate::view::RequestView;
+use crate::vm_state::VmState;
 use std::cell::RefCell;
 use std::rc::Rc;
-
-/// Default limit for a buffered body: Envoy's own default buffer limit (1 MiB).
-pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// What the proxy callback should return.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +29,8 @@ enum Phase {
     RequestBody,
     ResponseHeaders,
     ResponseBody,
+    /// End of the stream (`on_log`): nothing can be changed or refused any more.
+    Log,
 }
 
 impl Phase {
@@ -38,6 +40,7 @@ impl Phase {
             Phase::RequestBody => "request body",
             Phase::ResponseHeaders => "response headers",
             Phase::ResponseBody => "response body",
+            Phase::Log => "log",
         }
     }
 
@@ -50,6 +53,10 @@ struct Inner {
     stages: Vec<Rc<dyn Stage>>,
     /// Each stage's `needs()`, asked once at configure time.
     needs: Vec<crate::stage::Needs>,
+    /// Per stage: whether a later stage enforces approvals.
+    approval_follows: Vec<bool>,
+    /// Whether any stage enforces approvals.
+    enforces_approval: bool,
     request_body: BodyNeed,
     response_body: BodyNeed,
     body_failure: FailureMode,
@@ -57,6 +64,8 @@ struct Inner {
     reads_facts: Vec<&'static str>,
     response_headers: bool,
     log: bool,
+    /// Each stage's mutable state for this VM (the chain is built once per VM).
+    vm: RefCell<Vec<VmState>>,
 }
 
 /// An ordered list of stages with what they need, compiled once at configure time.
@@ -80,8 +89,8 @@ fn strongest(a: BodyNeed, b: BodyNeed) -> BodyNeed {
 }
 
 impl Chain {
-    /// A chain of `stages` in order; body limit: the smallest of the stages' own limits, else
-    /// [`DEFAULT_MAX_BODY_BYTES`]; facts not imported.
+    /// A chain of `stages` in order, with each stage's [`VmState`] created; body limit: the
+    /// smallest of the stages' own limits, else [`MAX_BODY_BYTES`]; facts not imported.
     pub fn new(stages: Vec<Rc<dyn Stage>>) -> Chain {
         let mut request_body = BodyNeed::None;
         let mut response_body = BodyNeed::None;
@@ -98,10 +107,15 @@ impl Chain {
         let response_headers = stages.iter().any(|s| s.needs().response_headers);
         let log = stages.iter().any(|s| s.needs().log);
         let needs: Vec<Needs> = stages.iter().map(|s| s.needs()).collect();
-        let max_body_bytes = needs_limit(&needs).unwrap_or(DEFAULT_MAX_BODY_BYTES);
+        let max_body_bytes = needs_limit(&needs).unwrap_or(MAX_BODY_BYTES);
+        let approval_follows = (0..needs.len()).map(|i| needs[i + 1..].iter().any(|n| n.enforces_approval)).collect();
+        let stages_enforce = needs.iter().any(|n| n.enforces_approval);
+        let vm = RefCell::new(stages.iter().map(|s| s.vm_state()).collect());
         let inner = Inner {
             stages,
             needs,
+            approval_follows,
+            enforces_approval: stages_enforce,
             request_body,
             response_body,
             body_failure,
@@ -109,6 +123,7 @@ impl Chain {
             reads_facts: Vec::new(),
             response_headers,
             log,
+            vm,
         };
         Chain { inner: Rc::new(inner) }
     }
@@ -133,6 +148,8 @@ impl Chain {
         let mut inner = Inner {
             stages: old.stages.clone(),
             needs: old.needs.clone(),
+            approval_follows: old.approval_follows.clone(),
+            enforces_approval: old.enforces_approval,
             request_body: old.request_body,
             response_body: old.response_body,
             body_failure: old.body_failure,
@@ -140,6 +157,7 @@ impl Chain {
             reads_facts: old.reads_facts.clone(),
             response_headers: old.response_headers,
             log: old.log,
+            vm: RefCell::new(old.stages.iter().map(|s| s.vm_state()).collect()),
         };
         change(&mut inner);
         Chain { inner: Rc::new(inner) }
@@ -153,6 +171,13 @@ impl Chain {
     /// Names of the stages, in order.
     pub fn stage_names(&self) -> Vec<&'static str> {
         self.inner.stages.iter().map(|s| s.name()).collect()
+    }
+
+    /// Runs `work` with stage `index`'s VM state; `None` if there is no such stage or the
+    /// state is in use (a callback cannot re-enter the chain, so that never happens).
+    pub(crate) fn with_vm_state<R>(&self, index: usize, work: impl FnOnce(&mut VmState) -> R) -> Option<R> {
+        let mut states = self.inner.vm.try_borrow_mut().ok()?;
+        states.get_mut(index).map(work)
     }
 
     /// State for a new request.
@@ -173,6 +198,7 @@ impl Chain {
             streamed_response_body: 0,
             chunk_end: false,
             chunks_seen: false,
+            headers_only: false,
             scratch: self.inner.stages.iter().map(|_| Scratch::default()).collect(),
         }
     }
@@ -208,6 +234,8 @@ pub struct ChainRun {
     chunk_end: bool,
     /// Whether a chunk of the current streamed body was handled already.
     chunks_seen: bool,
+    /// Whether the request ended with its headers (no body).
+    headers_only: bool,
     /// Each stage's working state for this request.
     scratch: Vec<Scratch>,
 }
@@ -242,6 +270,20 @@ impl RequestView for PhaseView<'_> {
     }
 }
 
+/// The part of `warden.decision` the approval guard reads.
+#[derive(serde::Deserialize)]
+struct DecidedEffect {
+    effect: facts::Verdict,
+}
+impl facts::ViewOf<facts::DecisionFact> for DecidedEffect {}
+
+/// The part of `warden.approval` the approval guard reads.
+#[derive(serde::Deserialize)]
+struct ApprovalOutcome {
+    status: facts::ApprovalStatus,
+}
+impl facts::ViewOf<facts::ApprovalFact> for ApprovalOutcome {}
+
 enum Handled {
     Next,
     Stop,
@@ -265,9 +307,10 @@ impl ChainRun {
             // In memory only: every filter reads `x-request-id` itself, and exporting it would
             // cost a hostcall per request per filter (access logs use `%REQ(x-request-id)%`).
             let id = serde_json::Value::String(id.to_string());
-            self.facts.import(facts::REQUEST_ID, id);
+            self.facts.import(facts::REQUEST_ID.name(), id);
         }
         self.import_facts(host);
+        self.headers_only = end_of_stream;
         let step = self.run_phase(host, Phase::RequestHeaders, 0);
         self.unset_length_if_rewritten(host, Phase::RequestBody, end_of_stream);
         step
@@ -300,7 +343,7 @@ impl ChainRun {
     fn import_facts(&mut self, host: &mut dyn Host) {
         let inner = self.inner.clone();
         for &key in &inner.reads_facts {
-            if self.facts.get(key).is_some() {
+            if self.facts.raw(key).is_some() {
                 continue;
             }
             if let Some(bytes) = host.filter_state(key) {
@@ -313,13 +356,52 @@ impl ChainRun {
 
     /// Request body callback: buffers until end of stream, then runs `on_request_body`.
     pub fn on_request_body(&mut self, host: &mut dyn Host, body_size: usize, end_of_stream: bool) -> Step {
-        if self.replied || self.inner.request_body == BodyNeed::None || self.skip_request_body {
+        if self.replied {
             return Step::Continue;
         }
-        if !(0..self.inner.stages.len()).any(|i| self.wants(i, Phase::RequestBody)) {
-            return Step::Continue; // every stage that reads bodies declined this one
+        let unread = self.inner.request_body == BodyNeed::None
+            || self.skip_request_body
+            // every stage that reads bodies declined this one
+            || !(0..self.inner.stages.len()).any(|i| self.wants(i, Phase::RequestBody));
+        if unread {
+            if end_of_stream && self.refuse_unapproved(host) {
+                return Step::Pause;
+            }
+            return Step::Continue;
         }
         self.body_phase(host, Phase::RequestBody, body_size, end_of_stream)
+    }
+
+    /// The kit's own guard: a request that `warden.decision` says needs a human's approval
+    /// never goes on without `warden.approval` saying `approved`, whatever the stages did
+    /// (403 `approval_unavailable`). Checked once the request is complete, or right after the
+    /// headers when no stage of the chain enforces approvals. Returns whether it refused.
+    fn refuse_unapproved(&mut self, host: &mut dyn Host) -> bool {
+        let needs_approval = self
+            .facts
+            .read_view::<_, DecidedEffect>(facts::DECISION)
+            .is_some_and(|d| d.effect == facts::Verdict::RequireApproval);
+        let approved = self
+            .facts
+            .read_view::<_, ApprovalOutcome>(facts::APPROVAL)
+            .is_some_and(|a| a.status == facts::ApprovalStatus::Approved);
+        if !needs_approval || approved {
+            return false;
+        }
+        host.log(
+            LogLevel::Error,
+            "warden: a request that needs approval reached the end of the chain unapproved: refused",
+        );
+        let request_id = self.facts.request_id().unwrap_or_default();
+        let body = serde_json::json!({"error": "approval_unavailable",
+            "message": "this request needs a human's approval, and no approval stage enforced it",
+            "request_id": request_id});
+        let reply = LocalReply::new(403, body.to_string())
+            .with_header("content-type", "application/json")
+            .with_details("warden_approval_not_enforced");
+        host.send_local_reply(&reply);
+        self.replied = true;
+        true
     }
 
     /// Response headers phase. A stage may still decline the response body here; if some
@@ -370,23 +452,10 @@ impl ChainRun {
             return self.export_facts(host);
         }
         let now = host.now();
-        let stages = self.inner.stages.clone();
-        for (i, stage) in stages.iter().enumerate() {
-            let mut effects = Vec::new();
-            {
-                let view = PhaseView {
-                    request_headers: &self.request_headers,
-                    response_headers: &self.response_headers,
-                    body: None,
-                    host: RefCell::new(&mut *host),
-                };
-                let scratch = &mut self.scratch[i];
-                let mut cx = Cx { request: &view, facts: &mut self.facts, effects: &mut effects, now, scratch };
-                stage.on_log(&mut cx);
-            }
-            self.apply(host, None, effects);
+        self.body = None;
+        for i in 0..self.inner.stages.len() {
+            self.call_stage(host, i, Phase::Log, None, now);
         }
-        self.export_facts(host);
     }
 
     fn body_phase(&mut self, host: &mut dyn Host, phase: Phase, size: usize, end_of_stream: bool) -> Step {
@@ -396,10 +465,10 @@ impl ChainRun {
         // A streamed body is not buffered: its stages bound what they carry over themselves.
         let streaming = self.streams(phase);
         if size > self.inner.max_body_bytes && !streaming {
-            let limit = self.inner.max_body_bytes;
+            let too_large = KitError::BodyTooLarge { limit: self.inner.max_body_bytes };
             match self.inner.body_failure {
                 FailureMode::Closed => {
-                    host.log(LogLevel::Warn, &format!("warden: {} larger than {limit} bytes: denied", phase.name()));
+                    host.log(LogLevel::Warn, &format!("warden: {}: {too_large}: denied", phase.name()));
                     let status = if phase.is_response() { 502 } else { 413 };
                     let reply =
                         LocalReply::new(status, "body too large for inspection").with_details("warden_body_too_large");
@@ -408,10 +477,7 @@ impl ChainRun {
                     return Step::Pause;
                 }
                 FailureMode::Open => {
-                    host.log(
-                        LogLevel::Warn,
-                        &format!("warden: {} larger than {limit} bytes: passed uninspected", phase.name()),
-                    );
+                    host.log(LogLevel::Warn, &format!("warden: {}: {too_large}: passed uninspected", phase.name()));
                     if phase.is_response() {
                         self.skip_response_body = true;
                     } else {
@@ -473,6 +539,14 @@ impl ChainRun {
                 return Step::Pause;
             }
         }
+        let request_complete = match phase {
+            Phase::RequestHeaders => self.headers_only || !self.inner.enforces_approval,
+            Phase::RequestBody => self.chunk_end,
+            _ => false,
+        };
+        if request_complete && self.refuse_unapproved(host) {
+            return Step::Pause;
+        }
         Step::Continue
     }
 
@@ -518,6 +592,12 @@ impl ChainRun {
         now: std::time::SystemTime,
     ) -> Flow {
         let stage = self.inner.stages[i].clone();
+        let inner = self.inner.clone();
+        let Ok(mut vm_states) = inner.vm.try_borrow_mut() else {
+            // Unreachable (a callback never re-enters the chain); fail closed all the same.
+            host.log(LogLevel::Error, "warden: a stage's VM state is in use: request refused");
+            return Flow::Respond(LocalReply::new(500, "internal error").with_details("warden_vm_state_busy"));
+        };
         let mut effects = Vec::new();
         let flow = {
             let view = PhaseView {
@@ -528,8 +608,15 @@ impl ChainRun {
             };
             let takes_chunks = self.takes_chunks(i, phase);
             let end = self.chunk_end;
-            let scratch = &mut self.scratch[i];
-            let mut cx = Cx { request: &view, facts: &mut self.facts, effects: &mut effects, now, scratch };
+            let mut cx = Cx {
+                request: &view,
+                facts: &mut self.facts,
+                effects: &mut effects,
+                now,
+                scratch: &mut self.scratch[i],
+                vm: &mut vm_states[i],
+                approval_follows: inner.approval_follows[i],
+            };
             match (callout, phase) {
                 (Some(response), _) => stage.on_callout_response(&mut cx, response),
                 (None, Phase::RequestBody) if takes_chunks => stage.on_request_chunk(&mut cx, end),
@@ -538,13 +625,18 @@ impl ChainRun {
                 (None, Phase::RequestBody) => stage.on_request_body(&mut cx),
                 (None, Phase::ResponseHeaders) => stage.on_response_headers(&mut cx),
                 (None, Phase::ResponseBody) => stage.on_response_body(&mut cx),
+                (None, Phase::Log) => {
+                    stage.on_log(&mut cx);
+                    Flow::Continue
+                }
             }
         };
+        drop(vm_states);
         // Body choices are per stage, not effects on the host: recorded here, in the phases
         // where they can still apply.
         let bit = 1 << i.min(63);
         let request_phase = phase == Phase::RequestHeaders;
-        let response_phase = phase != Phase::ResponseBody;
+        let response_phase = !matches!(phase, Phase::ResponseBody | Phase::Log);
         effects.retain(|effect| {
             let (applies, bits) = match effect {
                 Effect::SkipRequestBody => (request_phase, &mut self.declined_request_body),
@@ -558,65 +650,64 @@ impl ChainRun {
             }
             false
         });
-        self.apply(host, Some(phase), effects);
+        let applied = self.apply(host, phase, effects);
         self.export_facts(host);
-        flow
+        match applied {
+            Ok(()) => flow,
+            Err(err) => {
+                // A change a stage asked for (e.g. stripping a spoofed identity header) did not
+                // happen: never go on as if it had.
+                let name = stage.name();
+                host.log(LogLevel::Error, &format!("warden: stage {name}: {err}: request refused"));
+                if phase == Phase::Log {
+                    return Flow::Continue; // the stream is over: nothing left to refuse
+                }
+                Flow::Respond(LocalReply::new(500, "internal error").with_details("warden_effect_not_applied"))
+            }
+        }
     }
 
-    fn apply(&mut self, host: &mut dyn Host, phase: Option<Phase>, effects: Vec<Effect>) {
+    /// Applies effects in order. Stops at the first header or body change that cannot be
+    /// made (wrong phase, or refused by the host) and returns why.
+    fn apply(&mut self, host: &mut dyn Host, phase: Phase, effects: Vec<Effect>) -> Result<(), KitError> {
         for effect in effects {
-            let result = match effect {
-                Effect::SetHeader { map, name, value } => self.header_effect(host, phase, map, &name, Some(&value)),
-                Effect::RemoveHeader { map, name } => self.header_effect(host, phase, map, &name, None),
+            match effect {
+                Effect::SetHeader { map, name, value } => self.header_effect(host, phase, map, &name, Some(&value))?,
+                Effect::RemoveHeader { map, name } => self.header_effect(host, phase, map, &name, None)?,
                 Effect::ReplaceBody(body) => match phase {
-                    Some(p @ (Phase::RequestBody | Phase::ResponseBody)) => {
-                        let result = host.replace_body(p.is_response(), &body);
+                    Phase::RequestBody | Phase::ResponseBody => {
+                        host.replace_body(phase.is_response(), &body)?;
                         self.body = Some(body);
-                        result
                     }
-                    other => Err(crate::KitError::WrongPhase {
-                        effect: "replacing the body",
-                        phase: other.map_or("log", Phase::name),
-                    }),
+                    other => return Err(KitError::WrongPhase { effect: "replacing the body", phase: other.name() }),
                 },
-                Effect::Metric { name, kind, value } => {
-                    host.metric(name, kind, value);
-                    Ok(())
-                }
-                Effect::Log { level, message } => {
-                    host.log(level, &message);
-                    Ok(())
-                }
+                Effect::Metric { name, kind, value } => host.metric(name, kind, value),
+                Effect::Log { level, message } => host.log(level, &message),
                 // Per stage, in `call_stage`.
                 Effect::SkipRequestBody
                 | Effect::SkipResponseBody
                 | Effect::StreamRequestBody
-                | Effect::StreamResponseBody => Ok(()),
-            };
-            if let Err(err) = result {
-                host.log(LogLevel::Error, &format!("warden: effect dropped: {err}"));
+                | Effect::StreamResponseBody => {}
             }
         }
+        Ok(())
     }
 
     fn header_effect(
         &mut self,
         host: &mut dyn Host,
-        phase: Option<Phase>,
+        phase: Phase,
         map: HeaderMap,
         name: &str,
         value: Option<&str>,
-    ) -> Result<(), crate::KitError> {
+    ) -> Result<(), KitError> {
         let (allowed, cache) = match map {
-            HeaderMap::Request => (phase == Some(Phase::RequestHeaders), &mut self.request_headers),
-            HeaderMap::Response => (phase == Some(Phase::ResponseHeaders), &mut self.response_headers),
+            HeaderMap::Request => (phase == Phase::RequestHeaders, &mut self.request_headers),
+            HeaderMap::Response => (phase == Phase::ResponseHeaders, &mut self.response_headers),
         };
         if !allowed {
             // Envoy no longer has the map: calling the host would fail (and the SDK would panic).
-            return Err(crate::KitError::WrongPhase {
-                effect: "changing headers",
-                phase: phase.map_or("log", Phase::name),
-            });
+            return Err(KitError::WrongPhase { effect: "changing headers", phase: phase.name() });
         }
         host.set_header(map, name, value)?;
         cache.retain(|(k, _)| k != name);
@@ -628,7 +719,7 @@ impl ChainRun {
 
     fn export_facts(&mut self, host: &mut dyn Host) {
         for (key, value) in self.facts.take_changes() {
-            if let Err(err) = host.set_filter_state(&key, &value) {
+            if let Err(err) = host.set_filter_state(key, &value) {
                 host.log(LogLevel::Error, &format!("warden: cannot export fact {key}: {err}"));
             }
         }

@@ -9,20 +9,59 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
 use std::rc::Rc;
 
-/// Request id shared by every stage and the audit record (`x-request-id`).
-pub const REQUEST_ID: &str = "warden.request_id";
+/// A documented fact key and the shape stored under it: reads and writes through a key are
+/// typed, so a stage cannot store one shape under another's key or read it as the wrong one.
+pub struct FactKey<T> {
+    name: &'static str,
+    shape: PhantomData<fn() -> T>,
+}
+
+impl<T> FactKey<T> {
+    /// A key named `name` (Envoy shows it as `wasm.<name>`) holding a `T`.
+    pub const fn new(name: &'static str) -> Self {
+        FactKey { name, shape: PhantomData }
+    }
+
+    /// The key's name, e.g. `warden.identity`.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+impl<T> Clone for FactKey<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for FactKey<T> {}
+
+impl<T> std::fmt::Debug for FactKey<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FactKey({})", self.name)
+    }
+}
+
+/// A partial reading of a fact's shape: the fields one stage needs (for example the masking
+/// stage reads only the `mask` obligations of [`DecisionFact`]). Declaring it ties the view to
+/// the shape, so it can only be read through that shape's key.
+pub trait ViewOf<T>: for<'de> Deserialize<'de> {}
+
+/// Request id shared by every stage and the audit record (`x-request-id`); in memory only.
+pub const REQUEST_ID: FactKey<String> = FactKey::new("warden.request_id");
 /// Who is calling: [`IdentityFact`].
-pub const IDENTITY: &str = "warden.identity";
+pub const IDENTITY: FactKey<IdentityFact> = FactKey::new("warden.identity");
 /// What policy decided: [`DecisionFact`].
-pub const DECISION: &str = "warden.decision";
+pub const DECISION: FactKey<DecisionFact> = FactKey::new("warden.decision");
 /// What a human approver said: [`ApprovalFact`].
-pub const APPROVAL: &str = "warden.approval";
+pub const APPROVAL: FactKey<ApprovalFact> = FactKey::new("warden.approval");
 /// What was hidden: [`MaskingFact`].
-pub const MASKING: &str = "warden.masking";
-/// Every documented key.
-pub const ALL_KEYS: [&str; 5] = [REQUEST_ID, IDENTITY, DECISION, APPROVAL, MASKING];
+pub const MASKING: FactKey<MaskingFact> = FactKey::new("warden.masking");
+/// Every documented key's name.
+pub const ALL_KEYS: [&str; 5] = [REQUEST_ID.name, IDENTITY.name, DECISION.name, APPROVAL.name, MASKING.name];
 
 /// Version of the shapes below.
 pub const VERSION: u32 = 1;
@@ -78,10 +117,11 @@ pub struct IdentityFact {
     pub claims: BTreeMap<String, Value>,
 }
 
-/// Outcome of a policy decision.
+/// What policy decided for a request (`effect` in [`DecisionFact`]). Not to be confused with
+/// [`crate::Effect`], what a stage asks the proxy to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Effect {
+pub enum Verdict {
     /// Let it through (with any obligations, e.g. masking).
     Allow,
     /// Refuse it.
@@ -162,12 +202,13 @@ pub struct DecisionFact {
     /// Shape version.
     pub v: u32,
     /// The decision.
-    pub effect: Effect,
+    pub effect: Verdict,
     /// Ids of the rules that decided (empty when the policy default decided).
     pub rules: Vec<String>,
     /// Why, one short line per deciding rule (no secrets).
     pub reasons: Vec<String>,
-    /// Policy version: `sha256:` and the first 16 hex digits of the compiled policy's hash.
+    /// Policy version: `sha256:` and the 64 hex digits of the SHA-256 of the policy's
+    /// canonical JSON (see `filters/policy/README.md`); the same on every platform and build.
     pub policy: String,
     /// Masking obligations (with `allow` or `require_approval`).
     #[serde(default)]
@@ -279,19 +320,37 @@ impl MaskingReport {
 
 /// A fact serialized once, ready to be stored by many requests without serializing it again
 /// (e.g. the identity of a cached token). Cloning shares the value and its bytes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EncodedFact {
+pub struct EncodedFact<T> {
     value: Rc<Value>,
     bytes: Rc<[u8]>,
+    shape: PhantomData<fn() -> T>,
 }
 
-impl EncodedFact {
+impl<T> Clone for EncodedFact<T> {
+    fn clone(&self) -> Self {
+        EncodedFact { value: self.value.clone(), bytes: self.bytes.clone(), shape: PhantomData }
+    }
+}
+
+impl<T> std::fmt::Debug for EncodedFact<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncodedFact").field("value", &self.value).finish()
+    }
+}
+
+impl<T> PartialEq for EncodedFact<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+
+impl<T: Serialize> EncodedFact<T> {
     /// Serializes a typed shape; `None` if it cannot be serialized (the shapes in this module
     /// always can).
-    pub fn new<T: Serialize>(fact: &T) -> Option<EncodedFact> {
+    pub fn new(fact: &T) -> Option<EncodedFact<T>> {
         let value = serde_json::to_value(fact).ok()?;
         let bytes = encode(&value)?;
-        Some(EncodedFact { value: Rc::new(value), bytes })
+        Some(EncodedFact { value: Rc::new(value), bytes, shape: PhantomData })
     }
 
     /// The JSON value.
@@ -308,12 +367,13 @@ fn encode(value: &Value) -> Option<Rc<[u8]>> {
     }
 }
 
-/// The facts of one request: the request id plus JSON values by key, with the keys changed
-/// since the last export tracked so the adapter writes each change to filter state once.
+/// The facts of one request: JSON values by key, with the keys changed since the last export
+/// tracked so the adapter writes each change to filter state once. Stages read and write
+/// through typed [`FactKey`]s; the chain moves raw values by name to and from filter state.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Facts {
-    values: BTreeMap<String, Entry>,
-    dirty: Vec<String>,
+    values: BTreeMap<&'static str, Entry>,
+    dirty: Vec<&'static str>,
 }
 
 /// A stored value, with its filter-state bytes when they are already known.
@@ -326,57 +386,64 @@ struct Entry {
 impl Facts {
     /// The request id, if known.
     pub fn request_id(&self) -> Option<&str> {
-        self.get(REQUEST_ID).and_then(Value::as_str)
+        self.raw(REQUEST_ID.name).and_then(Value::as_str)
     }
 
-    /// The raw value under `key`.
-    pub fn get(&self, key: &str) -> Option<&Value> {
-        self.values.get(key).map(|e| &*e.value)
+    /// The fact under `key`; `None` if absent or not of the key's shape.
+    pub fn read<T: for<'de> Deserialize<'de>>(&self, key: FactKey<T>) -> Option<T> {
+        self.raw(key.name).and_then(|v| T::deserialize(v).ok())
     }
 
-    /// The value under `key` as a typed shape; `None` if absent or of another shape.
-    pub fn get_as<T: for<'de> Deserialize<'de>>(&self, key: &str) -> Option<T> {
-        self.get(key).and_then(|v| T::deserialize(v).ok())
+    /// The part of the fact under `key` that view `V` reads; `None` if absent or of another
+    /// shape.
+    pub fn read_view<T, V: ViewOf<T>>(&self, key: FactKey<T>) -> Option<V> {
+        self.raw(key.name).and_then(|v| V::deserialize(v).ok())
     }
 
-    /// Stores `value` under `key` (marked for export).
-    pub fn set(&mut self, key: &str, value: Value) {
-        self.store(key, Entry { value: Rc::new(value), bytes: None });
+    /// Whether a fact is stored under `key`.
+    pub fn contains<T>(&self, key: FactKey<T>) -> bool {
+        self.values.contains_key(key.name)
+    }
+
+    /// Stores `fact` under `key` (marked for export). A shape that cannot be serialized is not
+    /// stored (the shapes in this module always serialize).
+    pub fn write<T: Serialize>(&mut self, key: FactKey<T>, fact: &T) {
+        if let Ok(value) = serde_json::to_value(fact) {
+            self.store(key.name, Entry { value: Rc::new(value), bytes: None });
+        }
     }
 
     /// Stores an already serialized fact under `key` (marked for export; exported without
     /// serializing again).
-    pub fn set_encoded(&mut self, key: &str, fact: &EncodedFact) {
-        self.store(key, Entry { value: fact.value.clone(), bytes: Some(fact.bytes.clone()) });
+    pub fn write_encoded<T>(&mut self, key: FactKey<T>, fact: &EncodedFact<T>) {
+        self.store(key.name, Entry { value: fact.value.clone(), bytes: Some(fact.bytes.clone()) });
     }
 
-    fn store(&mut self, key: &str, entry: Entry) {
-        self.values.insert(key.to_string(), entry);
-        if !self.dirty.iter().any(|k| k == key) {
-            self.dirty.push(key.to_string());
+    fn store(&mut self, key: &'static str, entry: Entry) {
+        self.values.insert(key, entry);
+        if !self.dirty.contains(&key) {
+            self.dirty.push(key);
         }
     }
 
-    /// Stores a typed shape under `key`. A shape that cannot be serialized is not stored
-    /// (all shapes in this module always serialize).
-    pub fn put<T: Serialize>(&mut self, key: &str, fact: &T) {
-        if let Ok(value) = serde_json::to_value(fact) {
-            self.set(key, value);
-        }
+    /// The raw value under the key named `name` (for the chain's filter-state import and for
+    /// tools that show facts).
+    pub fn raw(&self, name: &str) -> Option<&Value> {
+        self.values.get(name).map(|e| &*e.value)
     }
 
     /// Stores a value read from filter state without marking it for export.
-    pub fn import(&mut self, key: &str, value: Value) {
-        self.values.insert(key.to_string(), Entry { value: Rc::new(value), bytes: None });
+    pub fn import(&mut self, name: &'static str, value: Value) {
+        self.values.insert(name, Entry { value: Rc::new(value), bytes: None });
     }
 
     /// Keys changed since the last call, with their filter-state bytes (strings as plain
     /// text, other values as JSON).
-    pub fn take_changes(&mut self) -> Vec<(String, Rc<[u8]>)> {
+    pub fn take_changes(&mut self) -> Vec<(&'static str, Rc<[u8]>)> {
         let keys = std::mem::take(&mut self.dirty);
         keys.into_iter()
             .filter_map(|k| {
-                let entry = self.values.get(&k)?;
+                let entry = self.values.get(k)?;
                 let bytes = match &entry.bytes {
                     Some(bytes) => bytes.clone(),
                     None => encode(&entry.value)?,
@@ -398,19 +465,19 @@ mod tests {
         assert_eq!(fact.subject, "alice");
         assert!(fact.actors.is_empty());
         let mut facts = Facts::default();
-        facts.put(IDENTITY, &fact);
-        assert_eq!(facts.get_as::<IdentityFact>(IDENTITY), Some(fact));
+        facts.write(IDENTITY, &fact);
+        assert_eq!(facts.read(IDENTITY), Some(fact));
     }
 
     #[test]
     fn changes_are_exported_once_and_imports_are_not_exported() {
         let mut facts = Facts::default();
-        facts.import(IDENTITY, serde_json::json!({"v":1}));
-        facts.set(REQUEST_ID, Value::String("r-1".into()));
-        facts.set(REQUEST_ID, Value::String("r-1".into()));
+        facts.import(IDENTITY.name(), serde_json::json!({"v":1}));
+        facts.write(REQUEST_ID, &"r-1".to_string());
+        facts.write(REQUEST_ID, &"r-1".to_string());
         let changes = facts.take_changes();
         assert_eq!(changes.len(), 1);
-        assert_eq!((changes[0].0.as_str(), &*changes[0].1), (REQUEST_ID, &b"r-1"[..]));
+        assert_eq!((changes[0].0, &*changes[0].1), (REQUEST_ID.name(), &b"r-1"[..]));
         assert!(facts.take_changes().is_empty());
         assert_eq!(facts.request_id(), Some("r-1"));
     }
@@ -421,10 +488,23 @@ mod tests {
         report.found("email", Some("$.to".into()));
         let fact = MaskingFact { v: 1, request: None, response: Some(report) };
         let mut put = Facts::default();
-        put.put(MASKING, &fact);
+        put.write(MASKING, &fact);
         let mut encoded = Facts::default();
-        encoded.set_encoded(MASKING, &EncodedFact::new(&fact).unwrap());
-        assert_eq!(encoded.get_as::<MaskingFact>(MASKING), Some(fact));
+        encoded.write_encoded(MASKING, &EncodedFact::new(&fact).unwrap());
+        assert_eq!(encoded.read(MASKING), Some(fact));
         assert_eq!(put.take_changes(), encoded.take_changes());
+    }
+
+    #[test]
+    fn a_view_reads_only_its_fields_of_the_shape() {
+        #[derive(Deserialize)]
+        struct Effect {
+            effect: Verdict,
+        }
+        impl ViewOf<DecisionFact> for Effect {}
+        let mut facts = Facts::default();
+        facts.import(DECISION.name(), serde_json::json!({"effect": "deny", "some_future_field": 1}));
+        assert_eq!(facts.read_view::<_, Effect>(DECISION).map(|e| e.effect), Some(Verdict::Deny));
+        assert!(facts.read(DECISION).is_none(), "not the whole shape");
     }
 }

@@ -30,24 +30,31 @@
 #![forbid(unsafe_code)]
 
 mod background;
+pub mod canonical;
 mod chain;
+pub mod config;
 mod effect;
 mod error;
+mod factory;
 pub mod facts;
 mod failure;
 mod host;
+pub mod limits;
 mod scratch;
 mod stage;
 pub mod testing;
 mod view;
+mod vm_state;
 
 pub use background::Background;
 pub use chain::{Chain, ChainRun, Step};
 pub use effect::{Callout, CalloutResponse, Effect, HeaderMap, LocalReply, LogLevel, MetricKind};
 pub use error::{ConfigError, KitError};
-pub use facts::{EncodedFact, Facts};
+pub use factory::{StageFactory, StageKind};
+pub use facts::{EncodedFact, FactKey, Facts};
 pub use failure::FailureMode;
 pub use host::Host;
 pub use scratch::Scratch;
 pub use stage::{BodyNeed, Cx, Flow, Needs, Stage};
 pub use view::RequestView;
+pub use vm_state::VmState;

@@ -5,6 +5,7 @@ use crate::facts::Facts;
 use crate::failure::FailureMode;
 use crate::scratch::Scratch;
 use crate::view::RequestView;
+use crate::vm_state::VmState;
 use std::time::{Duration, SystemTime};
 
 /// How a stage needs a body.
@@ -28,9 +29,13 @@ pub struct Needs {
     pub request_body: BodyNeed,
     /// Response body.
     pub response_body: BodyNeed,
-    /// Fact keys read from filter state when the stage runs as a separate filter (for
-    /// example `warden.identity` for the policy stage).
+    /// Names of the fact keys read from filter state when the stage runs as a separate
+    /// filter (for example `facts::IDENTITY.name()` for the policy stage).
     pub reads_facts: &'static [&'static str],
+    /// Whether this stage enforces approvals: it lets a request whose `warden.decision` is
+    /// `require_approval` go on only once `warden.approval` says `approved`. Stages before it
+    /// in the same chain see [`Cx::approval_follows`].
+    pub enforces_approval: bool,
     /// Whether `on_response_headers` does anything. When no stage says so, the chain skips the
     /// response headers phase without a single hostcall.
     pub response_headers: bool,
@@ -66,6 +71,12 @@ pub struct Cx<'a> {
     pub now: SystemTime,
     /// This stage's working state for this request (memory only, never exported).
     pub scratch: &'a mut Scratch,
+    /// This stage's mutable state for this VM ([`Stage::vm_state`]), shared by every request.
+    pub vm: &'a mut VmState,
+    /// Whether a later stage of this chain enforces approvals ([`Needs::enforces_approval`]).
+    /// When none does, a `require_approval` request must be refused: the chain refuses it
+    /// anyway (403 `approval_unavailable`) if a stage lets it through.
+    pub approval_follows: bool,
 }
 
 /// A filter stage: compiled, immutable configuration shared by every request of a worker.
@@ -76,6 +87,11 @@ pub trait Stage {
     /// What the stage needs (bodies, facts). Default: headers only.
     fn needs(&self) -> Needs {
         Needs::default()
+    }
+    /// This stage's mutable state for one VM, created once when a chain is built (default:
+    /// none). See [`VmState`].
+    fn vm_state(&self) -> VmState {
+        VmState::default()
     }
     /// Behaviour when the chain cannot give the stage what it needs (body too large).
     fn failure_mode(&self) -> FailureMode {
@@ -122,9 +138,16 @@ pub trait Stage {
     }
     /// Background work between requests (e.g. refreshing keys): callouts to make. Their
     /// answers come to [`Stage::on_background_response`]. Effects: logs and metrics only.
-    fn on_tick(&self, _now: SystemTime, _effects: &mut Vec<Effect>) -> Vec<Callout> {
+    fn on_tick(&self, _now: SystemTime, _vm: &mut VmState, _effects: &mut Vec<Effect>) -> Vec<Callout> {
         Vec::new()
     }
     /// Answer to a callout made from [`Stage::on_tick`].
-    fn on_background_response(&self, _now: SystemTime, _response: &CalloutResponse, _effects: &mut Vec<Effect>) {}
+    fn on_background_response(
+        &self,
+        _now: SystemTime,
+        _vm: &mut VmState,
+        _response: &CalloutResponse,
+        _effects: &mut Vec<Effect>,
+    ) {
+    }
 }

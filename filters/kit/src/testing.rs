@@ -2,6 +2,7 @@
 
 use crate::effect::{Callout, HeaderMap, LocalReply, LogLevel, MetricKind};
 use crate::error::KitError;
+use crate::facts::FactKey;
 use crate::host::Host;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -35,6 +36,8 @@ pub struct FakeHost {
     pub metrics: BTreeMap<&'static str, i64>,
     /// The clock.
     pub now: SystemTime,
+    /// Refuse every header change (as Envoy does once a header map is gone).
+    pub refuse_header_changes: bool,
 }
 
 impl Default for FakeHost {
@@ -53,6 +56,7 @@ impl Default for FakeHost {
             logs: Vec::new(),
             metrics: BTreeMap::new(),
             now: UNIX_EPOCH + Duration::from_secs(1_767_225_600),
+            refuse_header_changes: false,
         }
     }
 }
@@ -64,6 +68,11 @@ impl FakeHost {
             request_headers: headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.to_string())).collect(),
             ..FakeHost::default()
         }
+    }
+
+    /// The fact exported to filter state under `key`, if any and of the key's shape.
+    pub fn fact<T: for<'de> serde::Deserialize<'de>>(&self, key: FactKey<T>) -> Option<T> {
+        serde_json::from_slice(self.filter_state.get(key.name())?).ok()
     }
 
     /// Value of a request header now.
@@ -97,6 +106,9 @@ impl Host for FakeHost {
         }
     }
     fn set_header(&mut self, map: HeaderMap, name: &str, value: Option<&str>) -> Result<(), KitError> {
+        if self.refuse_header_changes {
+            return Err(KitError::Host { operation: "changing a header" });
+        }
         match map {
             HeaderMap::Request => set(&mut self.request_headers, name, value),
             HeaderMap::Response => set(&mut self.response_headers, name, value),

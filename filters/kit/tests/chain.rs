@@ -68,7 +68,7 @@ impl Stage for Masker {
         let body = cx.request.body().unwrap_or_default();
         let masked = String::from_utf8_lossy(body).replace("alice@example.com", "[email]");
         cx.effects.push(Effect::ReplaceBody(masked.into_bytes()));
-        cx.facts.put(facts::MASKING, &MaskingFact { v: 1, request: None, response: Some(MaskingReport::default()) });
+        cx.facts.write(facts::MASKING, &MaskingFact { v: 1, request: None, response: Some(MaskingReport::default()) });
         Flow::Continue
     }
 }
@@ -103,7 +103,7 @@ fn stages_run_in_order_and_request_id_becomes_a_fact() {
     assert_eq!(run.on_request_headers(&mut host, true), Step::Continue);
     assert_eq!(host.request_header("x-tagged"), Some("1"));
     assert_eq!(run.facts().request_id(), Some("req-1"));
-    assert!(!host.filter_state.contains_key(facts::REQUEST_ID), "kept in memory, not exported");
+    assert!(!host.filter_state.contains_key(facts::REQUEST_ID.name()), "kept in memory, not exported");
 }
 
 #[test]
@@ -154,11 +154,11 @@ fn response_body_is_buffered_rewritten_and_content_length_removed() {
     assert_eq!(run.on_response_body(&mut host, 10, false), Step::Pause, "buffer until the end");
     assert_eq!(run.on_response_body(&mut host, 26, true), Step::Continue);
     assert_eq!(host.response_body, b"{\"to\":\"[email]\"}");
-    assert!(host.filter_state.contains_key(facts::MASKING));
+    assert!(host.filter_state.contains_key(facts::MASKING.name()));
 }
 
 #[test]
-fn oversized_body_fails_closed_with_413() {
+fn oversized_response_body_fails_closed_with_502() {
     let chain = chain(vec![Rc::new(Masker)]).with_max_body_bytes(8);
     let mut host = FakeHost::with_request(&[(":path", "/")]);
     let mut run = chain.start();
@@ -166,6 +166,17 @@ fn oversized_body_fails_closed_with_413() {
     run.on_response_headers(&mut host, false);
     assert_eq!(run.on_response_body(&mut host, 9, false), Step::Pause);
     assert_eq!(host.local_reply.as_ref().map(|r| r.status), Some(502));
+    assert!(host.logs.iter().any(|(_, m)| m.contains("response body: body larger than 8 bytes: denied")));
+}
+
+#[test]
+fn oversized_request_body_fails_closed_with_413() {
+    let chain = chain(vec![Rc::new(PostReader)]).with_max_body_bytes(8);
+    let mut host = FakeHost::with_request(&[(":path", "/"), (":method", "POST")]);
+    let mut run = chain.start();
+    run.on_request_headers(&mut host, false);
+    assert_eq!(run.on_request_body(&mut host, 9, false), Step::Pause);
+    assert_eq!(host.local_reply.as_ref().map(|r| (r.status, r.details.as_str())), Some((413, "warden_body_too_large")));
 }
 
 #[test]
@@ -180,15 +191,180 @@ fn oversized_body_passes_uninspected_when_fail_open() {
 }
 
 #[test]
-fn header_change_from_a_body_phase_is_dropped_not_sent_to_the_host() {
+fn header_change_from_a_body_phase_fails_closed_and_never_reaches_the_host() {
     let chain = chain(vec![Rc::new(LateHeader)]);
     let mut host = FakeHost::with_request(&[(":path", "/")]);
     let mut run = chain.start();
     run.on_request_headers(&mut host, false);
     host.request_body = b"{}".to_vec();
-    assert_eq!(run.on_request_body(&mut host, 2, true), Step::Continue);
-    assert_eq!(host.request_header("x-late"), None);
+    assert_eq!(run.on_request_body(&mut host, 2, true), Step::Pause, "the request does not go on");
+    assert_eq!(host.request_header("x-late"), None, "never sent to the host (the SDK would panic)");
+    let reply = host.local_reply.as_ref().expect("refused");
+    assert_eq!((reply.status, reply.details.as_str()), (500, "warden_effect_not_applied"));
     assert!(host.logs.iter().any(|(_, m)| m.contains("not possible in the request body phase")));
+}
+
+/// Strips a spoofed identity header, but the proxy refuses header changes (as Envoy does once
+/// a map is gone): the request must not go on with the spoofed header.
+#[test]
+fn a_strip_the_host_refuses_fails_closed() {
+    struct Stripper;
+    impl Stage for Stripper {
+        fn name(&self) -> &'static str {
+            "stripper"
+        }
+        fn on_request_headers(&self, cx: &mut Cx<'_>) -> Flow {
+            cx.effects.push(Effect::RemoveHeader { map: HeaderMap::Request, name: "x-warden-subject".into() });
+            Flow::Continue
+        }
+    }
+    let chain = chain(vec![Rc::new(Stripper)]);
+    let mut host = FakeHost::with_request(&[(":path", "/"), ("x-warden-subject", "admin")]);
+    host.refuse_header_changes = true;
+    assert_eq!(chain.start().on_request_headers(&mut host, true), Step::Pause);
+    assert_eq!(host.local_reply.as_ref().map(|r| r.status), Some(500));
+}
+
+/// Writes a `require_approval` decision and lets the request go on anyway (a stage bug, or a
+/// configuration with no approval stage): the chain itself must refuse it.
+struct WavesApprovalThrough;
+impl Stage for WavesApprovalThrough {
+    fn name(&self) -> &'static str {
+        "waves_through"
+    }
+    fn on_request_headers(&self, cx: &mut Cx<'_>) -> Flow {
+        let decision = facts::DecisionFact {
+            v: 1,
+            effect: facts::Verdict::RequireApproval,
+            rules: vec!["deletes-need-approval".into()],
+            reasons: vec![],
+            policy: "sha256:0".into(),
+            mask: vec![],
+            approval: None,
+            dry_run: vec![],
+            logged: vec![],
+        };
+        cx.facts.write(facts::DECISION, &decision);
+        Flow::Continue
+    }
+}
+
+/// Enforces approvals: records `approved` only when the request carries `x-approved: yes`.
+struct ApprovalStage;
+impl Stage for ApprovalStage {
+    fn name(&self) -> &'static str {
+        "approval"
+    }
+    fn needs(&self) -> Needs {
+        Needs { enforces_approval: true, ..Needs::default() }
+    }
+    fn on_request_headers(&self, cx: &mut Cx<'_>) -> Flow {
+        if cx.request.header("x-approved") == Some("yes") {
+            let fact = facts::ApprovalFact {
+                v: 1,
+                status: facts::ApprovalStatus::Approved,
+                approval_id: "apr-1".into(),
+                approver: Some("bob".into()),
+                decided_at: None,
+            };
+            cx.facts.write(facts::APPROVAL, &fact);
+        }
+        Flow::Continue
+    }
+}
+
+#[test]
+fn a_request_that_needs_approval_never_passes_a_chain_without_an_approval_stage() {
+    let chain = chain(vec![Rc::new(WavesApprovalThrough)]);
+    for end_of_stream in [true, false] {
+        let mut host = FakeHost::with_request(&[(":path", "/"), (":method", "DELETE")]);
+        assert_eq!(chain.start().on_request_headers(&mut host, end_of_stream), Step::Pause);
+        let reply = host.local_reply.as_ref().expect("refused");
+        assert_eq!((reply.status, reply.details.as_str()), (403, "warden_approval_not_enforced"));
+        assert!(reply.body.contains("approval_unavailable"));
+    }
+}
+
+#[test]
+fn a_request_that_needs_approval_passes_only_once_approved() {
+    let chain = chain(vec![Rc::new(WavesApprovalThrough), Rc::new(ApprovalStage)]);
+    let mut host = FakeHost::with_request(&[(":path", "/"), (":method", "DELETE")]);
+    assert_eq!(chain.start().on_request_headers(&mut host, true), Step::Pause, "not approved");
+    assert_eq!(host.local_reply.as_ref().map(|r| r.status), Some(403));
+
+    let mut host = FakeHost::with_request(&[(":path", "/"), (":method", "DELETE"), ("x-approved", "yes")]);
+    assert_eq!(chain.start().on_request_headers(&mut host, true), Step::Continue);
+    assert!(host.local_reply.is_none());
+}
+
+#[test]
+fn with_an_approval_stage_a_request_with_a_body_is_judged_when_complete() {
+    // The approval stage may bind the approval to the body, so the guard waits for its end.
+    let chain = chain(vec![Rc::new(WavesApprovalThrough), Rc::new(ApprovalStage)]);
+    let mut host = FakeHost::with_request(&[(":path", "/"), (":method", "POST")]);
+    let mut run = chain.start();
+    assert_eq!(run.on_request_headers(&mut host, false), Step::Continue);
+    assert!(host.local_reply.is_none());
+    assert_eq!(run.on_request_body(&mut host, 2, true), Step::Pause);
+    assert_eq!(host.local_reply.as_ref().map(|r| r.status), Some(403));
+}
+
+#[test]
+fn stages_see_whether_an_approval_stage_follows() {
+    struct Observer(std::cell::Cell<Option<bool>>);
+    impl Stage for Observer {
+        fn name(&self) -> &'static str {
+            "observer"
+        }
+        fn on_request_headers(&self, cx: &mut Cx<'_>) -> Flow {
+            self.0.set(Some(cx.approval_follows));
+            Flow::Continue
+        }
+    }
+    let observer = Rc::new(Observer(Default::default()));
+    let chain = Chain::new(vec![observer.clone(), Rc::new(ApprovalStage)]);
+    chain.start().on_request_headers(&mut FakeHost::with_request(&[(":path", "/")]), true);
+    assert_eq!(observer.0.get(), Some(true));
+    let observer = Rc::new(Observer(Default::default()));
+    let chain = Chain::new(vec![Rc::new(ApprovalStage), observer.clone()]);
+    chain.start().on_request_headers(&mut FakeHost::with_request(&[(":path", "/")]), true);
+    assert_eq!(observer.0.get(), Some(false), "only a later stage counts");
+}
+
+/// Counts requests in its VM state.
+struct Counter;
+impl Stage for Counter {
+    fn name(&self) -> &'static str {
+        "counter"
+    }
+    fn vm_state(&self) -> warden_kit::VmState {
+        warden_kit::VmState::new(0u32)
+    }
+    fn on_request_headers(&self, cx: &mut Cx<'_>) -> Flow {
+        let Some(count) = cx.vm.get_mut::<u32>() else { return Flow::Respond(LocalReply::new(500, "no state")) };
+        *count += 1;
+        cx.effects.push(Effect::SetHeader {
+            map: HeaderMap::Request,
+            name: "x-count".into(),
+            value: count.to_string(),
+        });
+        Flow::Continue
+    }
+}
+
+#[test]
+fn vm_state_is_shared_by_the_requests_of_one_chain_and_not_by_another() {
+    let counter = Rc::new(Counter);
+    let vm_one = Chain::new(vec![counter.clone()]);
+    let vm_two = Chain::new(vec![counter]);
+    let count = |chain: &Chain| {
+        let mut host = FakeHost::with_request(&[(":path", "/")]);
+        chain.start().on_request_headers(&mut host, true);
+        host.request_header("x-count").map(str::to_string)
+    };
+    assert_eq!(count(&vm_one).as_deref(), Some("1"));
+    assert_eq!(count(&vm_one).as_deref(), Some("2"));
+    assert_eq!(count(&vm_two).as_deref(), Some("1"), "another VM's chain has its own state");
 }
 
 #[test]
@@ -199,18 +375,20 @@ fn facts_needed_by_a_stage_are_imported_from_filter_state() {
             "reader"
         }
         fn needs(&self) -> Needs {
-            Needs { reads_facts: &[facts::IDENTITY], ..Needs::default() }
+            const READS: [&str; 1] = [facts::IDENTITY.name()];
+            Needs { reads_facts: &READS, ..Needs::default() }
         }
         fn on_request_headers(&self, cx: &mut Cx<'_>) -> Flow {
-            match cx.facts.get(facts::IDENTITY).and_then(|v| v.get("subject")).and_then(|s| s.as_str()) {
-                Some("alice") => Flow::Continue,
+            match cx.facts.read(facts::IDENTITY).map(|identity| identity.subject) {
+                Some(subject) if subject == "alice" => Flow::Continue,
                 _ => Flow::Respond(LocalReply::new(401, "who are you")),
             }
         }
     }
     let chain = Chain::new(vec![Rc::new(Reader)]).importing_facts();
     let mut host = FakeHost::with_request(&[(":path", "/")]);
-    host.filter_state.insert(facts::IDENTITY.into(), br#"{"v":1,"subject":"alice"}"#.to_vec());
+    let alice = br#"{"v":1,"subject":"alice","issuer":"https://idp","kind":"human","method":"jwt"}"#;
+    host.filter_state.insert(facts::IDENTITY.name().into(), alice.to_vec());
     assert_eq!(chain.start().on_request_headers(&mut host, true), Step::Continue);
     assert!(host.local_reply.is_none());
 }

@@ -12,9 +12,6 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use warden_kit::{ConfigError, FailureMode};
 
-/// Default largest body masked (Envoy's buffer limit).
-pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
-
 /// The plugin configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

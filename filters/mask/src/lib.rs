@@ -19,22 +19,16 @@ pub mod validators;
 pub use config::MaskConfig;
 pub use stage::Masker;
 
-use std::rc::Rc;
-use warden_kit::{Chain, ConfigError, Stage};
+use warden_kit::{ConfigError, StageFactory, StageKind};
 
-/// Compiles the standalone filter's plugin configuration into a one-stage chain that reads
-/// `warden.decision` (mask obligations) from filter state.
-pub fn compile_chain(raw: &[u8]) -> Result<Chain, ConfigError> {
-    let config: MaskConfig = warden_kit_proxywasm::config::parse(raw)?;
-    let masker = Masker::compile(config)?;
-    Ok(Chain::new(vec![Rc::new(masker) as Rc<dyn Stage>]).importing_facts())
-}
+/// The mask stage, registered once: its name, configuration type and compiler. Used by
+/// `warden_mask.wasm`, the suite and native tools.
+pub const STAGE: StageFactory = StageFactory::of::<Masker>();
 
-/// The wasm entry point (`_initialize`): registers the root context.
-#[cfg(all(target_arch = "wasm32", feature = "plugin"))]
-#[allow(missing_docs)]
-mod plugin {
-    proxy_wasm::main! {{
-        warden_kit_proxywasm::start("warden_mask", super::compile_chain);
-    }}
+impl StageKind for Masker {
+    const NAME: &'static str = "mask";
+    type Config = MaskConfig;
+    fn compile(config: MaskConfig) -> Result<Masker, ConfigError> {
+        Masker::compile(config)
+    }
 }

@@ -3,11 +3,12 @@
 //! it cannot scan unless told to pass it, masks event streams and NDJSON line by line as they
 //! arrive and other bodies buffered, and reports to `warden.masking`.
 
-use crate::config::{compile_profile, hash_key, MaskConfig, OtherContent, Unscannable, DEFAULT_MAX_BODY_BYTES};
+use crate::config::{compile_profile, hash_key, MaskConfig, OtherContent, Unscannable};
 use crate::formats::{mask_body, Format};
 use crate::profile::{Profile, Report};
 use crate::stream::{LineStream, LineTooLong};
 use warden_kit::facts::{self, MaskObligation, MaskingFact};
+use warden_kit::limits::MAX_BODY_BYTES;
 use warden_kit::{
     BodyNeed, ConfigError, Cx, Effect, FailureMode, Flow, HeaderMap, LocalReply, MetricKind, Needs, Stage,
 };
@@ -32,6 +33,7 @@ struct Obligations {
     #[serde(default)]
     mask: Vec<MaskObligation>,
 }
+impl facts::ViewOf<facts::DecisionFact> for Obligations {}
 
 /// A body being masked as it streams (kept in the request's scratch, never in facts: the
 /// carried-over line is unmasked text).
@@ -97,10 +99,8 @@ impl Masker {
                 response: index(&r.response, &format!("routes[{i}].response"))?,
             });
         }
-        let max_body_bytes = config.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
-        if max_body_bytes == 0 || max_body_bytes > DEFAULT_MAX_BODY_BYTES {
-            return Err(ConfigError::new("max_body_bytes", "must be between 1 and 1048576 (Envoy's buffer limit)"));
-        }
+        let max_body_bytes =
+            warden_kit::limits::body_limit("max_body_bytes", config.max_body_bytes.unwrap_or(MAX_BODY_BYTES))?;
         Ok(Masker {
             request: index(&config.request, "request")?,
             response: index(&config.response, "response")?,
@@ -132,7 +132,7 @@ impl Masker {
         .into_iter()
         .collect();
         if self.obligations {
-            let Some(decision) = cx.facts.get_as::<Obligations>(facts::DECISION) else {
+            let Some(decision) = cx.facts.read_view::<_, Obligations>(facts::DECISION) else {
                 // Not decided yet: only the static profiles are known so far.
                 return Ok((!chosen.is_empty()).then_some(chosen));
             };
@@ -181,13 +181,13 @@ impl Masker {
 
     /// Records a direction's report in `warden.masking` (merged with the other direction's).
     fn report(cx: &mut Cx<'_>, direction: Direction, report: Report) {
-        let mut fact: MaskingFact = cx.facts.get_as(facts::MASKING).unwrap_or_default();
+        let mut fact: MaskingFact = cx.facts.read(facts::MASKING).unwrap_or_default();
         fact.v = facts::VERSION;
         match direction {
             Direction::Request => fact.request = Some(report),
             Direction::Response => fact.response = Some(report),
         }
-        cx.facts.put(facts::MASKING, &fact);
+        cx.facts.write(facts::MASKING, &fact);
     }
 
     fn unknown_profile(name: &str) -> Flow {
@@ -407,9 +407,12 @@ impl Masker {
     }
 }
 
+/// Facts read from filter state when the stage runs as its own filter.
+const READS_FACTS: [&str; 1] = [facts::DECISION.name()];
+
 impl Stage for Masker {
     fn name(&self) -> &'static str {
-        "mask"
+        <Self as warden_kit::StageKind>::NAME
     }
 
     fn needs(&self) -> Needs {
@@ -419,7 +422,7 @@ impl Stage for Masker {
         Needs {
             request_body: if request { BodyNeed::Rewrite } else { BodyNeed::None },
             response_body: if response { BodyNeed::Rewrite } else { BodyNeed::None },
-            reads_facts: &[facts::DECISION],
+            reads_facts: &READS_FACTS,
             response_headers: true,
             max_body_bytes: Some(self.max_body_bytes),
             ..Needs::default()
@@ -461,7 +464,7 @@ impl Stage for Masker {
 
     fn on_response_headers(&self, cx: &mut Cx<'_>) -> Flow {
         if let Some(header) = &self.summary_header {
-            let fact: Option<MaskingFact> = cx.facts.get_as(facts::MASKING);
+            let fact: Option<MaskingFact> = cx.facts.read(facts::MASKING);
             if let Some(request) = fact.and_then(|f| f.request).filter(|r| r.total() > 0) {
                 let summary: Vec<String> = request.counts.iter().map(|(k, n)| format!("{k}={n}")).collect();
                 cx.effects.push(Effect::SetHeader {

@@ -8,7 +8,7 @@ use warden_kit::testing::FakeHost;
 use warden_kit::{ChainRun, Step};
 
 fn start(config: &str, request: &[(&str, &str)]) -> (ChainRun, FakeHost) {
-    let chain = warden_mask::compile_chain(config.as_bytes()).expect("config compiles");
+    let chain = warden_mask::STAGE.standalone(config.as_bytes()).expect("config compiles");
     let mut host = FakeHost::with_request(request);
     let mut run = chain.start();
     assert_eq!(run.on_request_headers(&mut host, true), Step::Continue);
@@ -34,7 +34,7 @@ fn respond(run: &mut ChainRun, host: &mut FakeHost, content_type: &str, chunks: 
 }
 
 fn masking(host: &FakeHost) -> MaskingFact {
-    serde_json::from_slice(host.filter_state.get(MASKING).expect("warden.masking written")).unwrap()
+    host.fact(MASKING).expect("warden.masking written")
 }
 
 const RESPONSE_PII: &str =
@@ -77,7 +77,7 @@ fn report_is_written_as_soon_as_something_is_masked_not_only_at_the_end() {
 #[test]
 fn a_request_event_stream_is_masked_chunk_by_chunk_too() {
     let config = r#"{"obligations": false, "request": "pii", "profiles": {"pii": {"detectors": ["email"]}}}"#;
-    let chain = warden_mask::compile_chain(config.as_bytes()).unwrap();
+    let chain = warden_mask::STAGE.standalone(config.as_bytes()).unwrap();
     let mut host = FakeHost::with_request(&[(":path", "/ingest"), ("content-type", "application/x-ndjson")]);
     let mut run = chain.start();
     run.on_request_headers(&mut host, false);
@@ -135,5 +135,5 @@ fn without_a_profile_or_a_decision_a_stream_passes_untouched_and_unreported() {
     let sent = respond(&mut run, &mut host, "text/event-stream", &["data: ada@exa", "mple.com\n\n", ""]);
     assert_eq!(sent.concat(), "data: ada@example.com\n\n");
     assert_eq!(sent[0], "data: ada@exa", "passed at once, not held");
-    assert!(!host.filter_state.contains_key(MASKING), "nothing reported");
+    assert!(!host.filter_state.contains_key(MASKING.name()), "nothing reported");
 }

@@ -3,7 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Instant;
-use warden_policy::decide::{decide_body, decide_headers, Early};
 use warden_policy::request::Request;
 use warden_policy::{Policy, PolicyConfig};
 
@@ -32,10 +31,7 @@ fn main() {
         let started = Instant::now();
         for _ in 0..iterations {
             let req = Request::new(&headers, None, None, 1_767_609_000);
-            let decision = match decide_headers(&policy, &req) {
-                Early::Decided(d) => *d,
-                Early::NeedBody => decide_body(&policy, &req, &body),
-            };
+            let decision = policy.decide(&req, &body);
             std::hint::black_box(decision);
         }
         let per = started.elapsed().as_nanos() as f64 / iterations as f64;

@@ -14,8 +14,6 @@ use warden_kit::{ConfigError, FailureMode};
 
 /// Default largest body buffered for body rules.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
-/// Envoy's default buffer limit.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// CEL variables a `when` condition may use; those marked need the request body.
 pub const CEL_VARIABLES: &[(&str, bool)] = &[
@@ -34,14 +32,12 @@ pub struct Policy {
     pub rules: Vec<Rule>,
     /// Outcome when no enforcing rule decides.
     pub default: DefaultEffect,
-    /// `sha256:` + 16 hex digits of the configuration.
+    /// The policy version: `sha256:` + 64 hex digits ([`PolicySet::version`]).
     pub version: String,
     /// Largest body buffered.
     pub max_body_bytes: usize,
     /// Body too large: closed (413) or open.
     pub failure_mode: FailureMode,
-    /// Whether an approval stage follows.
-    pub approval_stage: bool,
     /// Shape of MCP denials.
     pub mcp_denial: McpDenial,
     /// Zone of time windows and CEL's `now`.
@@ -151,13 +147,18 @@ pub struct SqlMatcher {
 impl Policy {
     /// Compiles `config`; the first error names its field.
     pub fn compile(config: PolicyConfig) -> Result<Policy, ConfigError> {
+        if config.approval_stage.is_some() {
+            return Err(ConfigError::new(
+                "approval_stage",
+                "removed: a require_approval request goes on only to an approval stage in the same chain",
+            ));
+        }
         if config.policies.is_empty() {
             return Err(ConfigError::new("policies", "list at least one policy"));
         }
         let cel = Arc::new(cel::Env::stdlib());
         let mut rules = Vec::new();
         let mut ids = BTreeSet::new();
-        let mut hasher = Sha256::new();
         for (p, document) in config.policies.iter().enumerate() {
             let field = format!("policies[{p}]");
             if document.name.trim().is_empty() {
@@ -166,7 +167,6 @@ impl Policy {
             if document.rules.is_empty() {
                 return Err(ConfigError::new(format!("{field}.rules"), "list at least one rule"));
             }
-            hasher.update(document.name.as_bytes());
             for (r, rule) in document.rules.iter().enumerate() {
                 let field = format!("{field}.rules[{r}]");
                 if !ids.insert(rule.id.clone()) {
@@ -175,13 +175,9 @@ impl Policy {
                 rules.push(compile_rule(rule, &cel).map_err(|e| e.within(&field))?);
             }
         }
-        hasher.update(format!("{:?}", RawForHash(&config)).as_bytes());
-        let digest = hasher.finalize();
-        let version = format!("sha256:{}", digest.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>());
-        let max_body_bytes = config.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
-        if max_body_bytes == 0 || max_body_bytes > MAX_BODY_BYTES {
-            return Err(ConfigError::new("max_body_bytes", "must be between 1 and 1048576 (Envoy's buffer limit)"));
-        }
+        let version = PolicySet::of(&config).version()?;
+        let max_body_bytes =
+            warden_kit::limits::body_limit("max_body_bytes", config.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES))?;
         let zone = Zone::compile(config.utc_offset.as_deref(), config.time_zone.as_deref())?;
         let index = PathIndex::build(&rules);
         Ok(Policy {
@@ -196,7 +192,6 @@ impl Policy {
             version,
             max_body_bytes,
             failure_mode: config.failure_mode,
-            approval_stage: config.approval_stage,
             mcp_denial: config.mcp_denial,
             zone,
             index,
@@ -205,21 +200,46 @@ impl Policy {
     }
 }
 
-/// The configuration's debug text, hashed into the policy version (any change of a rule
-/// changes it).
-struct RawForHash<'a>(&'a PolicyConfig);
+/// The part of a policy configuration that decides requests, in the form its version is
+/// computed over and an auditor stores: the documents (as parsed: defaults omitted, so adding
+/// an optional field to the format later does not change existing versions), the default
+/// effect (filled in) and the time zone settings. Response shaping (`mcp_denial`,
+/// `tools_list`) and limits are not part of it.
+#[derive(Debug, serde::Serialize)]
+pub struct PolicySet<'a> {
+    /// The policy documents, in the order configured.
+    pub policies: &'a [PolicyDocument],
+    /// What no rule decides.
+    pub default: DefaultEffect,
+    /// Fixed zone offset of time conditions, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utc_offset: Option<&'a str>,
+    /// IANA zone of time conditions, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<&'a str>,
+}
 
-impl std::fmt::Debug for RawForHash<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", self.0.policies)?;
-        write!(
-            f,
-            "{:?}{:?}{:?}{:?}",
-            self.0.default,
-            (&self.0.utc_offset, &self.0.time_zone),
-            self.0.approval_stage,
-            self.0.tools_list
-        )
+impl<'a> PolicySet<'a> {
+    /// The decision-relevant part of `config`.
+    pub fn of(config: &'a PolicyConfig) -> PolicySet<'a> {
+        PolicySet {
+            policies: &config.policies,
+            default: config.default.unwrap_or(DefaultEffect::Deny),
+            utc_offset: config.utc_offset.as_deref(),
+            time_zone: config.time_zone.as_deref(),
+        }
+    }
+
+    /// Its canonical JSON (RFC 8785): the bytes the version is the hash of.
+    pub fn canonical_json(&self) -> Result<Vec<u8>, ConfigError> {
+        warden_kit::canonical::to_vec(self).map_err(|e| ConfigError::new("policies", e.to_string()))
+    }
+
+    /// The policy version: `sha256:` and the 64 hex digits of the SHA-256 of
+    /// [`PolicySet::canonical_json`]. The same on every platform and build.
+    pub fn version(&self) -> Result<String, ConfigError> {
+        let digest = Sha256::digest(self.canonical_json()?);
+        Ok(format!("sha256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>()))
     }
 }
 

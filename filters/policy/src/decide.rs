@@ -10,7 +10,7 @@ use crate::config::DefaultEffect;
 use crate::request::Request;
 use crate::when::When;
 use serde_json::Value;
-use warden_kit::facts::{DecisionFact, DryRunOutcome, Effect, MaskObligation, RuleEffect, VERSION};
+use warden_kit::facts::{DecisionFact, DryRunOutcome, MaskObligation, RuleEffect, Verdict, VERSION};
 
 /// Why a rule did not match: the first condition that failed.
 pub type Miss = &'static str;
@@ -31,6 +31,18 @@ pub struct Decision {
     pub fact: DecisionFact,
     /// Caller-facing message of a denial (from the deciding rules).
     pub message: String,
+}
+
+impl Policy {
+    /// Decides a whole request: from the headers alone when no rule that reads the body can
+    /// match, else with `body` (empty when there is none). The sequence `warden policy`, policy
+    /// packs and tests share; the stage runs the same two steps in its two phases.
+    pub fn decide(&self, request: &Request<'_>, body: &[u8]) -> Decision {
+        match decide_headers(self, request) {
+            Early::Decided(decision) => *decision,
+            Early::NeedBody => decide_body(self, request, body),
+        }
+    }
 }
 
 /// Decides from the headers alone when no body rule can match; an enforcing deny that needs
@@ -79,9 +91,9 @@ fn decide_all(policy: &Policy, request: &Request<'_>) -> Decision {
 /// The strictest of per-call decisions: deny, then approval, then allow.
 fn strictest(decisions: Vec<Decision>) -> Decision {
     let rank = |d: &Decision| match d.fact.effect {
-        Effect::Deny => 2,
-        Effect::RequireApproval => 1,
-        Effect::Allow => 0,
+        Verdict::Deny => 2,
+        Verdict::RequireApproval => 1,
+        Verdict::Allow => 0,
     };
     let worst = decisions.iter().map(rank).max().unwrap_or(0);
     let mut merged: Option<Decision> = None;
@@ -108,7 +120,7 @@ fn strictest(decisions: Vec<Decision>) -> Decision {
     merged.unwrap_or_else(|| Decision {
         fact: DecisionFact {
             v: VERSION,
-            effect: Effect::Deny,
+            effect: Verdict::Deny,
             rules: vec![],
             reasons: vec!["empty batch".into()],
             policy: String::new(),
@@ -130,7 +142,7 @@ pub fn combine(policy: &Policy, matched: &[&Rule]) -> Decision {
         (enforced(RuleEffect::Deny), enforced(RuleEffect::RequireApproval), enforced(RuleEffect::Allow));
     let mut fact = DecisionFact {
         v: VERSION,
-        effect: Effect::Deny,
+        effect: Verdict::Deny,
         rules: vec![],
         reasons: vec![],
         policy: policy.version.clone(),
@@ -145,12 +157,12 @@ pub fn combine(policy: &Policy, matched: &[&Rule]) -> Decision {
     };
     let mut message = String::from("denied by policy");
     let deciding: Vec<&Rule> = if !deny.is_empty() {
-        fact.effect = Effect::Deny;
+        fact.effect = Verdict::Deny;
         message = deny.iter().map(|r| r.message.as_str()).collect::<Vec<_>>().join("; ");
         fact.reasons = deny.iter().map(|r| format!("{}: {}", r.id, r.message)).collect();
         deny
     } else if !approve.is_empty() {
-        fact.effect = Effect::RequireApproval;
+        fact.effect = Verdict::RequireApproval;
         fact.approval =
             approve.iter().filter_map(|r| r.approval.clone()).max_by(|a, b| {
                 (a.min_approvals, std::cmp::Reverse(a.ttl_secs), a.mode == warden_kit::facts::ApprovalMode::Hold).cmp(
@@ -160,7 +172,7 @@ pub fn combine(policy: &Policy, matched: &[&Rule]) -> Decision {
         fact.reasons = approve.iter().map(|r| format!("{}: approval required", r.id)).collect();
         approve
     } else if !allow.is_empty() {
-        fact.effect = Effect::Allow;
+        fact.effect = Verdict::Allow;
         fact.reasons = allow
             .iter()
             .map(|r| format!("{}: {}", r.id, if r.description.is_empty() { "allowed" } else { &r.description }))
@@ -168,8 +180,8 @@ pub fn combine(policy: &Policy, matched: &[&Rule]) -> Decision {
         allow
     } else {
         fact.effect = match policy.default {
-            DefaultEffect::Allow => Effect::Allow,
-            DefaultEffect::Deny => Effect::Deny,
+            DefaultEffect::Allow => Verdict::Allow,
+            DefaultEffect::Deny => Verdict::Deny,
         };
         fact.reasons = vec![match policy.default {
             DefaultEffect::Allow => "no rule matched (default allow)".into(),
@@ -178,7 +190,7 @@ pub fn combine(policy: &Policy, matched: &[&Rule]) -> Decision {
         Vec::new()
     };
     fact.rules = deciding.iter().map(|r| r.id.clone()).collect();
-    if fact.effect != Effect::Deny {
+    if fact.effect != Verdict::Deny {
         let contributing = matched
             .iter()
             .filter(|r| !r.dry_run && matches!(r.effect, RuleEffect::Allow | RuleEffect::RequireApproval));

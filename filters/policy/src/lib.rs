@@ -10,6 +10,8 @@ pub mod decide;
 mod index;
 pub mod matchers;
 pub mod mcp;
+#[cfg(feature = "packs")]
+pub mod packs;
 pub mod request;
 pub mod sql;
 mod stage;
@@ -20,22 +22,16 @@ pub mod zone;
 pub use compile::Policy;
 pub use config::PolicyConfig;
 
-use std::rc::Rc;
-use warden_kit::{Chain, ConfigError, Stage};
+use warden_kit::{ConfigError, StageFactory, StageKind};
 
-/// Compiles the standalone filter's plugin configuration into a one-stage chain that reads
-/// `warden.identity` from filter state (written by a separate identity filter).
-pub fn compile_chain(raw: &[u8]) -> Result<Chain, ConfigError> {
-    let config: PolicyConfig = warden_kit_proxywasm::config::parse(raw)?;
-    let policy = Policy::compile(config)?;
-    Ok(Chain::new(vec![Rc::new(policy) as Rc<dyn Stage>]).importing_facts())
-}
+/// The policy stage, registered once: its name, configuration type and compiler. Used by
+/// `warden_policy.wasm`, the suite and native tools.
+pub const STAGE: StageFactory = StageFactory::of::<Policy>();
 
-/// The wasm entry point (`_initialize`): registers the root context.
-#[cfg(all(target_arch = "wasm32", feature = "plugin"))]
-#[allow(missing_docs)]
-mod plugin {
-    proxy_wasm::main! {{
-        warden_kit_proxywasm::start("warden_policy", super::compile_chain);
-    }}
+impl StageKind for Policy {
+    const NAME: &'static str = "policy";
+    type Config = PolicyConfig;
+    fn compile(config: PolicyConfig) -> Result<Policy, ConfigError> {
+        Policy::compile(config)
+    }
 }

@@ -8,7 +8,7 @@ use crate::decide::{decide_body, decide_headers, Decision, Early};
 use crate::request::Request;
 use serde_json::{json, Value};
 use std::time::UNIX_EPOCH;
-use warden_kit::facts::{self, Effect as Outcome, IdentityFact};
+use warden_kit::facts::{self, IdentityFact, Verdict};
 use warden_kit::{BodyNeed, Cx, Effect, FailureMode, Flow, LocalReply, MetricKind, Needs, Stage};
 
 impl Policy {
@@ -25,9 +25,9 @@ impl Policy {
     /// Publishes `decision` and says what happens to the request.
     fn act(&self, cx: &mut Cx<'_>, decision: Decision, body: Option<&[u8]>) -> Flow {
         let metric = match decision.fact.effect {
-            Outcome::Allow => "warden_policy_allowed_total",
-            Outcome::Deny => "warden_policy_denied_total",
-            Outcome::RequireApproval => "warden_policy_approval_required_total",
+            Verdict::Allow => "warden_policy_allowed_total",
+            Verdict::Deny => "warden_policy_denied_total",
+            Verdict::RequireApproval => "warden_policy_approval_required_total",
         };
         cx.effects.push(Effect::Metric { name: metric, kind: MetricKind::Counter, value: 1 });
         if !decision.fact.dry_run.is_empty() {
@@ -39,20 +39,22 @@ impl Policy {
         }
         let request_id = cx.facts.request_id().unwrap_or_default().to_string();
         let flow = match decision.fact.effect {
-            Outcome::Allow => Flow::Continue,
-            Outcome::RequireApproval if self.approval_stage => Flow::Continue,
-            Outcome::RequireApproval => Flow::Respond(self.refusal(
+            Verdict::Allow => Flow::Continue,
+            // Only a later stage of this chain that enforces approvals may take it from here
+            // (without one the chain would refuse it anyway).
+            Verdict::RequireApproval if cx.approval_follows => Flow::Continue,
+            Verdict::RequireApproval => Flow::Respond(self.refusal(
                 &decision,
                 "approval_unavailable",
-                "this request needs a human's approval, and no approval service is configured",
+                "this request needs a human's approval, and no approval stage follows in this chain",
                 &request_id,
                 body,
             )),
-            Outcome::Deny => {
+            Verdict::Deny => {
                 Flow::Respond(self.refusal(&decision, "denied_by_policy", &decision.message, &request_id, body))
             }
         };
-        cx.facts.put(facts::DECISION, &decision.fact);
+        cx.facts.write(facts::DECISION, &decision.fact);
         flow
     }
 
@@ -112,16 +114,19 @@ impl Policy {
     }
 }
 
+/// Facts read from filter state when the stage runs as its own filter.
+const READS_FACTS: [&str; 1] = [facts::IDENTITY.name()];
+
 impl Stage for Policy {
     fn name(&self) -> &'static str {
-        "policy"
+        <Self as warden_kit::StageKind>::NAME
     }
 
     fn needs(&self) -> Needs {
         Needs {
             request_body: if self.reads_bodies { BodyNeed::Inspect } else { BodyNeed::None },
             response_body: if self.filters_tools_list { BodyNeed::Rewrite } else { BodyNeed::None },
-            reads_facts: &[facts::IDENTITY],
+            reads_facts: &READS_FACTS,
             max_body_bytes: self.reads_bodies.then_some(self.max_body_bytes),
             ..Needs::default()
         }
@@ -132,7 +137,7 @@ impl Stage for Policy {
     }
 
     fn on_request_headers(&self, cx: &mut Cx<'_>) -> Flow {
-        let identity: Option<IdentityFact> = cx.facts.get_as(facts::IDENTITY);
+        let identity: Option<IdentityFact> = cx.facts.read(facts::IDENTITY);
         let early = {
             let request = self.request(cx, identity.as_ref());
             decide_headers(self, &request)
@@ -159,7 +164,7 @@ impl Stage for Policy {
     }
 
     fn on_request_body(&self, cx: &mut Cx<'_>) -> Flow {
-        let identity: Option<IdentityFact> = cx.facts.get_as(facts::IDENTITY);
+        let identity: Option<IdentityFact> = cx.facts.read(facts::IDENTITY);
         let body = cx.request.body().unwrap_or_default().to_vec();
         let (decision, lists_tools) = {
             let request = self.request(cx, identity.as_ref());
@@ -167,7 +172,7 @@ impl Stage for Policy {
                 Some((calls, false)) if calls.first().is_some_and(|c| c.method == "tools/list"));
             (decide_body(self, &request, &body), lists_tools)
         };
-        if self.filters_tools_list && !(lists_tools && decision.fact.effect == Outcome::Allow) {
+        if self.filters_tools_list && !(lists_tools && decision.fact.effect == Verdict::Allow) {
             cx.effects.push(Effect::SkipResponseBody);
         }
         self.act(cx, decision, Some(&body))
@@ -175,7 +180,7 @@ impl Stage for Policy {
 
     /// Only for `tools/list` requests (every other request declined its response body).
     fn on_response_body(&self, cx: &mut Cx<'_>) -> Flow {
-        let identity: Option<IdentityFact> = cx.facts.get_as(facts::IDENTITY);
+        let identity: Option<IdentityFact> = cx.facts.read(facts::IDENTITY);
         let event_stream =
             cx.request.response_header("content-type").is_some_and(|t| t.trim_start().starts_with("text/event-stream"));
         let filtered = {

@@ -8,13 +8,13 @@ use crate::compile::Policy;
 use crate::decide::decide_body;
 use crate::request::Request;
 use serde_json::{json, Value};
-use warden_kit::facts::Effect;
+use warden_kit::facts::Verdict;
 
 /// Whether the caller of `request` may call `tool` on the same endpoint: a `tools/call` of it
 /// with empty arguments is not denied (needing approval counts as callable).
 pub fn may_call(policy: &Policy, request: &Request<'_>, tool: &str) -> bool {
     let call = json!({"jsonrpc": "2.0", "id": 0, "method": "tools/call", "params": {"name": tool, "arguments": {}}});
-    decide_body(policy, request, call.to_string().as_bytes()).fact.effect != Effect::Deny
+    decide_body(policy, request, call.to_string().as_bytes()).fact.effect != Verdict::Deny
 }
 
 /// The body with refused tools removed and how many were removed, or `None` when the body

@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use proptest::prelude::*;
-use warden_kit::facts::{Actor, Effect, IdentityFact, SubjectKind};
-use warden_policy::decide::{decide_body, decide_headers, Decision, Early};
+use warden_kit::facts::{Actor, IdentityFact, SubjectKind, Verdict};
+use warden_policy::decide::{decide_headers, Decision, Early};
 use warden_policy::request::Request;
 use warden_policy::{Policy, PolicyConfig};
 
@@ -44,11 +44,7 @@ fn agent_for_alice() -> IdentityFact {
 fn decide(policy: &Policy, method: &str, path: &str, identity: Option<&IdentityFact>, body: Option<&str>) -> Decision {
     let headers = headers(method, path);
     let request = Request::new(&headers, Some("10.0.0.5:5555"), identity, 1_767_609_000);
-    match (decide_headers(policy, &request), body) {
-        (Early::Decided(decision), _) => *decision,
-        (Early::NeedBody, Some(body)) => decide_body(policy, &request, body.as_bytes()),
-        (Early::NeedBody, None) => decide_body(policy, &request, b""),
-    }
+    policy.decide(&request, body.unwrap_or_default().as_bytes())
 }
 
 const MIXED: &str = r#"
@@ -73,7 +69,7 @@ policies:
 fn deny_wins_over_approval_and_allow() {
     let p = policy(MIXED);
     let d = decide(&p, "DELETE", "/api/admin/users", Some(&person(&[])), None);
-    assert_eq!(d.fact.effect, Effect::Deny);
+    assert_eq!(d.fact.effect, Verdict::Deny);
     assert_eq!(d.fact.rules, ["deny-admin"]);
     assert_eq!(d.message, "no admin");
     assert!(d.fact.mask.is_empty(), "no obligations on a denial");
@@ -83,7 +79,7 @@ fn deny_wins_over_approval_and_allow() {
 fn the_strictest_approval_requirement_wins_and_obligations_carry_over() {
     let p = policy(MIXED);
     let d = decide(&p, "DELETE", "/api/prod/db", Some(&person(&[])), None);
-    assert_eq!(d.fact.effect, Effect::RequireApproval);
+    assert_eq!(d.fact.effect, Verdict::RequireApproval);
     assert_eq!(d.fact.rules, ["approve-deletes", "approve-deletes-strict"]);
     let approval = d.fact.approval.unwrap();
     assert_eq!((approval.min_approvals, approval.users), (2, vec!["bob".to_string()]));
@@ -94,7 +90,7 @@ fn the_strictest_approval_requirement_wins_and_obligations_carry_over() {
 fn allow_with_logs_and_dry_runs_recorded() {
     let p = policy(MIXED);
     let d = decide(&p, "GET", "/api/v1/reports", Some(&person(&[])), None);
-    assert_eq!(d.fact.effect, Effect::Allow);
+    assert_eq!(d.fact.effect, Verdict::Allow);
     assert_eq!(d.fact.rules, ["allow-api"]);
     assert_eq!(d.fact.logged, ["log-everything"]);
     assert_eq!(d.fact.dry_run.len(), 1, "recorded, not enforced");
@@ -105,22 +101,22 @@ fn allow_with_logs_and_dry_runs_recorded() {
 fn nothing_matching_falls_to_the_default() {
     let p = policy(MIXED);
     let d = decide(&p, "GET", "/other", None, None);
-    assert_eq!(d.fact.effect, Effect::Deny);
+    assert_eq!(d.fact.effect, Verdict::Deny);
     assert!(d.fact.rules.is_empty());
     assert!(d.fact.reasons[0].contains("default deny"));
     let open = policy(&format!("default: allow\n{MIXED}"));
-    assert_eq!(decide(&open, "GET", "/other", None, None).fact.effect, Effect::Allow);
+    assert_eq!(decide(&open, "GET", "/other", None, None).fact.effect, Verdict::Allow);
 }
 
 #[test]
 fn near_misses_do_not_match() {
     let p = policy(MIXED);
     // `/apiary` starts with `/api` (prefix is not segment-aware: documented), but `/ap` does not.
-    assert_eq!(decide(&p, "GET", "/ap", None, None).fact.effect, Effect::Deny);
+    assert_eq!(decide(&p, "GET", "/ap", None, None).fact.effect, Verdict::Deny);
     // A glob segment does not cross `/`.
     assert!(decide(&p, "GET", "/api/v1/x/reports", None, None).fact.dry_run.is_empty());
     // DELETE rules need DELETE.
-    assert_eq!(decide(&p, "POST", "/api/prod/db", None, None).fact.effect, Effect::Allow);
+    assert_eq!(decide(&p, "POST", "/api/prod/db", None, None).fact.effect, Verdict::Allow);
 }
 
 #[test]
@@ -137,7 +133,7 @@ policies:
 "#,
     );
     assert_eq!(decide(&p, "GET", "/admin", Some(&agent_for_alice()), None).fact.rules, ["agents-no-admin"]);
-    assert_eq!(decide(&p, "GET", "/admin", Some(&person(&[])), None).fact.effect, Effect::Allow);
+    assert_eq!(decide(&p, "GET", "/admin", Some(&person(&[])), None).fact.effect, Verdict::Allow);
     assert_eq!(decide(&p, "GET", "/admin", None, None).fact.rules, ["anonymous-no-admin"]);
     assert_eq!(decide(&p, "GET", "/ops", Some(&person(&["ops"])), None).fact.rules, ["ops-only"]);
     assert!(decide(&p, "GET", "/ops", Some(&person(&["dev"])), None).fact.rules.is_empty());
@@ -162,9 +158,9 @@ policies:
 "#,
     );
     let big = decide(&p, "POST", "/transfer", Some(&person(&[])), Some(r#"{"amount": 20000}"#));
-    assert_eq!(big.fact.effect, Effect::RequireApproval);
+    assert_eq!(big.fact.effect, Verdict::RequireApproval);
     let small = decide(&p, "POST", "/transfer", Some(&person(&[])), Some(r#"{"amount": 20}"#));
-    assert_eq!(small.fact.effect, Effect::Allow);
+    assert_eq!(small.fact.effect, Verdict::Allow);
     assert_eq!(decide(&p, "GET", "/x?debug=true", None, None).fact.rules, ["header-check"]);
 }
 
@@ -179,7 +175,7 @@ policies:
       - {id: deny-on-error, when: "request.nothing.here == 1", effect: deny}
 "#,
     );
-    assert_eq!(decide(&p, "GET", "/", None, None).fact.effect, Effect::Deny);
+    assert_eq!(decide(&p, "GET", "/", None, None).fact.effect, Verdict::Deny);
     let allow = policy(
         r#"
 policies:
@@ -188,7 +184,7 @@ policies:
       - {id: allow-on-error, when: "request.nothing.here == 1", effect: allow}
 "#,
     );
-    assert_eq!(decide(&allow, "GET", "/", None, None).fact.effect, Effect::Deny, "falls to the default deny");
+    assert_eq!(decide(&allow, "GET", "/", None, None).fact.effect, Verdict::Deny, "falls to the default deny");
 }
 
 #[test]
@@ -206,7 +202,7 @@ policies:
     let sql = |q: &str| decide(&p, "POST", "/sql", None, Some(&serde_json::json!({ "q": q }).to_string()));
     assert_eq!(sql("DROP TABLE users").fact.rules, ["no-ddl"]);
     assert_eq!(sql("SELECT * FROM hr.Payroll").fact.rules, ["payroll-approval"]);
-    assert_eq!(sql("SELECT * FROM users").fact.effect, Effect::Allow);
+    assert_eq!(sql("SELECT * FROM users").fact.effect, Verdict::Allow);
     assert_eq!(sql("SELEKT garbage").fact.rules, ["no-ddl"], "unparsed SQL is the worst case: DDL");
 }
 
@@ -224,9 +220,9 @@ policies:
         format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{name}"}}}}"#)
     };
     let both = format!("[{},{}]", call("search", 1), call("read_file", 2));
-    assert_eq!(decide(&p, "POST", "/mcp", None, Some(&both)).fact.effect, Effect::Allow);
+    assert_eq!(decide(&p, "POST", "/mcp", None, Some(&both)).fact.effect, Verdict::Allow);
     let mixed = format!("[{},{}]", call("search", 1), call("write_file", 2));
-    assert_eq!(decide(&p, "POST", "/mcp", None, Some(&mixed)).fact.effect, Effect::Deny);
+    assert_eq!(decide(&p, "POST", "/mcp", None, Some(&mixed)).fact.effect, Verdict::Deny);
 }
 
 #[test]
@@ -243,7 +239,7 @@ policies:
     );
     let h = headers("POST", "/admin/x");
     assert!(
-        matches!(decide_headers(&p, &Request::new(&h, None, None, 0)), Early::Decided(d) if d.fact.effect == Effect::Deny)
+        matches!(decide_headers(&p, &Request::new(&h, None, None, 0)), Early::Decided(d) if d.fact.effect == Verdict::Deny)
     );
     let h = headers("POST", "/export");
     assert!(matches!(decide_headers(&p, &Request::new(&h, None, None, 0)), Early::NeedBody));
@@ -293,7 +289,7 @@ proptest! {
         prop_assert_eq!(rules_a, rules_b);
         // Deny always wins: if any matching rule denies, the decision is deny.
         let any_deny = rules.iter().any(|(e, prefix)| e % 4 == 1 && path.starts_with(prefix));
-        prop_assert_eq!(any_deny, a.fact.effect == Effect::Deny && !a.fact.rules.is_empty());
+        prop_assert_eq!(any_deny, a.fact.effect == Verdict::Deny && !a.fact.rules.is_empty());
     }
 }
 
@@ -315,8 +311,8 @@ fn office_hours_follow_the_configured_zone_and_its_summer_time() {
     let berlin = policy(&config("time_zone: Europe/Berlin"));
     let utc = policy(&config(""));
     // Monday 2026-07-06 07:30 UTC is 09:30 in Berlin (summer time, UTC+2).
-    assert_eq!(at(&berlin, 1_783_323_000), Effect::Allow);
-    assert_eq!(at(&utc, 1_783_323_000), Effect::Deny);
+    assert_eq!(at(&berlin, 1_783_323_000), Verdict::Allow);
+    assert_eq!(at(&utc, 1_783_323_000), Verdict::Deny);
     // Monday 2026-01-05 07:30 UTC is 08:30 in Berlin (winter time, UTC+1): not yet open.
-    assert_eq!(at(&berlin, 1_767_598_200), Effect::Deny);
+    assert_eq!(at(&berlin, 1_767_598_200), Verdict::Deny);
 }

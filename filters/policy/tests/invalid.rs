@@ -27,7 +27,7 @@ fn every_invalid_policy_is_rejected_with_the_expected_message() {
             (None, Some(rules)) => json!({"policies": [{"name": "p", "rules": rules}]}),
             (None, None) => panic!("{}: give config or rules", case.case),
         };
-        match warden_policy::compile_chain(config.to_string().as_bytes()) {
+        match warden_policy::STAGE.standalone(config.to_string().as_bytes()) {
             Ok(_) => failures.push(format!("{}: accepted", case.case)),
             Err(err) if !err.to_string().contains(&case.error) => {
                 failures.push(format!("{}: got `{err}`, expected it to contain `{}`", case.case, case.error))

@@ -12,11 +12,12 @@
 #![forbid(unsafe_code)]
 
 use serde::Deserialize;
-use std::rc::Rc;
-use warden_kit::{Chain, ConfigError, Stage};
+use warden_kit::{Chain, ConfigError, StageFactory};
 
-/// Stage names the suite knows, in the order they are usually listed.
-pub const STAGES: &[&str] = &["guard", "identity", "policy", "mask"];
+/// The stages the suite knows, in the order they are usually listed. Each is registered once,
+/// by its own crate.
+pub const STAGES: &[StageFactory] =
+    &[warden_guard::STAGE, warden_identity::STAGE, warden_policy::STAGE, warden_mask::STAGE];
 
 /// One entry of `stages`.
 #[derive(Debug, Deserialize)]
@@ -36,32 +37,14 @@ struct SuiteConfig {
     max_body_bytes: Option<usize>,
 }
 
-fn compile_stage(name: &str, config: &serde_json::Value) -> Result<Rc<dyn Stage>, ConfigError> {
-    let raw = if config.is_null() { b"{}".to_vec() } else { config.to_string().into_bytes() };
-    match name {
-        "guard" => {
-            let parsed = warden_kit_proxywasm::config::parse(&raw).map_err(|e| e.within("config"))?;
-            Ok(Rc::new(warden_guard::Guard::compile(parsed).map_err(|e| e.within("config"))?))
-        }
-        "identity" => {
-            let parsed = warden_kit_proxywasm::config::parse(&raw).map_err(|e| e.within("config"))?;
-            Ok(Rc::new(warden_identity::Identity::compile(parsed).map_err(|e| e.within("config"))?))
-        }
-        "policy" => {
-            let parsed = warden_kit_proxywasm::config::parse(&raw).map_err(|e| e.within("config"))?;
-            Ok(Rc::new(warden_policy::Policy::compile(parsed).map_err(|e| e.within("config"))?))
-        }
-        "mask" => {
-            let parsed = warden_kit_proxywasm::config::parse(&raw).map_err(|e| e.within("config"))?;
-            Ok(Rc::new(warden_mask::Masker::compile(parsed).map_err(|e| e.within("config"))?))
-        }
-        other => Err(ConfigError::new("name", format!("unknown stage `{other}` (known: {})", STAGES.join(", ")))),
-    }
+/// The registered stage called `name`.
+pub fn stage(name: &str) -> Option<&'static StageFactory> {
+    STAGES.iter().find(|s| s.name() == name)
 }
 
 /// Compiles the suite's plugin configuration into a chain.
 pub fn compile_chain(raw: &[u8]) -> Result<Chain, ConfigError> {
-    let config: SuiteConfig = warden_kit_proxywasm::config::parse(raw)?;
+    let config: SuiteConfig = warden_kit::config::parse(raw)?;
     if config.stages.is_empty() {
         return Err(ConfigError::new("stages", "list at least one stage"));
     }
@@ -71,26 +54,24 @@ pub fn compile_chain(raw: &[u8]) -> Result<Chain, ConfigError> {
         if config.stages[..i].iter().any(|e| e.name == entry.name) {
             return Err(ConfigError::new(format!("{field}.name"), format!("stage `{}` is listed twice", entry.name)));
         }
-        stages.push(compile_stage(&entry.name, &entry.config).map_err(|e| e.within(&field))?);
+        let Some(factory) = stage(&entry.name) else {
+            let known: Vec<&str> = STAGES.iter().map(StageFactory::name).collect();
+            let message = format!("unknown stage `{}` (known: {})", entry.name, known.join(", "));
+            return Err(ConfigError::new(format!("{field}.name"), message));
+        };
+        let raw = if entry.config.is_null() { b"{}".to_vec() } else { entry.config.to_string().into_bytes() };
+        stages.push(factory.compile(&raw).map_err(|e| e.within(&format!("{field}.config")))?);
     }
     let mut chain = Chain::new(stages);
     if let Some(max) = config.max_body_bytes {
-        if max == 0 || max > 1024 * 1024 {
-            return Err(ConfigError::new("max_body_bytes", "must be between 1 and 1048576 (Envoy's buffer limit)"));
-        }
-        chain = chain.with_max_body_bytes(max);
+        chain = chain.with_max_body_bytes(warden_kit::limits::body_limit("max_body_bytes", max)?);
     }
     Ok(chain)
 }
 
-/// The wasm entry point (`_initialize`): registers the root context.
+// The wasm entry point (`_initialize`): registers the root context.
 #[cfg(target_arch = "wasm32")]
-#[allow(missing_docs)]
-mod plugin {
-    proxy_wasm::main! {{
-        warden_kit_proxywasm::start("warden", super::compile_chain);
-    }}
-}
+warden_kit_proxywasm::plugin!("warden", compile_chain);
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,7 @@
 //! An Envoy-like HTTP connection manager around proxy-wasm VMs: a chain of wasm filters on a
 //! virtual clock, with scripted upstream and callout clusters.
 //!
-//! It reproduces the behaviours measured in Envoy 1.40 (see `shared/notes/envoy-1.40.md` and
+//! It reproduces the behaviours measured in Envoy 1.40 (see `docs/envoy-behaviour.md` and
 //! the host-test README): a paused headers phase holds body callbacks until resume, buffered
 //! bodies are re-delivered whole, header maps can no longer be changed once their phase has
 //! passed, stale `content-length` truncates or hangs, callout failures are synthetic 503/504
@@ -20,7 +20,7 @@ use crate::host::state::{
     AttrValue, CalloutDelivery, HostEvent, HostState, LogLine, Metric, Pairs, PluginEnv, StreamData, World,
 };
 use crate::host::vm::{Runtime, Vm};
-use anyhow::{anyhow, Context as _};
+use anyhow::Context as _;
 use events::{Event, EventQueue};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -87,6 +87,25 @@ pub struct Proxy {
     guest_ns: u64,
 }
 
+/// Why a proxy did not start (a VM refused its configuration or failed while starting), with
+/// what the filters logged until then: the error [`Proxy::new`] returns inside `anyhow`
+/// (`err.downcast_ref::<StartFailed>()`).
+#[derive(Debug, Clone)]
+pub struct StartFailed {
+    /// What failed, naming the filter.
+    pub message: String,
+    /// Every line logged before the failure.
+    pub logs: Vec<LogLine>,
+}
+
+impl std::fmt::Display for StartFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StartFailed {}
+
 impl Proxy {
     /// Starts every VM (`on_vm_start`, `on_configure`). Fails, as Envoy refuses the config,
     /// when a module cannot be loaded, traps while starting, or rejects its configuration.
@@ -140,7 +159,10 @@ impl Proxy {
         };
         for f in 0..proxy.slots.len() {
             for v in 0..proxy.slots[f].len() {
-                proxy.start_vm(f, v).map_err(|e| anyhow!("filter `{}`: {e:#}", proxy.config.filters[f].name))?;
+                if let Err(e) = proxy.start_vm(f, v) {
+                    let message = format!("filter `{}`: {e:#}", proxy.config.filters[f].name);
+                    return Err(anyhow::Error::new(StartFailed { message, logs: proxy.logs() }));
+                }
             }
         }
         Ok(proxy)

@@ -102,23 +102,21 @@ pub fn check(scenario: &Scenario, observed: &Observed) -> Vec<String> {
     let mut failures = Vec::new();
     let run = &scenario.expect;
     match (&run.load_error, &observed.load_error) {
-        (Some(m), Some(actual)) => {
-            if !m.accepts(actual) {
-                failures.push(format!("load error is {actual:?}, expected {m}"));
-            }
-            return failures;
+        (Some(m), Some(actual)) if !m.accepts(actual) => {
+            failures.push(format!("load error is {actual:?}, expected {m}"));
         }
         (Some(m), None) => failures.push(format!("the chain started; expected a load error {m}")),
-        (None, Some(actual)) => {
-            failures.push(format!("the chain failed to start: {actual}"));
-            return failures;
-        }
-        (None, None) => {}
+        (None, Some(actual)) => failures.push(format!("the chain failed to start: {actual}")),
+        _ => {}
     }
-    for (i, request) in scenario.requests.iter().enumerate() {
-        match observed.requests.get(i) {
-            Some(seen) => check_request(i, &request.expect, seen, &mut failures),
-            None => failures.push(format!("request {}: never sent", i + 1)),
+    // Requests are sent only when the chain started; everything else a scenario states (logs,
+    // metrics, callouts) is checked either way.
+    if observed.load_error.is_none() {
+        for (i, request) in scenario.requests.iter().enumerate() {
+            match observed.requests.get(i) {
+                Some(seen) => check_request(i, &request.expect, seen, &mut failures),
+                None => failures.push(format!("request {}: never sent", i + 1)),
+            }
         }
     }
     for m in &run.logs {
@@ -156,4 +154,36 @@ pub fn check(scenario: &Scenario, observed: &Observed) -> Vec<String> {
         }
     }
     failures
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn scenario(yaml: &str) -> Scenario {
+        serde_yaml_ng::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn a_matching_load_error_does_not_end_the_checks() {
+        let scenario = scenario(
+            "filters: [{wasm: x.wasm}]\nexpect:\n  load_error: {contains: rejected}\n  logs: [{contains: \"names the field\"}]\n  metrics: {warden_x_total: 1}\n",
+        );
+        let observed = Observed { load_error: Some("config rejected".into()), ..Observed::default() };
+        let failures = check(&scenario, &observed);
+        assert!(failures.iter().any(|f| f.contains("no log line contains \"names the field\"")), "{failures:?}");
+        assert!(failures.iter().any(|f| f.contains("metric `warden_x_total`")), "{failures:?}");
+        let logged = Observed { logs: vec!["it names the field".into()], ..observed };
+        assert_eq!(check(&scenario, &logged).len(), 1, "only the metric is missing");
+    }
+
+    #[test]
+    fn requests_are_not_expected_from_a_chain_that_never_started() {
+        let scenario = scenario(
+            "filters: [{wasm: x.wasm}]\nrequests: [{expect: {status: 403}}]\nexpect: {load_error: {contains: rejected}}\n",
+        );
+        let observed = Observed { load_error: Some("rejected".into()), ..Observed::default() };
+        assert!(check(&scenario, &observed).is_empty());
+    }
 }

@@ -316,6 +316,7 @@ pub fn run(envoy: &Path, scenario: &Scenario, filters: &[ResolvedFilter], work_d
         Ok(process) => process,
         Err(err) if scenario.expect.load_error.is_some() => {
             observed.load_error = Some(format!("{err:#}"));
+            observed.logs = wasm_logs(&work_dir.join("envoy.log"), filters);
             return Ok(observed);
         }
         Err(err) => return Err(err),

@@ -18,6 +18,12 @@ pub struct Scenario {
     /// Why a scenario is restricted to one backend.
     #[serde(default)]
     pub reason: Option<String>,
+    /// How Warden is packaged for the run: `module` (the filters as written, one
+    /// `warden_<stage>.wasm` each) and/or `suite` (each run of consecutive Warden stage modules
+    /// merged into one `warden.wasm` filter listing those stages). Default: `[module]`. A
+    /// scenario listing both runs once per packaging.
+    #[serde(default = "as_written")]
+    pub packagings: Vec<Packaging>,
     /// The wasm filters, in request order.
     pub filters: Vec<FilterDef>,
     /// Worker threads (Envoy `--concurrency`); default 1.
@@ -60,6 +66,31 @@ fn one() -> usize {
     1
 }
 
+fn as_written() -> Vec<Packaging> {
+    vec![Packaging::Module]
+}
+
+/// How the Warden stages of a scenario are packaged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Packaging {
+    /// The filters as written: each stage its own module and VM, cooperating through filter
+    /// state.
+    Module,
+    /// Consecutive stage modules merged into `warden.wasm` (one VM, facts in memory).
+    Suite,
+}
+
+impl Packaging {
+    /// The name used in `packagings` and in result lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            Packaging::Module => "module",
+            Packaging::Suite => "suite",
+        }
+    }
+}
+
 fn route_timeout() -> u64 {
     3000
 }
@@ -79,7 +110,7 @@ pub enum Backend {
 #[serde(deny_unknown_fields)]
 pub struct FilterDef {
     /// `.wasm` file: a path relative to the scenario, or an artifact name looked up in the
-    /// wasm directory (`--wasm-dir`, `WARDEN_WASM_DIR`, default `target/wasm32-wasip1/release`).
+    /// wasm directory (`--wasm-dir`, `WARDEN_WASM_DIR`, default `target/wasm32-wasip1/wasm`).
     pub wasm: String,
     /// Plugin name; default: the wasm file stem.
     #[serde(default)]

@@ -86,6 +86,9 @@ pub fn run(runtime: &Arc<Runtime>, scenario: &Scenario, filters: &[ResolvedFilte
     let mut proxy = match Proxy::new(runtime.clone(), proxy_config(scenario, filters)) {
         Ok(proxy) => proxy,
         Err(err) => {
+            if let Some(failed) = err.downcast_ref::<crate::proxy::StartFailed>() {
+                observed.logs = failed.logs.iter().map(|l| l.message.clone()).collect();
+            }
             observed.load_error = Some(format!("{err:#}"));
             return observed;
         }

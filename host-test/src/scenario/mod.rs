@@ -6,9 +6,10 @@ pub mod envoy;
 pub mod format;
 pub mod harness;
 pub mod observed;
+pub mod packaging;
 pub mod resolve;
 pub mod run;
 pub mod servers;
 pub mod tls;
 
-pub use format::{Backend, Scenario};
+pub use format::{Backend, Packaging, Scenario};

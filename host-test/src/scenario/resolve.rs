@@ -21,9 +21,7 @@ pub struct ResolvedFilter {
 
 /// Where artifact names (`wasm: warden_probe.wasm`) are looked up.
 pub fn default_wasm_dir() -> PathBuf {
-    std::env::var_os("WARDEN_WASM_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("target/wasm32-wasip1/release"))
+    std::env::var_os("WARDEN_WASM_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target/wasm32-wasip1/wasm"))
 }
 
 /// Reads and validates a scenario file: unknown fields, bad regexes and restricted backends
@@ -37,6 +35,16 @@ pub fn load(path: &Path) -> anyhow::Result<Scenario> {
     }
     if scenario.backends.as_ref().is_some_and(|b| b.len() < 2) && scenario.reason.is_none() {
         bail!("{}: `backends` restricts the scenario to one backend; say why in `reason`", path.display());
+    }
+    if scenario.packagings.is_empty() {
+        bail!("{}: `packagings` lists none (give module, suite or both)", path.display());
+    }
+    for (i, packaging) in scenario.packagings.iter().enumerate() {
+        if scenario.packagings[..i].contains(packaging) {
+            bail!("{}: `packagings` lists {} twice", path.display(), packaging.name());
+        }
+        super::packaging::packaged(&scenario, *packaging)
+            .map_err(|e| anyhow!("{}: cannot run as {}: {e:#}", path.display(), packaging.name()))?;
     }
     let mut patterns = Vec::new();
     let mut collect = |m: &Matcher| {

@@ -1,6 +1,7 @@
 //! Running scenario files on a backend and reporting `N passed, M failed`.
 
-use super::format::Backend;
+use super::format::{Backend, Packaging};
+use super::packaging::packaged;
 use super::resolve::{discover, load, resolve_filters, runs_on};
 use super::{check, envoy, harness};
 use crate::host::vm::Runtime;
@@ -34,9 +35,42 @@ pub struct TestOptions {
     pub work_dir: PathBuf,
 }
 
-/// Runs one scenario file.
-pub fn run_file(runtime: &Arc<Runtime>, path: &Path, options: &TestOptions, index: usize) -> Verdict {
-    let scenario = match load(path) {
+/// One run of a scenario file: under one packaging.
+#[derive(Debug, Clone)]
+struct Job {
+    path: PathBuf,
+    /// `None` when the file could not be read (the run reports why).
+    packaging: Option<Packaging>,
+    /// Whether the file lists more than one packaging (the result line then names it).
+    several: bool,
+}
+
+/// The runs of each file: one per packaging it lists (one for a file that does not load).
+fn jobs(files: &[PathBuf]) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    for path in files {
+        match load(path) {
+            Ok(scenario) => {
+                let several = scenario.packagings.len() > 1;
+                for packaging in &scenario.packagings {
+                    jobs.push(Job { path: path.clone(), packaging: Some(*packaging), several });
+                }
+            }
+            Err(_) => jobs.push(Job { path: path.clone(), packaging: None, several: false }),
+        }
+    }
+    jobs
+}
+
+/// Runs one scenario file under one packaging.
+pub fn run_file(
+    runtime: &Arc<Runtime>,
+    path: &Path,
+    packaging: Packaging,
+    options: &TestOptions,
+    index: usize,
+) -> Verdict {
+    let scenario = match load(path).and_then(|s| packaged(&s, packaging)) {
         Ok(s) => s,
         Err(e) => return Verdict::Failed(vec![format!("{e:#}")]),
     };
@@ -54,7 +88,7 @@ pub fn run_file(runtime: &Arc<Runtime>, path: &Path, options: &TestOptions, inde
                 return Verdict::Failed(vec!["no Envoy binary".into()]);
             };
             let stem = path.file_name().map(|n| n.to_string_lossy().replace(".scenario.yaml", "")).unwrap_or_default();
-            let dir = options.work_dir.join(format!("{index:03}-{stem}"));
+            let dir = options.work_dir.join(format!("{index:03}-{stem}-{}", packaging.name()));
             match envoy::run(envoy_bin, &scenario, &filters, &dir) {
                 Ok(observed) => observed,
                 Err(e) => return Verdict::Failed(vec![format!("{e:#}")]),
@@ -83,9 +117,10 @@ pub fn run_all(paths: &[PathBuf], options: &TestOptions) -> anyhow::Result<bool>
         anyhow::bail!("no *.scenario.yaml files under {:?}", paths);
     }
     let runtime = Arc::new(Runtime::new()?);
+    let jobs = jobs(&files);
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Verdict)>> = Mutex::new(Vec::new());
-    let label = match options.backend {
+    let backend = match options.backend {
         Backend::Harness => "harness",
         Backend::Envoy => "envoy",
     };
@@ -93,9 +128,19 @@ pub fn run_all(paths: &[PathBuf], options: &TestOptions) -> anyhow::Result<bool>
         for _ in 0..options.jobs.max(1) {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(path) = files.get(i) else { break };
-                let verdict = run_file(&runtime, path, options, i);
-                print_verdict(label, path, &verdict);
+                let Some(job) = jobs.get(i) else { break };
+                let verdict = match job.packaging {
+                    Some(packaging) => run_file(&runtime, &job.path, packaging, options, i),
+                    None => match load(&job.path) {
+                        Err(e) => Verdict::Failed(vec![format!("{e:#}")]),
+                        Ok(_) => Verdict::Failed(vec!["the file changed while running".into()]),
+                    },
+                };
+                let label = match job.packaging {
+                    Some(packaging) if job.several => format!("{backend} {}", packaging.name()),
+                    _ => backend.to_string(),
+                };
+                print_verdict(&label, &job.path, &verdict);
                 if let Ok(mut all) = results.lock() {
                     all.push((i, verdict));
                 }

@@ -1,17 +1,60 @@
-//! `warden policy`: tools for policy authors. `check` validates and compiles policy files,
-//! `test` runs each pack's `cases.yaml`, `explain` shows how each rule judged one request.
-//! Decisions come from the same code the filter runs (`warden-policy`, natively).
+//! Policy packs, natively (feature `packs`, never built into wasm): a folder holding
+//! `policy.yaml` and `cases.yaml`, each case a request, its caller and the decision expected.
+//! Decisions come from [`Policy::decide`], the code the filter runs. `warden policy
+//! check|test|explain` print what this module returns.
 
-use anyhow::{anyhow, bail, Context as _};
+use crate::config::{DefaultEffect, PolicyDocument};
+use crate::decide::{evaluate, Decision};
+use crate::request::Request;
+use crate::{Policy, PolicyConfig};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use warden_kit::facts::{Actor, Effect, IdentityFact, SubjectKind};
-use warden_policy::config::{DefaultEffect, PolicyDocument};
-use warden_policy::decide::{decide_body, decide_headers, evaluate, Decision, Early};
-use warden_policy::request::Request;
-use warden_policy::{Policy, PolicyConfig};
+use warden_kit::facts::{Actor, IdentityFact, SubjectKind, Verdict};
+use warden_kit::ConfigError;
+
+/// Why a pack, policy file or request file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    /// A file or folder could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A file is not valid YAML of the expected shape (the message has line and column).
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, where.
+        message: String,
+    },
+    /// A policy does not compile.
+    #[error("{file}{rule}: {error}")]
+    Compile {
+        /// The policy file (or `policy` when it cannot be told).
+        file: String,
+        /// ` (rule `id`)` when the error is inside a rule.
+        rule: String,
+        /// The error, naming the field.
+        error: ConfigError,
+    },
+    /// No folder with `policy.yaml` and `cases.yaml` under the given paths.
+    #[error("no policy packs (a folder with policy.yaml and cases.yaml) under the given paths")]
+    NoPacks,
+}
+
+fn read_text(path: &Path) -> Result<String, PackError> {
+    std::fs::read_to_string(path).map_err(|source| PackError::Read { path: path.to_path_buf(), source })
+}
+
+fn parse_yaml<T: for<'de> Deserialize<'de>>(path: &Path, text: &str) -> Result<T, PackError> {
+    serde_yaml_ng::from_str(text).map_err(|e| PackError::Parse { path: path.to_path_buf(), message: e.to_string() })
+}
 
 /// A pack's `cases.yaml`.
 #[derive(Debug, Deserialize)]
@@ -138,7 +181,7 @@ pub struct CaseIdentity {
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// Effect.
-    pub effect: Effect,
+    pub effect: Verdict,
     /// Rule ids that decide (any order); checked when given.
     #[serde(default)]
     pub rules: Option<Vec<String>>,
@@ -151,9 +194,8 @@ pub struct Expect {
 }
 
 /// Reads a policy document (YAML or JSON); errors carry the line and column.
-pub fn read_document(path: &Path) -> anyhow::Result<PolicyDocument> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_yaml_ng::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))
+pub fn read_document(path: &Path) -> Result<PolicyDocument, PackError> {
+    parse_yaml(path, &read_text(path)?)
 }
 
 /// Compiles documents with a default; errors name the file and the rule id.
@@ -162,21 +204,21 @@ pub fn compile(
     default: Option<DefaultEffect>,
     utc_offset: Option<String>,
     time_zone: Option<String>,
-) -> anyhow::Result<Policy> {
+) -> Result<Policy, PackError> {
     let config = PolicyConfig {
         policies: documents.iter().map(|(_, d)| d.clone()).collect(),
         default,
         max_body_bytes: None,
         failure_mode: Default::default(),
-        approval_stage: true,
+        approval_stage: None,
         mcp_denial: Default::default(),
         tools_list: Default::default(),
         utc_offset,
         time_zone,
     };
-    Policy::compile(config).map_err(|err| {
-        let (file, rule) = locate(documents, &err.field);
-        anyhow!("{file}{rule}: {err}")
+    Policy::compile(config).map_err(|error| {
+        let (file, rule) = locate(documents, &error.field);
+        PackError::Compile { file, rule, error }
     })
 }
 
@@ -193,23 +235,21 @@ fn locate(documents: &[(PathBuf, PolicyDocument)], field: &str) -> (String, Stri
     (path.display().to_string(), rule.unwrap_or_default())
 }
 
-/// `warden policy check`: every file compiles; prints one line per file.
-pub fn check(paths: &[PathBuf]) -> anyhow::Result<bool> {
-    let mut ok = true;
-    for path in paths {
-        let result = read_document(path).and_then(|d| {
-            let rules = d.rules.len();
-            compile(&[(path.clone(), d)], None, None, None).map(|_| rules)
-        });
-        match result {
-            Ok(rules) => println!("OK   {} ({rules} rules)", path.display()),
-            Err(err) => {
-                ok = false;
-                println!("FAIL {err:#}");
-            }
-        }
-    }
-    Ok(ok)
+/// What `warden policy check` reports for one policy file.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// Number of rules.
+    pub rules: usize,
+    /// The policy version decisions cite (`sha256:` + 64 hex digits).
+    pub version: String,
+}
+
+/// Reads and compiles one policy file on its own (default `deny`).
+pub fn check(path: &Path) -> Result<Checked, PackError> {
+    let document = read_document(path)?;
+    let rules = document.rules.len();
+    let policy = compile(&[(path.to_path_buf(), document)], None, None, None)?;
+    Ok(Checked { rules, version: policy.version })
 }
 
 impl CaseInput {
@@ -239,42 +279,75 @@ impl CaseInput {
         headers
     }
 
-    fn body(&self) -> Option<Vec<u8>> {
+    fn body(&self) -> Vec<u8> {
         match (&self.request.json, &self.request.body) {
-            (Some(json), _) => Some(json.to_string().into_bytes()),
-            (None, Some(text)) => Some(text.clone().into_bytes()),
-            (None, None) => None,
+            (Some(json), _) => json.to_string().into_bytes(),
+            (None, Some(text)) => text.clone().into_bytes(),
+            (None, None) => Vec::new(),
         }
     }
 
-    fn source(&self) -> Option<String> {
-        self.request.source.clone()
-    }
-
-    fn now(&self) -> u64 {
-        self.now.unwrap_or(1_767_609_000)
+    /// Runs `work` over this input as the filter's [`Request`].
+    fn with_request<R>(&self, work: impl FnOnce(&Request<'_>) -> R) -> R {
+        let identity = self.identity();
+        let headers = self.headers();
+        let now = self.now.unwrap_or(1_767_609_000);
+        work(&Request::new(&headers, self.request.source.as_deref(), identity.as_ref(), now))
     }
 
     /// The offered tools this request's caller is shown (each decided as a call).
     pub fn visible_tools(&self, policy: &Policy, offered: &[String]) -> Vec<String> {
-        let identity = self.identity();
-        let headers = self.headers();
-        let source = self.source();
-        let request = Request::new(&headers, source.as_deref(), identity.as_ref(), self.now());
-        offered.iter().filter(|tool| warden_policy::tools_list::may_call(policy, &request, tool)).cloned().collect()
+        self.with_request(|request| {
+            offered.iter().filter(|tool| crate::tools_list::may_call(policy, request, tool)).cloned().collect()
+        })
     }
 
     /// Decides this request as the filter would (the body is read when a rule needs it).
     pub fn decide(&self, policy: &Policy) -> Decision {
-        let identity = self.identity();
-        let headers = self.headers();
-        let source = self.source();
-        let request = Request::new(&headers, source.as_deref(), identity.as_ref(), self.now());
-        match decide_headers(policy, &request) {
-            Early::Decided(decision) => *decision,
-            Early::NeedBody => decide_body(policy, &request, &self.body().unwrap_or_default()),
-        }
+        let body = self.body();
+        self.with_request(|request| policy.decide(request, &body))
     }
+
+    /// The decision, then how each rule judged the request (with its body).
+    pub fn explain(&self, policy: &Policy) -> Explanation {
+        let body = self.body();
+        self.with_request(|request| {
+            let with_body = request.with_body(&body);
+            let rules = policy
+                .rules
+                .iter()
+                .map(|rule| Judgement {
+                    rule: rule.id.clone(),
+                    effect: rule.effect,
+                    dry_run: rule.dry_run,
+                    missed: evaluate(policy, rule, &with_body).err(),
+                })
+                .collect();
+            Explanation { decision: policy.decide(request, &body), rules }
+        })
+    }
+}
+
+/// A decision and how every rule judged the request.
+#[derive(Debug, Clone)]
+pub struct Explanation {
+    /// What the policy decided.
+    pub decision: Decision,
+    /// Each rule, in the order written.
+    pub rules: Vec<Judgement>,
+}
+
+/// How one rule judged a request.
+#[derive(Debug, Clone)]
+pub struct Judgement {
+    /// Rule id.
+    pub rule: String,
+    /// Its effect.
+    pub effect: warden_kit::facts::RuleEffect,
+    /// Whether it is a dry-run rule.
+    pub dry_run: bool,
+    /// The first condition that did not hold; `None` when the rule matched.
+    pub missed: Option<crate::decide::Miss>,
 }
 
 fn same_set(actual: &[String], expected: &[String]) -> bool {
@@ -312,8 +385,8 @@ pub fn mismatches(decision: &Decision, expect: &Expect) -> Vec<String> {
     out
 }
 
-/// Pack directories (holding `policy.yaml` and `cases.yaml`) under `paths`.
-fn packs(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+/// Pack folders (holding `policy.yaml` and `cases.yaml`) under `paths`, sorted.
+pub fn find_packs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, PackError> {
     let mut found = Vec::new();
     for path in paths {
         let dir = if path.is_file() { path.parent().map(Path::to_path_buf).unwrap_or_default() } else { path.clone() };
@@ -321,33 +394,37 @@ fn packs(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             found.push(dir);
             continue;
         }
-        let mut children: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .with_context(|| format!("cannot read {}", dir.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_dir())
-            .collect();
+        let entries = std::fs::read_dir(&dir).map_err(|source| PackError::Read { path: dir.clone(), source })?;
+        let mut children: Vec<PathBuf> =
+            entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect();
         children.sort();
-        found.extend(packs(&children)?);
+        found.extend(find_packs(&children)?);
     }
     Ok(found)
 }
 
-/// `warden policy test`: runs every pack's cases; prints failures and `N passed, M failed`.
-pub fn test(paths: &[PathBuf]) -> anyhow::Result<bool> {
-    let dirs = packs(paths)?;
-    if dirs.is_empty() {
-        bail!("no policy packs (a folder with policy.yaml and cases.yaml) under the given paths");
-    }
-    let (mut passed, mut failed) = (0, 0);
-    for dir in dirs {
-        let policy_file = dir.join("policy.yaml");
-        let document = read_document(&policy_file)?;
-        let cases_file = dir.join("cases.yaml");
-        let text = std::fs::read_to_string(&cases_file)?;
-        let cases: CasesFile = serde_yaml_ng::from_str(&text).map_err(|e| anyhow!("{}: {e}", cases_file.display()))?;
-        let policy =
-            compile(&[(policy_file, document)], cases.default, cases.utc_offset.clone(), cases.time_zone.clone())?;
-        for case in &cases.cases {
+/// One case's result.
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    /// The case's name.
+    pub name: String,
+    /// How the decision differed from the expectation (empty: passed).
+    pub problems: Vec<String>,
+    /// The decision's reasons (to show with a failure).
+    pub reasons: Vec<String>,
+}
+
+/// Runs the cases of the pack in `dir`.
+pub fn run_pack(dir: &Path) -> Result<Vec<CaseResult>, PackError> {
+    let policy_file = dir.join("policy.yaml");
+    let document = read_document(&policy_file)?;
+    let cases_file = dir.join("cases.yaml");
+    let cases: CasesFile = parse_yaml(&cases_file, &read_text(&cases_file)?)?;
+    let policy = compile(&[(policy_file, document)], cases.default, cases.utc_offset.clone(), cases.time_zone.clone())?;
+    Ok(cases
+        .cases
+        .iter()
+        .map(|case| {
             let decision = case.input.decide(&policy);
             let mut problems = mismatches(&decision, &case.expect);
             if let Some(list) = &case.tools_list {
@@ -356,45 +433,17 @@ pub fn test(paths: &[PathBuf]) -> anyhow::Result<bool> {
                     problems.push(format!("tools shown {visible:?}, expected {:?}", list.visible));
                 }
             }
-            if problems.is_empty() {
-                passed += 1;
-            } else {
-                failed += 1;
-                println!("FAIL {}: {}", dir.display(), case.name);
-                for problem in problems {
-                    println!("    {problem}");
-                }
-                println!("    reasons: {:?}", decision.fact.reasons);
-            }
-        }
-    }
-    println!("{passed} passed, {failed} failed");
-    Ok(failed == 0)
+            CaseResult { name: case.name.clone(), problems, reasons: decision.fact.reasons }
+        })
+        .collect())
 }
 
-/// `warden policy explain`: the decision, then for each rule whether and why it matched.
-pub fn explain(policy_file: &Path, request_file: &Path, default: Option<DefaultEffect>) -> anyhow::Result<bool> {
-    let document = read_document(policy_file)?;
-    let policy = compile(&[(policy_file.to_path_buf(), document)], default, None, None)?;
-    let text =
-        std::fs::read_to_string(request_file).with_context(|| format!("cannot read {}", request_file.display()))?;
-    let input: CaseInput = serde_yaml_ng::from_str(&text).map_err(|e| anyhow!("{}: {e}", request_file.display()))?;
-    let decision = input.decide(&policy);
-    println!("decision: {}", serde_json::to_string(&decision.fact)?);
-    let identity = input.identity();
-    let headers = input.headers();
-    let source = input.source();
-    let request = Request::new(&headers, source.as_deref(), identity.as_ref(), input.now());
-    let body = input.body().unwrap_or_default();
-    let with_body = request.with_body(&body);
-    for rule in &policy.rules {
-        let verdict = match evaluate(&policy, rule, &with_body) {
-            Ok(()) => "matched".to_string(),
-            Err(condition) => format!("no match ({condition})"),
-        };
-        let mode = if rule.dry_run { " [dry run]" } else { "" };
-        let effect = serde_json::to_value(rule.effect)?.as_str().unwrap_or_default().to_string();
-        println!("  {:<40} {:<18} {verdict}{mode}", rule.id, effect);
-    }
-    Ok(true)
+/// Reads an `explain` request file (request, identity, now: as in `cases.yaml`).
+pub fn read_input(path: &Path) -> Result<CaseInput, PackError> {
+    parse_yaml(path, &read_text(path)?)
+}
+
+/// Reads and compiles a policy file on its own, with `default`.
+pub fn compile_file(path: &Path, default: Option<DefaultEffect>) -> Result<Policy, PackError> {
+    compile(&[(path.to_path_buf(), read_document(path)?)], default, None, None)
 }

@@ -1,7 +1,7 @@
 //! Plugin configuration parsing with errors that name the field.
 
+use crate::ConfigError;
 use serde::de::DeserializeOwned;
-use warden_kit::ConfigError;
 
 /// Parses JSON plugin configuration into `T`. An empty configuration is `{}`. Errors name the
 /// field path (e.g. `stages[0].config.allowed_methods[2]`) and never echo values.

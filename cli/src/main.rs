@@ -1,5 +1,9 @@
-//! The `warden` command line: run scenarios in the harness or a real Envoy, and measure the
-//! harness cost of a filter chain.
+//! `warden`: the one command for people working with Warden filters: run scenarios in the
+//! harness or a real Envoy (`test`), measure a chain (`bench`), and check, test and explain
+//! policies (`policy`). Commands print what they found and exit 0 (all good), 1 (something
+//! failed) or 2 (could not run: bad arguments or files).
+
+mod policy;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -10,7 +14,7 @@ use warden_host_test::scenario::run::{run_all, TestOptions};
 use warden_host_test::scenario::Backend;
 
 #[derive(Parser)]
-#[command(name = "warden", version, about = "Warden proxy-wasm filters: test and measure them")]
+#[command(name = "warden", version, about = "Warden: test and measure proxy-wasm filters, check and test policies")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -56,7 +60,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum PolicyCommand {
-    /// Validate and compile policy files; errors name the file, rule id and field.
+    /// Validate and compile policy files and print each one's version; errors name the file,
+    /// rule id and field.
     Check {
         /// Policy files (YAML or JSON).
         #[arg(required = true)]
@@ -100,9 +105,9 @@ fn main() -> ExitCode {
             run_all(&paths, &options)
         })(),
         Command::Policy { command } => match command {
-            PolicyCommand::Check { files } => warden_host_test::policy::check(&files),
-            PolicyCommand::Test { paths } => warden_host_test::policy::test(&paths),
-            PolicyCommand::Explain { policy, request } => warden_host_test::policy::explain(&policy, &request, None),
+            PolicyCommand::Check { files } => policy::check(&files),
+            PolicyCommand::Test { paths } => policy::test(&paths),
+            PolicyCommand::Explain { policy, request } => policy::explain(&policy, &request),
         },
         Command::Bench { scenario, iterations, wasm_dir } => {
             bench::run(&scenario, iterations, &wasm_dir.unwrap_or_else(default_wasm_dir)).map(|_| true)

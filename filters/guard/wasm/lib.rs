@@ -1,0 +1,6 @@
+//! `warden_guard.wasm`: the guard stage as its own proxy-wasm filter. Configuration: the
+//! stage's (`filters/guard/README.md`). Facts the stage reads come from filter state.
+#![forbid(unsafe_code)]
+
+#[cfg(target_arch = "wasm32")]
+warden_kit_proxywasm::plugin!("warden_guard", |raw| stage::STAGE.standalone(raw));

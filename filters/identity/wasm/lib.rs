@@ -1,0 +1,6 @@
+//! `warden_identity.wasm`: the identity stage as its own proxy-wasm filter. Configuration: the
+//! stage's (`filters/identity/README.md`). Facts the stage reads come from filter state.
+#![forbid(unsafe_code)]
+
+#[cfg(target_arch = "wasm32")]
+warden_kit_proxywasm::plugin!("warden_identity", |raw| stage::STAGE.standalone(raw));

@@ -1,0 +1,6 @@
+//! `warden_policy.wasm`: the policy stage as its own proxy-wasm filter. Configuration: the
+//! stage's (`filters/policy/README.md`). Facts the stage reads come from filter state.
+#![forbid(unsafe_code)]
+
+#[cfg(target_arch = "wasm32")]
+warden_kit_proxywasm::plugin!("warden_policy", |raw| stage::STAGE.standalone(raw));

@@ -1,0 +1,109 @@
+//! Running one scenario under another packaging: the `suite` packaging merges each run of
+//! consecutive Warden stage modules (`warden_guard.wasm`, `warden_identity.wasm`, ...) into one
+//! `warden.wasm` filter whose `stages` list those stages with their configurations, so one
+//! scenario file shows the same behaviour from separate modules and from the suite.
+
+use super::format::{FilterDef, Packaging, Scenario};
+use anyhow::bail;
+use serde_json::{json, Value};
+
+/// Stage modules the suite can take over, by artifact name, with their stage names.
+const STAGE_MODULES: [(&str, &str); 4] = [
+    ("warden_guard.wasm", "guard"),
+    ("warden_identity.wasm", "identity"),
+    ("warden_policy.wasm", "policy"),
+    ("warden_mask.wasm", "mask"),
+];
+
+fn stage_of(filter: &FilterDef) -> Option<&'static str> {
+    STAGE_MODULES.iter().find(|(module, _)| *module == filter.wasm).map(|(_, stage)| *stage)
+}
+
+/// `scenario` as run under `packaging`. Errors when a stage module sets something the suite
+/// cannot carry per stage (its own plugin name, VM, failure policy or environment).
+pub fn packaged(scenario: &Scenario, packaging: Packaging) -> anyhow::Result<Scenario> {
+    if packaging == Packaging::Module {
+        return Ok(scenario.clone());
+    }
+    let mut filters: Vec<FilterDef> = Vec::new();
+    let mut merging: Option<Vec<Value>> = None;
+    for (i, filter) in scenario.filters.iter().enumerate() {
+        let Some(stage) = stage_of(filter) else {
+            if let Some(stages) = merging.take() {
+                filters.push(suite_filter(stages));
+            }
+            filters.push(filter.clone());
+            continue;
+        };
+        let own = [
+            ("name", filter.name.is_some()),
+            ("root_id", filter.root_id.is_some()),
+            ("vm_id", filter.vm_id.is_some()),
+            ("vm_config", filter.vm_config.is_some()),
+            ("env", !filter.env.is_empty()),
+            ("failure_policy", filter.failure_policy != Default::default()),
+        ];
+        if let Some((field, _)) = own.iter().find(|(_, set)| *set) {
+            bail!("filters[{i}] sets `{field}`, which the suite packaging cannot give one stage");
+        }
+        let config = match &filter.config {
+            None => json!({}),
+            Some(Value::String(text)) => serde_json::from_str(text)?,
+            Some(other) => other.clone(),
+        };
+        merging.get_or_insert_with(Vec::new).push(json!({"name": stage, "config": config}));
+    }
+    if let Some(stages) = merging.take() {
+        filters.push(suite_filter(stages));
+    }
+    if !scenario.filters.iter().any(|f| stage_of(f).is_some()) {
+        bail!("no Warden stage module (warden_<stage>.wasm) to run as the suite");
+    }
+    Ok(Scenario { filters, ..scenario.clone() })
+}
+
+fn suite_filter(stages: Vec<Value>) -> FilterDef {
+    FilterDef {
+        wasm: "warden.wasm".into(),
+        name: None,
+        root_id: None,
+        vm_id: None,
+        config: Some(json!({ "stages": stages })),
+        vm_config: None,
+        failure_policy: Default::default(),
+        env: Default::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(yaml: &str) -> Scenario {
+        serde_yaml_ng::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn consecutive_stage_modules_become_one_suite_filter() {
+        let s = scenario(
+            "filters:\n  - {wasm: warden_probe.wasm}\n  - {wasm: warden_identity.wasm, config: {api_keys: {keys: []}}}\n  - {wasm: warden_policy.wasm, config: '{\"policies\":[]}'}\n",
+        );
+        let suite = packaged(&s, Packaging::Suite).unwrap();
+        assert_eq!(suite.filters.len(), 2);
+        assert_eq!(suite.filters[0].wasm, "warden_probe.wasm");
+        assert_eq!(suite.filters[1].wasm, "warden.wasm");
+        assert_eq!(
+            suite.filters[1].config,
+            Some(json!({"stages": [{"name": "identity", "config": {"api_keys": {"keys": []}}},
+                                   {"name": "policy", "config": {"policies": []}}]}))
+        );
+        assert_eq!(packaged(&s, Packaging::Module).unwrap().filters.len(), 3);
+    }
+
+    #[test]
+    fn a_stage_module_with_its_own_vm_settings_cannot_be_merged() {
+        let s = scenario("filters:\n  - {wasm: warden_mask.wasm, failure_policy: FAIL_OPEN}\n");
+        let err = packaged(&s, Packaging::Suite).unwrap_err().to_string();
+        assert!(err.contains("filters[0] sets `failure_policy`"), "{err}");
+    }
+}
