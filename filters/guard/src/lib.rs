@@ -10,16 +10,8 @@ mod stage;
 pub use config::GuardConfig;
 pub use stage::Guard;
 
-use warden_kit::{ConfigError, StageFactory, StageKind};
+use warden_kit::StageFactory;
 
 /// The guard stage, registered once: its name, configuration type and compiler. Used by
 /// `warden_guard.wasm`, the suite and native tools.
 pub const STAGE: StageFactory = StageFactory::of::<Guard>();
-
-impl StageKind for Guard {
-    const NAME: &'static str = "guard";
-    type Config = GuardConfig;
-    fn compile(config: GuardConfig) -> Result<Guard, ConfigError> {
-        Guard::compile(config)
-    }
-}

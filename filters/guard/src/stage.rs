@@ -2,7 +2,7 @@
 
 use crate::config::GuardConfig;
 use warden_kit::{
-    BodyNeed, ConfigError, Cx, Effect, FailureMode, Flow, HeaderMap, LocalReply, MetricKind, Needs, Stage,
+    BodyNeed, ConfigError, Cx, Effect, FailureMode, Flow, HeaderMap, LocalReply, MetricKind, Needs, Stage, StageKind,
 };
 
 /// The compiled guard: immutable, shared by all requests.
@@ -22,9 +22,12 @@ fn valid_header_name(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-impl Guard {
+impl StageKind for Guard {
+    const NAME: &'static str = "guard";
+    type Config = GuardConfig;
+
     /// Validates and compiles `config`; errors name the field.
-    pub fn compile(config: GuardConfig) -> Result<Guard, ConfigError> {
+    fn compile(config: GuardConfig) -> Result<Guard, ConfigError> {
         let mut strip_exact = Vec::new();
         let mut strip_prefixes = Vec::new();
         for (i, entry) in config.strip_request_headers.iter().enumerate() {
@@ -74,7 +77,9 @@ impl Guard {
             failure_mode: config.failure_mode,
         })
     }
+}
 
+impl Guard {
     fn strips(&self, name: &str) -> bool {
         self.strip_exact.iter().any(|n| n == name) || self.strip_prefixes.iter().any(|p| name.starts_with(p.as_str()))
     }

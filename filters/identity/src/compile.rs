@@ -3,7 +3,7 @@
 use crate::config::{IdentityConfig, ProviderConfig, Requirement, TokenSource, UpstreamHeaders};
 use crate::jwt::{Algorithm, ClaimRules, Jwk, VerifyingKey, DEFAULT_MAX_TOKEN_BYTES};
 use warden_kit::facts::SubjectKind;
-use warden_kit::{ConfigError, FailureMode};
+use warden_kit::{ConfigError, FailureMode, StageKind};
 
 /// A compiled token issuer.
 #[derive(Debug, Clone)]
@@ -224,9 +224,12 @@ fn decode_hex(text: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-impl Identity {
+impl StageKind for Identity {
+    const NAME: &'static str = "identity";
+    type Config = IdentityConfig;
+
     /// Validates and compiles `config`; every error names its field.
-    pub fn compile(config: IdentityConfig) -> Result<Identity, ConfigError> {
+    fn compile(config: IdentityConfig) -> Result<Identity, ConfigError> {
         let mut providers = Vec::new();
         for (i, p) in config.providers.iter().enumerate() {
             let provider = compile_provider(p, &format!("providers[{i}]"))?;
@@ -312,7 +315,9 @@ impl Identity {
             token_cache_size: config.token_cache_size.unwrap_or(crate::cache::DEFAULT_CAPACITY),
         })
     }
+}
 
+impl Identity {
     /// The requirement for a request.
     pub fn requirement(&self, host: &str, path: &str, method: &str) -> Requirement {
         let host = host.split(':').next().unwrap_or(host);

@@ -17,16 +17,8 @@ pub mod vm;
 pub use compile::Identity;
 pub use config::IdentityConfig;
 
-use warden_kit::{ConfigError, StageFactory, StageKind};
+use warden_kit::StageFactory;
 
 /// The identity stage, registered once: its name, configuration type and compiler. Used by
 /// `warden_identity.wasm`, the suite and native tools.
 pub const STAGE: StageFactory = StageFactory::of::<Identity>();
-
-impl StageKind for Identity {
-    const NAME: &'static str = "identity";
-    type Config = IdentityConfig;
-    fn compile(config: IdentityConfig) -> Result<Identity, ConfigError> {
-        Identity::compile(config)
-    }
-}

@@ -154,6 +154,17 @@ pub struct PathConfig {
     pub strategy: Option<Strategy>,
 }
 
+/// The error for an unknown detector name, listing the known ones.
+// Not inlined, like `detectors::find`: listing the built-ins unrolls into one step per
+// detector, and LLVM's constraint elimination took minutes on every function it was
+// inlined into.
+#[cold]
+#[inline(never)]
+fn unknown_detector(index: usize, name: &str) -> ConfigError {
+    let known: Vec<&str> = BUILTINS.iter().map(|b| b.name).collect();
+    ConfigError::new(format!("detectors[{index}]"), format!("unknown detector `{name}` (known: {})", known.join(", ")))
+}
+
 /// Compiles one profile.
 pub fn compile_profile(name: &str, config: &ProfileConfig, key: Option<&HashKey>) -> Result<Profile, ConfigError> {
     let mut detectors = Vec::new();
@@ -172,26 +183,19 @@ pub fn compile_profile(name: &str, config: &ProfileConfig, key: Option<&HashKey>
             min_length: custom.min_length,
         });
     }
-    let builtins: Vec<&detectors::Builtin> = match &config.detectors {
-        None => BUILTINS.iter().collect(),
-        Some(names) => names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| {
-                detectors::find(n).ok_or_else(|| {
-                    let known: Vec<&str> = BUILTINS.iter().map(|b| b.name).collect();
-                    ConfigError::new(
-                        format!("detectors[{i}]"),
-                        format!("unknown detector `{n}` (known: {})", known.join(", ")),
-                    )
-                })
-            })
-            .collect::<Result<_, _>>()?,
-    };
+    let mut builtins: Vec<(usize, &detectors::Builtin)> = Vec::new();
+    match &config.detectors {
+        None => builtins.extend(BUILTINS.iter().enumerate()),
+        Some(names) => {
+            for (i, name) in names.iter().enumerate() {
+                builtins.push(detectors::find(name).ok_or_else(|| unknown_detector(i, name))?);
+            }
+        }
+    }
     // Built-ins keep their priority order whatever order they are listed in.
-    let mut builtins = builtins;
-    builtins.sort_by_key(|b| BUILTINS.iter().position(|x| x.name == b.name));
-    builtins.dedup_by_key(|b| b.name);
+    builtins.sort_by_key(|(priority, _)| *priority);
+    builtins.dedup_by_key(|(priority, _)| *priority);
+    let builtins: Vec<&detectors::Builtin> = builtins.into_iter().map(|(_, b)| b).collect();
     detectors.extend(builtins.iter().map(|b| Detector {
         name: b.name.to_string(),
         pattern: b.pattern.to_string(),

@@ -19,16 +19,8 @@ pub mod validators;
 pub use config::MaskConfig;
 pub use stage::Masker;
 
-use warden_kit::{ConfigError, StageFactory, StageKind};
+use warden_kit::StageFactory;
 
 /// The mask stage, registered once: its name, configuration type and compiler. Used by
 /// `warden_mask.wasm`, the suite and native tools.
 pub const STAGE: StageFactory = StageFactory::of::<Masker>();
-
-impl StageKind for Masker {
-    const NAME: &'static str = "mask";
-    type Config = MaskConfig;
-    fn compile(config: MaskConfig) -> Result<Masker, ConfigError> {
-        Masker::compile(config)
-    }
-}

@@ -10,7 +10,7 @@ use crate::stream::{LineStream, LineTooLong};
 use warden_kit::facts::{self, MaskObligation, MaskingFact};
 use warden_kit::limits::MAX_BODY_BYTES;
 use warden_kit::{
-    BodyNeed, ConfigError, Cx, Effect, FailureMode, Flow, HeaderMap, LocalReply, MetricKind, Needs, Stage,
+    BodyNeed, ConfigError, Cx, Effect, FailureMode, Flow, HeaderMap, LocalReply, MetricKind, Needs, Stage, StageKind,
 };
 
 /// Which body.
@@ -72,9 +72,12 @@ pub struct Masker {
     summary_header: Option<String>,
 }
 
-impl Masker {
+impl StageKind for Masker {
+    const NAME: &'static str = "mask";
+    type Config = MaskConfig;
+
     /// Compiles the configuration; errors name the field.
-    pub fn compile(config: MaskConfig) -> Result<Masker, ConfigError> {
+    fn compile(config: MaskConfig) -> Result<Masker, ConfigError> {
         let key = hash_key(config.hash_key.as_deref())?;
         let mut profiles = Vec::new();
         for (name, profile) in &config.profiles {
@@ -114,7 +117,9 @@ impl Masker {
             profiles,
         })
     }
+}
 
+impl Masker {
     /// The profiles for `direction`, `Ok(None)` while the policy has not decided yet (its
     /// obligations are unknown), `Err(name)` for an obligation naming no profile.
     fn profiles_for<'a>(&'a self, cx: &Cx<'_>, direction: Direction) -> Result<Option<Vec<&'a Profile>>, String> {

@@ -1,6 +1,7 @@
 //! Configurations the masking stage must refuse at load, each with the field it names.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use warden_kit::StageKind;
 use warden_mask::{MaskConfig, Masker};
 
 fn refused(json: &str) -> String {

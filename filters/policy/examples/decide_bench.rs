@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Instant;
+use warden_kit::StageKind;
 use warden_policy::request::Request;
 use warden_policy::{Policy, PolicyConfig};
 

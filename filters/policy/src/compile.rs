@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use warden_kit::facts::{ApprovalMode, ApprovalRequirement, MaskObligation, RuleEffect, SubjectKind};
-use warden_kit::{ConfigError, FailureMode};
+use warden_kit::{ConfigError, FailureMode, StageKind};
 
 /// Default largest body buffered for body rules.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
@@ -144,9 +144,12 @@ pub struct SqlMatcher {
     pub tables: Vec<String>,
 }
 
-impl Policy {
+impl StageKind for Policy {
+    const NAME: &'static str = "policy";
+    type Config = PolicyConfig;
+
     /// Compiles `config`; the first error names its field.
-    pub fn compile(config: PolicyConfig) -> Result<Policy, ConfigError> {
+    fn compile(config: PolicyConfig) -> Result<Policy, ConfigError> {
         if config.approval_stage.is_some() {
             return Err(ConfigError::new(
                 "approval_stage",

@@ -22,16 +22,8 @@ pub mod zone;
 pub use compile::Policy;
 pub use config::PolicyConfig;
 
-use warden_kit::{ConfigError, StageFactory, StageKind};
+use warden_kit::StageFactory;
 
 /// The policy stage, registered once: its name, configuration type and compiler. Used by
 /// `warden_policy.wasm`, the suite and native tools.
 pub const STAGE: StageFactory = StageFactory::of::<Policy>();
-
-impl StageKind for Policy {
-    const NAME: &'static str = "policy";
-    type Config = PolicyConfig;
-    fn compile(config: PolicyConfig) -> Result<Policy, ConfigError> {
-        Policy::compile(config)
-    }
-}

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use warden_kit::facts::{Actor, IdentityFact, SubjectKind, Verdict};
 use warden_kit::ConfigError;
+use warden_kit::StageKind;
 
 /// Why a pack, policy file or request file could not be used.
 #[derive(Debug, thiserror::Error)]

@@ -4,6 +4,7 @@
 
 use proptest::prelude::*;
 use warden_kit::facts::{Actor, IdentityFact, SubjectKind, Verdict};
+use warden_kit::StageKind;
 use warden_policy::decide::{decide_headers, Decision, Early};
 use warden_policy::request::Request;
 use warden_policy::{Policy, PolicyConfig};

@@ -4,6 +4,7 @@
 //! reports the value pinned here).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use warden_kit::StageKind;
 use warden_policy::compile::PolicySet;
 use warden_policy::{Policy, PolicyConfig};
 
