@@ -1,0 +1,77 @@
+//! The approval service's signed receipt: proof that named humans decided one action for one
+//! requester. The service signs it (Ed25519 over the receipt's RFC 8785 canonical JSON); the
+//! approval stage verifies it with the configured public key and keeps it in
+//! `warden.approval`, so the audit trail holds proof of approval, checkable offline.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the receipt shape.
+pub const RECEIPT_VERSION: u32 = 1;
+
+/// Who a receipt is for, or who decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Party {
+    /// Subject.
+    pub subject: String,
+    /// Issuer.
+    pub issuer: String,
+}
+
+/// One person who decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decider {
+    /// Subject.
+    pub subject: String,
+    /// Issuer.
+    pub issuer: String,
+    /// `approve` or `deny`.
+    pub decision: String,
+    /// Decided by break-glass.
+    pub forced: bool,
+}
+
+/// What the service signs when an approval is decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Receipt {
+    /// Shape version ([`RECEIPT_VERSION`]).
+    pub v: u32,
+    /// Approval id.
+    pub approval_id: String,
+    /// Action digest the approval is bound to.
+    pub digest: String,
+    /// Who asked.
+    pub requester: Party,
+    /// `approved` or `denied`.
+    pub decision: String,
+    /// Everyone who voted, in order.
+    pub deciders: Vec<Decider>,
+    /// Decided by break-glass.
+    pub forced: bool,
+    /// When decided, seconds since the epoch.
+    pub decided_at: u64,
+    /// Use by (approved only), seconds since the epoch.
+    #[serde(default)]
+    pub expires_at: Option<u64>,
+}
+
+impl Receipt {
+    /// The bytes signed: the receipt's canonical JSON.
+    pub fn signed_bytes(&self) -> Result<Vec<u8>, crate::canonical::CanonicalError> {
+        crate::canonical::to_vec(self)
+    }
+}
+
+/// A receipt with its signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedReceipt {
+    /// The receipt.
+    pub receipt: Receipt,
+    /// Signing key id: the first 16 hex digits of the SHA-256 of the raw public key.
+    pub key_id: String,
+    /// Ed25519 signature over [`Receipt::signed_bytes`], base64url without padding.
+    pub signature: String,
+}

@@ -1,0 +1,29 @@
+//! The schema, versioned: the same migrations (one directory per database dialect) run at
+//! start on SQLite and PostgreSQL, under sqlx's migration lock (replicas starting together
+//! apply each once).
+
+use super::Backend;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::AnyPool;
+use std::borrow::Cow;
+
+/// (version, description, SQLite text, PostgreSQL text).
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
+    1,
+    "approvals, votes, events",
+    include_str!("../../migrations/sqlite/0001_approvals.sql"),
+    include_str!("../../migrations/postgres/0001_approvals.sql"),
+)];
+
+/// Applies the migrations not yet applied.
+pub async fn run(pool: &AnyPool, backend: Backend) -> Result<(), sqlx::Error> {
+    let migrations = MIGRATIONS
+        .iter()
+        .map(|(version, description, sqlite, postgres)| {
+            let sql = if backend == Backend::Sqlite { sqlite } else { postgres };
+            Migration::new(*version, Cow::Borrowed(description), MigrationType::Simple, Cow::Borrowed(sql), false)
+        })
+        .collect::<Vec<_>>();
+    let migrator = Migrator { migrations: Cow::Owned(migrations), ..Migrator::DEFAULT };
+    migrator.run(pool).await.map_err(|e| sqlx::Error::Migrate(Box::new(e)))
+}
