@@ -1,9 +1,11 @@
 //! `warden`: the one command for people working with Warden filters: run scenarios in the
-//! harness or a real Envoy (`test`), measure a chain (`bench`), and check, test and explain
-//! policies (`policy`). Commands print what they found and exit 0 (all good), 1 (something
+//! harness or a real Envoy (`test`), measure a chain (`bench`), check, test and explain
+//! policies (`policy`), run the approval service (`serve`) and decide approvals (`approvals`). Commands print what they found and exit 0 (all good), 1 (something
 //! failed) or 2 (could not run: bad arguments or files).
 
+mod approvals;
 mod policy;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -55,6 +57,75 @@ enum Command {
         /// Directory where artifact names are looked up.
         #[arg(long)]
         wasm_dir: Option<PathBuf>,
+    },
+    /// Run the approval service (SQLite in warden-data/ unless configured otherwise).
+    Serve {
+        /// Configuration file (YAML or JSON); see services/approvals/README.md.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Database URL (`sqlite://<file>` or `postgres://...`), overriding the file's.
+        #[arg(long)]
+        database: Option<String>,
+        /// Listen address, overriding the file's (default 127.0.0.1:8731).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Validate the configuration and exit.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Decide approvals from a terminal, as a person (token from --token or $WARDEN_TOKEN).
+    Approvals {
+        /// Approval service URL.
+        #[arg(long, env = "WARDEN_APPROVALS_URL", default_value = "http://127.0.0.1:8731")]
+        url: String,
+        /// Your bearer token (a JWT from a provider the service trusts).
+        #[arg(long, env = "WARDEN_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        #[command(subcommand)]
+        command: ApprovalsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApprovalsCommand {
+    /// Pending approvals you may decide.
+    List,
+    /// One approval in full.
+    Show {
+        /// Approval id.
+        id: String,
+    },
+    /// Approve.
+    Approve {
+        /// Approval id.
+        id: String,
+        /// Why (optional).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Deny, with a reason.
+    Deny {
+        /// Approval id.
+        id: String,
+        /// Why (required).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Break-glass: decide alone (break-glass group), with a reason; recorded as forced.
+    Force {
+        /// Approval id.
+        id: String,
+        /// `approve` or `deny`.
+        #[arg(long, value_parser = ["approve", "deny"])]
+        decision: String,
+        /// Why (required).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Print the SHA-256 of a proxy key, for `proxies[].key_sha256` in the service config.
+    HashKey {
+        /// The key.
+        key: String,
     },
 }
 
@@ -112,6 +183,34 @@ fn main() -> ExitCode {
         Command::Bench { scenario, iterations, wasm_dir } => {
             bench::run(&scenario, iterations, &wasm_dir.unwrap_or_else(default_wasm_dir)).map(|_| true)
         }
+        Command::Serve { config, database, listen, check } => {
+            serve::run(serve::ServeOptions { config: config.as_deref(), database, listen, check })
+        }
+        Command::Approvals { command: ApprovalsCommand::HashKey { key }, .. } => {
+            println!("{}", warden_approvals::config::key_sha256(&key));
+            Ok(true)
+        }
+        Command::Approvals { url, token, command } => (|| {
+            let token = token.ok_or_else(|| anyhow::anyhow!("give your token with --token or $WARDEN_TOKEN"))?;
+            let client = approvals::Client { url, token };
+            match command {
+                ApprovalsCommand::List => approvals::list(&client),
+                ApprovalsCommand::Show { id } => approvals::show(&client, &id),
+                ApprovalsCommand::Approve { id, reason } => {
+                    approvals::decide(&client, &id, "approve", serde_json::json!({ "reason": reason }))
+                }
+                ApprovalsCommand::Deny { id, reason } => {
+                    approvals::decide(&client, &id, "deny", serde_json::json!({ "reason": reason }))
+                }
+                ApprovalsCommand::Force { id, decision, reason } => approvals::decide(
+                    &client,
+                    &id,
+                    "force",
+                    serde_json::json!({ "decision": decision, "reason": reason }),
+                ),
+                ApprovalsCommand::HashKey { .. } => Ok(true),
+            }
+        })(),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -9,6 +9,7 @@ mod cache;
 pub mod compile;
 pub mod config;
 pub mod jwt;
+pub mod native;
 mod sources;
 mod stage;
 mod verified;

@@ -4,9 +4,15 @@
 //!
 //! - [`core`]: pure rules (who may decide, how votes add up, consuming, receipts).
 //! - [`store`]: SQLite or PostgreSQL storage, one transaction per change.
+//! - [`http`], [`serve`]: the JSON API under `/v1` (axum) and starting it (`warden serve`).
+//! - [`config`], [`auth`]: the configuration file; who is calling (proxy key or person's JWT).
 #![forbid(unsafe_code)]
 
+pub mod auth;
+pub mod config;
 pub mod core;
+pub mod http;
+pub mod serve;
 pub mod store;
 
 /// Seconds since the epoch, from the system clock (the glue's one clock).

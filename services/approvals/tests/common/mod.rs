@@ -3,6 +3,8 @@
 //! `WARDEN_TEST_POSTGRES`, default `postgres://postgres@127.0.0.1:5432/test`).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod people;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use warden_approvals::core::approval::{Action, Approval, Requester, Requirement, Status};
 use warden_approvals::core::approver::Approver;

@@ -1,0 +1,246 @@
+//! The service's configuration file (YAML or JSON), validated once at start into an immutable
+//! [`Service`]; every error names its field. `warden serve --check` stops after this.
+
+use crate::core::receipt::Signer;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use warden_identity::config::{IdentityConfig, ProviderConfig};
+use warden_identity::Identity;
+use warden_kit::{ConfigError, StageKind};
+
+/// The configuration as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Address to listen on. Default `127.0.0.1:8731`.
+    #[serde(default)]
+    pub listen: Option<String>,
+    /// `sqlite://<file>` or `postgres://...`. Default `sqlite://warden-data/approvals.db`.
+    #[serde(default)]
+    pub database: Option<String>,
+    /// Base URL callers reach the service at (for `status_url`). Default `http://<listen>`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Ed25519 seed file (32 raw bytes), created with mode 0600 when absent. Default
+    /// `warden-data/approvals-signing.key`.
+    #[serde(default)]
+    pub signing_key_file: Option<PathBuf>,
+    /// The proxies allowed to create, wait on and consume approvals.
+    #[serde(default)]
+    pub proxies: Vec<ProxyConfig>,
+    /// How people authenticate: OIDC/JWT providers, the same shape as the identity filter's
+    /// `providers`. API keys and client certificates cannot decide.
+    #[serde(default)]
+    pub approvers: ApproversConfig,
+    /// Members of this group may force a decision, with a reason (break-glass). Default: none.
+    #[serde(default)]
+    pub break_glass_group: Option<String>,
+    /// Bounds on what proxies may ask for.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// One proxy (an Envoy, or a fleet sharing a key).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// Name in the event log (`proxy:<name>`).
+    pub name: String,
+    /// SHA-256 (64 hex digits) of the bearer key the proxy sends. The key itself is never
+    /// stored here.
+    pub key_sha256: String,
+}
+
+/// People's token providers.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApproversConfig {
+    /// Token issuers (inline `jwks` keys).
+    #[serde(default)]
+    pub providers: Vec<ProviderConfig>,
+}
+
+/// Bounds.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Longest `pending_ttl` a proxy may ask for, seconds. Default 86400.
+    #[serde(default)]
+    pub max_pending_ttl_secs: Option<u64>,
+    /// Longest `use_by` a proxy may ask for, seconds. Default 3600.
+    #[serde(default)]
+    pub max_use_by_secs: Option<u64>,
+    /// Longest long-poll wait, seconds. Default 60.
+    #[serde(default)]
+    pub max_wait_secs: Option<u64>,
+}
+
+/// A compiled proxy credential.
+#[derive(Debug, Clone)]
+pub struct Proxy {
+    /// Name.
+    pub name: String,
+    /// SHA-256 of its key.
+    pub key_sha256: [u8; 32],
+}
+
+/// The validated configuration.
+pub struct Service {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Database URL.
+    pub database: String,
+    /// Base URL for `status_url`.
+    pub public_url: String,
+    /// Signing key file.
+    pub signing_key_file: PathBuf,
+    /// Proxies.
+    pub proxies: Vec<Proxy>,
+    /// People's token verification (the identity stage's core, natively); `None` when no
+    /// provider is configured (then nobody can decide).
+    pub approvers: Option<Identity>,
+    /// Break-glass group.
+    pub break_glass_group: Option<String>,
+    /// Longest pending ttl, seconds.
+    pub max_pending_ttl_secs: u64,
+    /// Longest use-by, seconds.
+    pub max_use_by_secs: u64,
+    /// Longest wait, seconds.
+    pub max_wait_secs: u64,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service").field("listen", &self.listen).field("proxies", &self.proxies.len()).finish()
+    }
+}
+
+/// Reads and validates a configuration file (YAML or JSON).
+pub fn load(path: &Path) -> Result<ServiceConfig, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new("", format!("cannot read {}: {e}", path.display())))?;
+    parse(&text)
+}
+
+/// Parses configuration text (YAML or JSON); errors name the field and never echo values.
+pub fn parse(text: &str) -> Result<ServiceConfig, ConfigError> {
+    let value: serde_json::Value = serde_yaml_ng::from_str(text).map_err(|e| {
+        ConfigError::new(
+            "",
+            format!("not valid YAML: {}", e.location().map_or(String::new(), |l| format!("line {}", l.line()))),
+        )
+    })?;
+    let value = if value.is_null() { serde_json::json!({}) } else { value };
+    warden_kit::config::parse(&serde_json::to_vec(&value).unwrap_or_default())
+}
+
+impl ServiceConfig {
+    /// Validates and compiles; the error names the field.
+    pub fn compile(self) -> Result<Service, ConfigError> {
+        let listen_text = self.listen.unwrap_or_else(|| "127.0.0.1:8731".into());
+        let listen: SocketAddr =
+            listen_text.parse().map_err(|_| ConfigError::new("listen", "an address and port, e.g. 127.0.0.1:8731"))?;
+        let database = self.database.unwrap_or_else(|| "sqlite://warden-data/approvals.db".into());
+        if !["sqlite://", "postgres://", "postgresql://"].iter().any(|p| database.starts_with(p)) {
+            return Err(ConfigError::new("database", "use sqlite://<file> or postgres://<user>@<host>/<database>"));
+        }
+        let public_url = self.public_url.unwrap_or_else(|| format!("http://{listen}"));
+        if !public_url.starts_with("http://") && !public_url.starts_with("https://") {
+            return Err(ConfigError::new("public_url", "an http:// or https:// URL"));
+        }
+        let mut proxies = Vec::new();
+        for (i, p) in self.proxies.iter().enumerate() {
+            if p.name.is_empty() || proxies.iter().any(|q: &Proxy| q.name == p.name) {
+                return Err(ConfigError::new(format!("proxies[{i}].name"), "a unique, non-empty name"));
+            }
+            let key_sha256 = hex32(&p.key_sha256).ok_or_else(|| {
+                ConfigError::new(format!("proxies[{i}].key_sha256"), "64 hex digits (sha256 of the key)")
+            })?;
+            proxies.push(Proxy { name: p.name.clone(), key_sha256 });
+        }
+        for (i, p) in self.approvers.providers.iter().enumerate() {
+            if p.jwks_uri.is_some() {
+                return Err(ConfigError::new(
+                    format!("approvers.providers[{i}].jwks_uri"),
+                    "the approval service reads keys inline: give `jwks` (fetched key sets are not supported here yet)",
+                ));
+            }
+        }
+        let approvers = if self.approvers.providers.is_empty() {
+            None
+        } else {
+            let identity = IdentityConfig { providers: self.approvers.providers, ..IdentityConfig::default() };
+            Some(Identity::compile(identity).map_err(|e| e.within("approvers"))?)
+        };
+        if matches!(&self.break_glass_group, Some(g) if g.is_empty()) {
+            return Err(ConfigError::new("break_glass_group", "a group name, or leave it out"));
+        }
+        let limit = |value: Option<u64>, default: u64, field: &str| match value {
+            Some(0) => Err(ConfigError::new(format!("limits.{field}"), "must be at least 1")),
+            Some(v) => Ok(v),
+            None => Ok(default),
+        };
+        Ok(Service {
+            listen,
+            database,
+            public_url: public_url.trim_end_matches('/').to_string(),
+            signing_key_file: self.signing_key_file.unwrap_or_else(|| "warden-data/approvals-signing.key".into()),
+            proxies,
+            approvers,
+            break_glass_group: self.break_glass_group,
+            max_pending_ttl_secs: limit(self.limits.max_pending_ttl_secs, 86_400, "max_pending_ttl_secs")?,
+            max_use_by_secs: limit(self.limits.max_use_by_secs, 3_600, "max_use_by_secs")?,
+            max_wait_secs: limit(self.limits.max_wait_secs, 60, "max_wait_secs")?,
+        })
+    }
+}
+
+/// Parses 64 hex digits.
+pub fn hex32(text: &str) -> Option<[u8; 32]> {
+    let text = text.trim();
+    if text.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// The SHA-256 of a proxy key, as `key_sha256` wants it.
+pub fn key_sha256(key: &str) -> String {
+    Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The signing key from `path`, created (32 random bytes, mode 0600) when absent.
+pub fn signing_key(path: &Path) -> Result<Signer, ConfigError> {
+    let field = |m: String| ConfigError::new("signing_key_file", m);
+    if !path.exists() {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| field(format!("no randomness for a new key: {e}")))?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| field(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        write_private(path, &seed).map_err(|e| field(format!("cannot write {}: {e}", path.display())))?;
+    }
+    let bytes = std::fs::read(path).map_err(|e| field(format!("cannot read {}: {e}", path.display())))?;
+    let seed: [u8; 32] =
+        bytes.try_into().map_err(|_| field(format!("{} must hold exactly 32 bytes", path.display())))?;
+    Ok(Signer::from_seed(seed))
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(bytes)
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}
