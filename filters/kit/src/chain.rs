@@ -608,6 +608,7 @@ impl ChainRun {
                 scratch: &mut self.scratch[i],
                 vm: &mut vm_states[i],
                 approval_follows: inner.approval_follows[i],
+                headers_only: self.headers_only,
             };
             match (callout, phase) {
                 (Some(response), _) => stage.on_callout_response(&mut cx, response),

@@ -177,14 +177,34 @@ pub struct ApprovalRequirement {
     /// Subjects who may approve.
     #[serde(default)]
     pub users: Vec<String>,
-    /// Approvals needed.
+    /// Approvals needed: distinct people.
     pub min_approvals: u32,
-    /// How long an approval stays valid, seconds.
+    /// Every listed group must have an approving member.
+    #[serde(default)]
+    pub all_groups: bool,
+    /// Denials (distinct people) that end the approval.
+    #[serde(default = "one")]
+    pub deny_threshold: u32,
+    /// How long approvers have to decide, seconds (`pending_ttl`).
     pub ttl_secs: u64,
+    /// How long an approval may be used once approved, seconds (`use_by`).
+    #[serde(default = "default_use_by")]
+    pub use_by_secs: u64,
     /// Hold or deferred.
     pub mode: ApprovalMode,
     /// How long a held request waits, ms.
     pub hold_timeout_ms: u64,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Default `use_by_secs`: five minutes to use an approval.
+pub const DEFAULT_USE_BY_SECS: u64 = 300;
+
+fn default_use_by() -> u64 {
+    DEFAULT_USE_BY_SECS
 }
 
 /// A dry-run rule that matched: what it would have done.
@@ -228,13 +248,18 @@ pub struct DecisionFact {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ApprovalStatus {
-    /// A human approved.
+    /// Approved, and used by this request.
     Approved,
     /// A human refused.
     Denied,
-    /// Nobody answered in time.
+    /// Asked for; the caller was answered with the id to come back with (deferred).
+    Pending,
+    /// A held request was not decided within `hold_timeout` (the caller got the id).
     Timeout,
-    /// The approval service failed.
+    /// The approval could not be used for this request (`code`: `approval_pending`,
+    /// `approval_expired`, `approval_used`, `approval_mismatch`).
+    Refused,
+    /// The approval service failed (the request was refused).
     Error,
 }
 
@@ -247,12 +272,27 @@ pub struct ApprovalFact {
     pub status: ApprovalStatus,
     /// Approval id at the approval service.
     pub approval_id: String,
-    /// Who decided (subject), if anyone.
+    /// Who decided (the first decider's subject), if anyone.
     #[serde(default)]
     pub approver: Option<String>,
     /// When, seconds since the epoch.
     #[serde(default)]
     pub decided_at: Option<u64>,
+    /// `hold` or `deferred`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<ApprovalMode>,
+    /// The action digest the approval is bound to (`sha256:` and 64 hex digits).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub digest: String,
+    /// The stable code the caller was answered with, when refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Decided by break-glass.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forced: bool,
+    /// The service's signed receipt (with `approved` and with a denial): proof of who decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<crate::receipt::SignedReceipt>,
 }
 
 /// `warden.masking`: what was hidden, per direction (never the hidden values themselves).

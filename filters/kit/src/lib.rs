@@ -40,6 +40,7 @@ pub mod facts;
 mod failure;
 mod host;
 pub mod limits;
+pub mod mcp;
 pub mod receipt;
 mod scratch;
 mod stage;

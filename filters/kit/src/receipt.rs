@@ -3,7 +3,11 @@
 //! approval stage verifies it with the configured public key and keeps it in
 //! `warden.approval`, so the audit trail holds proof of approval, checkable offline.
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// Version of the receipt shape.
 pub const RECEIPT_VERSION: u32 = 1;
@@ -74,4 +78,18 @@ pub struct SignedReceipt {
     pub key_id: String,
     /// Ed25519 signature over [`Receipt::signed_bytes`], base64url without padding.
     pub signature: String,
+}
+
+/// The key id of a raw Ed25519 public key: the first 16 hex digits of its SHA-256.
+pub fn key_id(public: &[u8; 32]) -> String {
+    Sha256::digest(public).iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `signed` carries a valid signature by `public` (and names that key).
+pub fn verify(public: &[u8; 32], signed: &SignedReceipt) -> bool {
+    let Ok(key) = VerifyingKey::from_bytes(public) else { return false };
+    let Ok(bytes) = URL_SAFE_NO_PAD.decode(&signed.signature) else { return false };
+    let Ok(signature) = Signature::from_slice(&bytes) else { return false };
+    let Ok(message) = signed.receipt.signed_bytes() else { return false };
+    signed.key_id == key_id(public) && key.verify(&message, &signature).is_ok()
 }

@@ -77,6 +77,9 @@ pub struct Cx<'a> {
     /// When none does, a `require_approval` request must be refused: the chain refuses it
     /// anyway (403 `approval_unavailable`) if a stage lets it through.
     pub approval_follows: bool,
+    /// Whether the request has no body: its headers ended the stream (a body phase follows
+    /// otherwise, even for a stage that will not read it).
+    pub headers_only: bool,
 }
 
 /// A filter stage: compiled, immutable configuration shared by every request of a worker.

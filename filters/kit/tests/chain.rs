@@ -266,6 +266,11 @@ impl Stage for ApprovalStage {
                 approval_id: "apr-1".into(),
                 approver: Some("bob".into()),
                 decided_at: None,
+                mode: None,
+                digest: String::new(),
+                code: None,
+                forced: false,
+                receipt: None,
             };
             cx.facts.write(facts::APPROVAL, &fact);
         }

@@ -441,7 +441,15 @@ fn approval(config: &ApprovalConfig) -> Result<ApprovalRequirement, ConfigError>
     if ttl_secs == 0 {
         return Err(ConfigError::new("ttl_secs", "at least 1"));
     }
-    let hold_timeout_ms = config.hold_timeout_ms.unwrap_or(30_000);
+    let deny_threshold = config.deny_threshold.unwrap_or(1);
+    if deny_threshold == 0 {
+        return Err(ConfigError::new("deny_threshold", "at least 1"));
+    }
+    let use_by_secs = config.use_by_secs.unwrap_or(warden_kit::facts::DEFAULT_USE_BY_SECS);
+    if use_by_secs == 0 {
+        return Err(ConfigError::new("use_by_secs", "at least 1"));
+    }
+    let hold_timeout_ms = config.hold_timeout_ms.unwrap_or(60_000);
     if hold_timeout_ms == 0 || hold_timeout_ms > 300_000 {
         return Err(ConfigError::new("hold_timeout_ms", "between 1 and 300000"));
     }
@@ -449,7 +457,10 @@ fn approval(config: &ApprovalConfig) -> Result<ApprovalRequirement, ConfigError>
         groups: config.approvers.groups.clone(),
         users: config.approvers.users.clone(),
         min_approvals,
+        all_groups: config.all_groups.unwrap_or(false),
+        deny_threshold,
         ttl_secs,
+        use_by_secs,
         mode: config.mode.unwrap_or(ApprovalMode::Hold),
         hold_timeout_ms,
     })

@@ -155,16 +155,26 @@ pub enum RuleMode {
 pub struct ApprovalConfig {
     /// Who may approve: groups and/or users (at least one entry).
     pub approvers: ApproversConfig,
-    /// Approvals needed (default 1).
+    /// Approvals needed: distinct people (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_approvals: Option<u32>,
-    /// How long an approval is valid, seconds (default 3600).
+    /// Every listed group must have an approving member (default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all_groups: Option<bool>,
+    /// Denials (distinct people) that end the approval (default 1: any eligible approver).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deny_threshold: Option<u32>,
+    /// How long approvers have to decide, seconds (`pending_ttl`; default 3600).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_secs: Option<u64>,
+    /// How long an approval may be used once approved, seconds (`use_by`; default 300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_by_secs: Option<u64>,
     /// `hold` (default) or `deferred`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<ApprovalMode>,
-    /// How long a held request waits, ms (default 30000).
+    /// How long a held request waits, ms (default 60000; at most 300000, and at most the
+    /// approval stage's `max_hold_timeout_ms`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold_timeout_ms: Option<u64>,
 }

@@ -9,7 +9,8 @@ pub mod config;
 pub mod decide;
 mod index;
 pub mod matchers;
-pub mod mcp;
+/// MCP request parsing (moved to the kit, shared with the approval stage).
+pub use warden_kit::mcp;
 #[cfg(feature = "packs")]
 pub mod packs;
 pub mod request;

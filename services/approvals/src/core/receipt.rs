@@ -3,9 +3,8 @@
 use crate::core::approval::{Approval, Status};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use ed25519_dalek::{Signer as _, SigningKey, Verifier, VerifyingKey};
-use sha2::{Digest, Sha256};
-pub use warden_kit::receipt::{Decider, Party, Receipt, SignedReceipt, RECEIPT_VERSION};
+use ed25519_dalek::{Signer as _, SigningKey};
+pub use warden_kit::receipt::{key_id, verify, Decider, Party, Receipt, SignedReceipt, RECEIPT_VERSION};
 
 /// The service's signing key.
 pub struct Signer {
@@ -17,11 +16,6 @@ impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Signer({})", self.key_id) // never the key
     }
-}
-
-/// The key id of a raw Ed25519 public key.
-pub fn key_id(public: &[u8; 32]) -> String {
-    Sha256::digest(public).iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 impl Signer {
@@ -51,15 +45,6 @@ impl Signer {
             signature: URL_SAFE_NO_PAD.encode(signature.to_bytes()),
         })
     }
-}
-
-/// Whether `signed` carries a valid signature by `public`.
-pub fn verify(public: &[u8; 32], signed: &SignedReceipt) -> bool {
-    let Ok(key) = VerifyingKey::from_bytes(public) else { return false };
-    let Ok(bytes) = URL_SAFE_NO_PAD.decode(&signed.signature) else { return false };
-    let Ok(signature) = ed25519_dalek::Signature::from_slice(&bytes) else { return false };
-    let Ok(message) = signed.receipt.signed_bytes() else { return false };
-    signed.key_id == key_id(public) && key.verify(&message, &signature).is_ok()
 }
 
 /// The receipt of a decided approval; `None` while it is undecided.

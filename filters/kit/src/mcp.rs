@@ -1,4 +1,5 @@
-//! MCP requests as the policy sees them: the JSON-RPC calls in a request body (one message or
+//! MCP requests as Warden's stages see them (the policy decides on them, the approval stage
+//! binds approvals to them): the JSON-RPC calls in a request body (one message or
 //! a batch), with the tool name and arguments of `tools/call`.
 
 use serde_json::Value;
