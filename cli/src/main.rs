@@ -172,6 +172,7 @@ fn main() -> ExitCode {
                 jobs: jobs.unwrap_or(if envoy { 2 } else { cpus }),
                 envoy: envoy_path,
                 work_dir: PathBuf::from(".warden-tmp/envoy"),
+                warden: std::env::current_exe().ok(),
             };
             run_all(&paths, &options)
         })(),

@@ -37,7 +37,7 @@ pub fn measure(scenario_path: &Path, iterations: usize, wasm_dir: &Path) -> anyh
     for filter in &filters {
         runtime.load(&filter.wasm)?; // compile first: configure time is measured alone
     }
-    let config = proxy_config(&scenario, &filters);
+    let config = proxy_config(&scenario, &filters, &crate::scenario::services::Services::default());
     let vms = (config.workers.max(1) + 1) * config.filters.len().max(1);
     let started = Instant::now();
     let mut proxy = Proxy::new(runtime, config)?;

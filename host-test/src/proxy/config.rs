@@ -63,6 +63,9 @@ pub enum ClusterScript {
     Responds(Vec<ScriptedResponse>),
     /// Refuses connections: callouts complete with a synthetic 503 (gRPC: UNAVAILABLE).
     Down,
+    /// A real HTTP server on loopback (a service the scenario runs): each callout is sent to
+    /// it and waited for in real time; the virtual clock moves on by the time it took.
+    Live(std::net::SocketAddr),
 }
 
 /// Everything a [`super::Proxy`] is built from.

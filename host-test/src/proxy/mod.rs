@@ -11,6 +11,7 @@
 
 pub mod config;
 mod events;
+mod live;
 mod stream;
 
 pub use config::{ClusterScript, FailurePolicy, FilterSpec, ProxyConfig, ScriptedResponse};
@@ -371,7 +372,10 @@ impl Proxy {
                             .collect(),
                         body: String::from_utf8_lossy(&body).into_owned(),
                     });
-                    let (delay, delivery) = self.callout_result(&cluster, timeout_ms);
+                    let (delay, delivery) = match self.config.clusters.get(&cluster) {
+                        Some(ClusterScript::Live(addr)) => live::call(*addr, &headers, &body, timeout_ms),
+                        _ => self.callout_result(&cluster, timeout_ms),
+                    };
                     self.schedule(delay, Event::HttpCallDone { site: call_site, token, delivery });
                 }
                 HostEvent::GrpcCall { token, context_id, cluster: _, timeout_ms: _ } => {

@@ -99,7 +99,7 @@ fn check_request(index: usize, expect: &RequestExpect, seen: &RequestView, failu
 
 /// Every way `observed` differs from what `scenario` expects (empty = pass).
 pub fn check(scenario: &Scenario, observed: &Observed) -> Vec<String> {
-    let mut failures = Vec::new();
+    let mut failures: Vec<String> = observed.errors.iter().map(|e| format!("service: {e}")).collect();
     let run = &scenario.expect;
     match (&run.load_error, &observed.load_error) {
         (Some(m), Some(actual)) if !m.accepts(actual) => {

@@ -7,6 +7,7 @@ use super::format::{config_text, Scenario};
 use super::observed::{Observed, RequestView};
 use super::resolve::ResolvedFilter;
 use super::servers::{closed_port, Received, ScriptedServer, StreamProbe};
+use super::services::Services;
 use super::tls::{self, listener_transport_socket, MutualTls};
 use anyhow::{anyhow, bail, Context as _};
 use serde_json::{json, Value};
@@ -14,7 +15,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Finds the Envoy binary: `WARDEN_ENVOY`, then `.venv/bin/envoy`, then `envoy` on PATH.
@@ -286,7 +287,14 @@ fn metrics(admin: SocketAddr) -> std::collections::BTreeMap<String, i64> {
 }
 
 /// Runs `scenario` through Envoy at `envoy`, with scratch files under `work_dir`.
-pub fn run(envoy: &Path, scenario: &Scenario, filters: &[ResolvedFilter], work_dir: &Path) -> anyhow::Result<Observed> {
+pub fn run(
+    envoy: &Path,
+    scenario: &Scenario,
+    filters: &[ResolvedFilter],
+    work_dir: &Path,
+    services: &Services,
+) -> anyhow::Result<Observed> {
+    let errors: Arc<Mutex<Vec<String>>> = Arc::default();
     let _ = std::fs::remove_dir_all(work_dir);
     std::fs::create_dir_all(work_dir)?;
     let received: Received = Default::default();
@@ -296,7 +304,9 @@ pub fn run(envoy: &Path, scenario: &Scenario, filters: &[ResolvedFilter], work_d
     let mut servers = vec![upstream];
     let mut clusters = vec![("upstream".to_string(), servers[0].addr.port())];
     for (name, def) in &scenario.clusters {
-        if def.down {
+        if let Some(addr) = services.address(name) {
+            clusters.push((name.clone(), addr.port()));
+        } else if def.down {
             clusters.push((name.clone(), closed_port()?));
         } else {
             let server = ScriptedServer::start(name, def.responses.clone(), callouts.clone(), None)?;
@@ -327,6 +337,8 @@ pub fn run(envoy: &Path, scenario: &Scenario, filters: &[ResolvedFilter], work_d
         if request.wait_ms > 0 {
             std::thread::sleep(Duration::from_millis(request.wait_ms));
         }
+        let (request, people) = services.before(request, &errors);
+        let request = &request;
         if let Ok(mut all) = received.lock() {
             all.clear();
         }
@@ -349,6 +361,7 @@ pub fn run(envoy: &Path, scenario: &Scenario, filters: &[ResolvedFilter], work_d
         probe.reset(request.expect.streamed.clone());
         let response = client::send(listener, &client_request, tls.as_ref().map(|t| &t.client))
             .with_context(|| format!("request {}", i + 1))?;
+        services.after(people, &String::from_utf8_lossy(&response.body));
         let filter_state = read_access_log(&access_log, i, &keys);
         let upstream = received.lock().ok().and_then(|all| all.first().cloned());
         observed.requests.push(RequestView {
@@ -366,6 +379,7 @@ pub fn run(envoy: &Path, scenario: &Scenario, filters: &[ResolvedFilter], work_d
             filter_state,
         });
     }
+    observed.errors = errors.lock().map(|e| e.clone()).unwrap_or_default();
     observed.metrics = metrics(process.admin);
     observed.callouts = callouts.lock().map(|c| c.clone()).unwrap_or_default();
     let log = process.log.clone();

@@ -168,9 +168,47 @@ pub struct ClusterDef {
     /// Refuses connections (callouts get a synthetic 503).
     #[serde(default)]
     pub down: bool,
+    /// A real Warden service the runner starts for the scenario (`approvals`: `warden serve`
+    /// on loopback with SQLite; see `host-test/README.md`) instead of a script.
+    #[serde(default)]
+    pub service: Option<ServiceKind>,
     /// Responses in turn; the last repeats. Default: one `200` with an empty body.
     #[serde(default)]
     pub responses: Vec<ResponseDef>,
+}
+
+/// A service the runner can start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceKind {
+    /// The approval service.
+    Approvals,
+}
+
+/// A person acting at the approval service while (or before) a request runs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonAct {
+    /// The person's subject (their token is minted by the runner's test issuer).
+    #[serde(rename = "as")]
+    pub subject: String,
+    /// Their groups.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// `agent` makes the token an agent's.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// `approve`, `deny`, `force_approve` or `force_deny`.
+    pub decision: String,
+    /// Why.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Real milliseconds after the request is sent (ignored in `people_before`).
+    #[serde(default)]
+    pub after_ms: u64,
+    /// The service's answer status the scenario expects (default 200).
+    #[serde(default = "ok")]
+    pub expect_status: u16,
 }
 
 /// A scripted HTTP response.
@@ -258,6 +296,15 @@ pub struct RequestDef {
     /// Wait this long (virtual ms in the harness, real ms in Envoy) before sending.
     #[serde(default)]
     pub wait_ms: u64,
+    /// People acting on the newest pending approval before the request is sent (with a
+    /// `service: approvals` cluster). Request headers may use `{{approval_id}}`: the id of the
+    /// approval a person last acted on, or that the last response named.
+    #[serde(default)]
+    pub people_before: Vec<PersonAct>,
+    /// People acting on the newest pending approval while the request runs (after their
+    /// `after_ms`): how a held request gets decided.
+    #[serde(default)]
+    pub people: Vec<PersonAct>,
     /// Client timeout; default 3000 ms.
     #[serde(default = "client_timeout")]
     pub timeout_ms: u64,

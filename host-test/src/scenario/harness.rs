@@ -3,11 +3,12 @@
 use super::format::{config_text, ResponseDef, Scenario};
 use super::observed::{upstream_view, Observed, RequestView};
 use super::resolve::ResolvedFilter;
+use super::services::Services;
 use crate::host::state::{AttrValue, Pairs};
 use crate::host::vm::Runtime;
 use crate::proxy::{ClusterScript, FilterSpec, Proxy, ProxyConfig, ScriptedResponse};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 fn pairs(map: &BTreeMap<String, String>) -> Pairs {
     map.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.as_bytes().to_vec())).collect()
@@ -25,12 +26,14 @@ fn scripted(def: &ResponseDef) -> ScriptedResponse {
 }
 
 /// The harness configuration a scenario describes.
-pub fn proxy_config(scenario: &Scenario, filters: &[ResolvedFilter]) -> ProxyConfig {
+pub fn proxy_config(scenario: &Scenario, filters: &[ResolvedFilter], services: &Services) -> ProxyConfig {
     let clusters = scenario
         .clusters
         .iter()
         .map(|(name, def)| {
-            let script = if def.down {
+            let script = if let Some(addr) = services.address(name) {
+                ClusterScript::Live(addr)
+            } else if def.down {
                 ClusterScript::Down
             } else if def.responses.is_empty() {
                 ClusterScript::Responds(vec![scripted(&ResponseDef::default())])
@@ -81,9 +84,10 @@ pub fn proxy_config(scenario: &Scenario, filters: &[ResolvedFilter]) -> ProxyCon
 }
 
 /// Runs `scenario` in the harness and returns what it saw.
-pub fn run(runtime: &Arc<Runtime>, scenario: &Scenario, filters: &[ResolvedFilter]) -> Observed {
+pub fn run(runtime: &Arc<Runtime>, scenario: &Scenario, filters: &[ResolvedFilter], services: &Services) -> Observed {
     let mut observed = Observed::default();
-    let mut proxy = match Proxy::new(runtime.clone(), proxy_config(scenario, filters)) {
+    let errors: Arc<Mutex<Vec<String>>> = Arc::default();
+    let mut proxy = match Proxy::new(runtime.clone(), proxy_config(scenario, filters, services)) {
         Ok(proxy) => proxy,
         Err(err) => {
             if let Some(failed) = err.downcast_ref::<crate::proxy::StartFailed>() {
@@ -97,6 +101,8 @@ pub fn run(runtime: &Arc<Runtime>, scenario: &Scenario, filters: &[ResolvedFilte
         if request.wait_ms > 0 {
             proxy.advance(request.wait_ms);
         }
+        let (request, people) = services.before(request, &errors);
+        let request = &request;
         let mut headers: Pairs = vec![
             (":authority".into(), request.authority.as_bytes().to_vec()),
             (":path".into(), request.path.as_bytes().to_vec()),
@@ -129,6 +135,7 @@ pub fn run(runtime: &Arc<Runtime>, scenario: &Scenario, filters: &[ResolvedFilte
             proxy.send_data(sid, &[], true);
         }
         let report = proxy.finish(sid, request.timeout_ms);
+        services.after(people, &String::from_utf8_lossy(&report.body));
         observed.requests.push(RequestView {
             outcome: report.outcome,
             status: report.status,
@@ -149,6 +156,7 @@ pub fn run(runtime: &Arc<Runtime>, scenario: &Scenario, filters: &[ResolvedFilte
                 .collect(),
         });
     }
+    observed.errors = errors.lock().map(|e| e.clone()).unwrap_or_default();
     observed.logs = proxy.logs().into_iter().map(|l| l.message).collect();
     observed.metrics = proxy.metrics().into_iter().map(|m| (m.name, m.value)).collect();
     observed.callouts = proxy

@@ -10,6 +10,7 @@ pub mod packaging;
 pub mod resolve;
 pub mod run;
 pub mod servers;
+pub mod services;
 pub mod tls;
 
 pub use format::{Backend, Packaging, Scenario};

@@ -51,6 +51,8 @@ pub struct Observed {
     pub callouts: Vec<UpstreamView>,
     /// Why the chain failed to start, if it did.
     pub load_error: Option<String>,
+    /// What went wrong outside the proxy (a person's action at a service the scenario runs).
+    pub errors: Vec<String>,
 }
 
 /// Converts proxy-wasm style headers (with pseudo-headers) to an HTTP/1.1 server's view.

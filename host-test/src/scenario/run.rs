@@ -3,6 +3,7 @@
 use super::format::{Backend, Packaging};
 use super::packaging::packaged;
 use super::resolve::{discover, load, resolve_filters, runs_on};
+use super::services::Services;
 use super::{check, envoy, harness};
 use crate::host::vm::Runtime;
 use std::path::{Path, PathBuf};
@@ -31,8 +32,10 @@ pub struct TestOptions {
     pub jobs: usize,
     /// Envoy binary (Envoy backend).
     pub envoy: Option<PathBuf>,
-    /// Scratch directory for Envoy runs.
+    /// Scratch directory for Envoy runs and the services scenarios start.
     pub work_dir: PathBuf,
+    /// The `warden` binary, for scenarios whose clusters are real services (`warden serve`).
+    pub warden: Option<PathBuf>,
 }
 
 /// One run of a scenario file: under one packaging.
@@ -77,19 +80,26 @@ pub fn run_file(
     if !runs_on(&scenario, options.backend) {
         return Verdict::Skipped(scenario.reason.clone().unwrap_or_default());
     }
+    let stem = path.file_name().map(|n| n.to_string_lossy().replace(".scenario.yaml", "")).unwrap_or_default();
+    let backend_name = if options.backend == Backend::Envoy { "envoy" } else { "harness" };
+    let services_dir = options.work_dir.join(format!("{index:03}-{stem}-{}-{backend_name}-services", packaging.name()));
+    let services = match Services::start(&scenario, options.warden.as_deref(), &services_dir) {
+        Ok(services) => services,
+        Err(e) => return Verdict::Failed(vec![format!("{e:#}")]),
+    };
+    let scenario = services.fill(&scenario);
     let filters = match resolve_filters(&scenario, path, &options.wasm_dir) {
         Ok(f) => f,
         Err(e) => return Verdict::Failed(vec![format!("{e:#}")]),
     };
     let observed = match options.backend {
-        Backend::Harness => harness::run(runtime, &scenario, &filters),
+        Backend::Harness => harness::run(runtime, &scenario, &filters, &services),
         Backend::Envoy => {
             let Some(envoy_bin) = &options.envoy else {
                 return Verdict::Failed(vec!["no Envoy binary".into()]);
             };
-            let stem = path.file_name().map(|n| n.to_string_lossy().replace(".scenario.yaml", "")).unwrap_or_default();
             let dir = options.work_dir.join(format!("{index:03}-{stem}-{}", packaging.name()));
-            match envoy::run(envoy_bin, &scenario, &filters, &dir) {
+            match envoy::run(envoy_bin, &scenario, &filters, &dir, &services) {
                 Ok(observed) => observed,
                 Err(e) => return Verdict::Failed(vec![format!("{e:#}")]),
             }

@@ -1,0 +1,298 @@
+//! Real services behind a scenario's callout clusters (`clusters.<name>.service: approvals`):
+//! the runner starts `warden serve` on loopback (SQLite in the scenario's scratch directory),
+//! points the cluster at it, and plays the people who decide approvals while requests run.
+//! Filter configurations may use `{{approvals.public_key}}` and `{{approvals.proxy_key}}`;
+//! request headers may use `{{approval_id}}`.
+
+use super::client::{self, ClientRequest};
+use super::format::{PersonAct, RequestDef, Scenario, ServiceKind};
+use anyhow::{anyhow, Context};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use ed25519_dalek::{Signer, SigningKey};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The test issuer of people's tokens.
+pub const PEOPLE_ISSUER: &str = "https://people.scenario.test";
+/// The break-glass group of the scenario service.
+pub const BREAK_GLASS_GROUP: &str = "breakglass";
+
+/// A running approval service for one scenario; stopped (by PID) when dropped.
+pub struct ApprovalService {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The proxy key the filters send.
+    pub proxy_key: String,
+    /// Its receipt-signing public key (base64url).
+    pub public_key: String,
+    people_key: SigningKey,
+    last_id: Mutex<Option<String>>,
+}
+
+impl Drop for ApprovalService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The services a scenario's clusters need, by cluster name.
+#[derive(Default)]
+pub struct Services {
+    /// The approval service and its cluster's name.
+    pub approvals: Option<(String, Arc<ApprovalService>)>,
+}
+
+impl Services {
+    /// Starts what `scenario` asks for, with scratch files under `dir`; `warden` is the binary
+    /// that serves (`warden serve`).
+    pub fn start(scenario: &Scenario, warden: Option<&Path>, dir: &Path) -> anyhow::Result<Services> {
+        let mut services = Services::default();
+        for (name, def) in &scenario.clusters {
+            if def.service == Some(ServiceKind::Approvals) {
+                let warden = warden
+                    .ok_or_else(|| anyhow!("cluster `{name}` needs the approval service: run through `warden test`"))?;
+                services.approvals = Some((name.clone(), Arc::new(ApprovalService::start(warden, &dir.join(name))?)));
+            }
+        }
+        Ok(services)
+    }
+
+    /// The loopback address of cluster `name`, when a service stands behind it.
+    pub fn address(&self, name: &str) -> Option<SocketAddr> {
+        self.approvals.as_ref().filter(|(n, _)| n == name).map(|(_, s)| s.addr)
+    }
+
+    /// `scenario` with the services' placeholders filled in its filter configurations.
+    pub fn fill(&self, scenario: &Scenario) -> Scenario {
+        let mut filled = scenario.clone();
+        if let Some((_, service)) = &self.approvals {
+            for filter in &mut filled.filters {
+                if let Some(config) = &mut filter.config {
+                    replace_strings(config, &|s| {
+                        s.replace("{{approvals.public_key}}", &service.public_key)
+                            .replace("{{approvals.proxy_key}}", &service.proxy_key)
+                    });
+                }
+            }
+        }
+        filled
+    }
+
+    /// Before sending `request`: its `people_before` act, then its headers are filled; its
+    /// `people` start acting in the background. Failures go to `errors`.
+    pub fn before(&self, request: &RequestDef, errors: &Arc<Mutex<Vec<String>>>) -> (RequestDef, Vec<JoinHandle<()>>) {
+        let mut filled = request.clone();
+        let Some((_, service)) = &self.approvals else { return (filled, Vec::new()) };
+        for act in &request.people_before {
+            if let Err(e) = service.act(act, Duration::from_secs(10)) {
+                push(errors, format!("{} {} (before the request): {e:#}", act.subject, act.decision));
+            }
+        }
+        let id = service.last_id.lock().ok().and_then(|l| l.clone()).unwrap_or_default();
+        for (_, value) in &mut filled.headers {
+            *value = value.replace("{{approval_id}}", &id);
+        }
+        let mut handles = Vec::new();
+        for act in request.people.clone() {
+            let (service, errors) = (service.clone(), errors.clone());
+            handles.push(std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(act.after_ms));
+                if let Err(e) = service.act(&act, Duration::from_secs(10)) {
+                    push(&errors, format!("{} {}: {e:#}", act.subject, act.decision));
+                }
+            }));
+        }
+        (filled, handles)
+    }
+
+    /// After a request: waits for its people, and remembers an approval id the response named.
+    pub fn after(&self, handles: Vec<JoinHandle<()>>, response_body: &str) {
+        for handle in handles {
+            let _ = handle.join();
+        }
+        if let Some((_, service)) = &self.approvals {
+            let body: Value = serde_json::from_str(response_body).unwrap_or_default();
+            let id = body["approval_id"].as_str().or(body["result"]["structuredContent"]["approval_id"].as_str());
+            if let (Some(id), Ok(mut last)) = (id, service.last_id.lock()) {
+                *last = Some(id.to_string());
+            }
+        }
+    }
+}
+
+fn push(errors: &Arc<Mutex<Vec<String>>>, message: String) {
+    if let Ok(mut all) = errors.lock() {
+        all.push(message);
+    }
+}
+
+fn replace_strings(value: &mut Value, f: &dyn Fn(&str) -> String) {
+    match value {
+        Value::String(s) => *s = f(s),
+        Value::Array(items) => items.iter_mut().for_each(|v| replace_strings(v, f)),
+        Value::Object(map) => map.values_mut().for_each(|v| replace_strings(v, f)),
+        _ => {}
+    }
+}
+
+impl ApprovalService {
+    /// Starts `warden serve` with a configuration for the scenario under `dir`.
+    pub fn start(warden: &Path, dir: &Path) -> anyhow::Result<ApprovalService> {
+        std::fs::create_dir_all(dir)?;
+        let mut seed = [0u8; 32];
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        seed[..16].copy_from_slice(&nanos.to_le_bytes());
+        seed[16..20].copy_from_slice(&std::process::id().to_le_bytes());
+        let people_key = SigningKey::from_bytes(&Sha256::digest(seed).into());
+        let proxy_key = format!("wpk_scenario_{}", hex(&Sha256::digest(dir.display().to_string().as_bytes())[..8]));
+        let x = URL_SAFE_NO_PAD.encode(people_key.verifying_key().as_bytes());
+        let config = json!({
+            "listen": "127.0.0.1:0",
+            "database": format!("sqlite://{}", dir.join("approvals.db").display()),
+            "signing_key_file": dir.join("signing.key"),
+            "proxies": [{"name": "scenario", "key_sha256": hex(&Sha256::digest(proxy_key.as_bytes()))}],
+            "approvers": {"providers": [{
+                "name": "people", "issuer": PEOPLE_ISSUER, "algorithms": ["EdDSA"],
+                "jwks": {"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "people", "x": x}]},
+                "kind_rules": [{"claim": "kind", "equals": "agent", "kind": "agent"}]
+            }]},
+            "break_glass_group": BREAK_GLASS_GROUP,
+        });
+        let config_path = dir.join("approvals.json");
+        std::fs::write(&config_path, serde_json::to_vec_pretty(&config)?)?;
+        let mut child = Command::new(warden)
+            .args(["serve", "--config"])
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(std::fs::File::create(dir.join("serve.stderr"))?))
+            .spawn()
+            .with_context(|| format!("starting {} serve", warden.display()))?;
+        let mut first = String::new();
+        if let Some(stdout) = child.stdout.take() {
+            BufReader::new(stdout).read_line(&mut first)?;
+        }
+        let addr: SocketAddr =
+            first.split_whitespace().find_map(|w| w.strip_prefix("http://")).and_then(|a| a.parse().ok()).ok_or_else(
+                || {
+                    let stderr = std::fs::read_to_string(dir.join("serve.stderr")).unwrap_or_default();
+                    anyhow!("warden serve did not start: {first}{stderr}")
+                },
+            )?;
+        let mut service = ApprovalService {
+            child,
+            addr,
+            proxy_key,
+            public_key: String::new(),
+            people_key,
+            last_id: Mutex::new(None),
+        };
+        let keys = service.call("GET", "/v1/keys", None, None)?.1;
+        service.public_key = keys["keys"][0]["public_key"].as_str().unwrap_or_default().to_string();
+        Ok(service)
+    }
+
+    /// A person's token from the test issuer.
+    fn token(&self, act: &PersonAct) -> String {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let mut claims = json!({"iss": PEOPLE_ISSUER, "sub": act.subject, "groups": act.groups, "exp": now + 600});
+        if let Some(kind) = &act.kind {
+            claims["kind"] = json!(kind);
+        }
+        let header = json!({"alg": "EdDSA", "kid": "people", "typ": "JWT"});
+        let input =
+            format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
+        let signature = self.people_key.sign(input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
+    }
+
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let token = bearer.map_or_else(|| self.proxy_key.clone(), str::to_string);
+        let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let headers = vec![
+            ("authorization".to_string(), format!("Bearer {token}")),
+            ("content-type".to_string(), "application/json".to_string()),
+        ];
+        let request = ClientRequest {
+            method,
+            path,
+            authority: "approvals",
+            headers: &headers,
+            chunks: if body.is_empty() { Vec::new() } else { vec![&body[..]] },
+            chunked: false,
+            trailers: &[],
+            timeout: Duration::from_secs(10),
+            progress: None,
+        };
+        let response = client::send(self.addr, &request, None)?;
+        Ok((response.status.unwrap_or(0), serde_json::from_slice(&response.body).unwrap_or(Value::Null)))
+    }
+
+    /// The newest pending approval, waiting up to `patience` for one.
+    fn newest_pending(&self, patience: Duration) -> anyhow::Result<String> {
+        let deadline = Instant::now() + patience;
+        loop {
+            let (_, listed) = self.call("GET", "/v1/approvals", None, None)?;
+            let newest = listed["approvals"]
+                .as_array()
+                .and_then(|all| {
+                    all.iter().max_by_key(|a| (a["created_at"].as_u64(), a["id"].as_str().map(str::to_string)))
+                })
+                .and_then(|a| a["id"].as_str().map(str::to_string));
+            if let Some(id) = newest {
+                return Ok(id);
+            }
+            if Instant::now() > deadline {
+                return Err(anyhow!("no pending approval appeared within {patience:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Plays `act` on the newest pending approval.
+    fn act(&self, act: &PersonAct, patience: Duration) -> anyhow::Result<()> {
+        let id = self.newest_pending(patience)?;
+        if let Ok(mut last) = self.last_id.lock() {
+            *last = Some(id.clone());
+        }
+        let (verb, body) = match act.decision.as_str() {
+            "approve" => ("approve", json!({"reason": act.reason})),
+            "deny" => ("deny", json!({"reason": act.reason})),
+            "force_approve" => ("force", json!({"decision": "approve", "reason": act.reason})),
+            "force_deny" => ("force", json!({"decision": "deny", "reason": act.reason})),
+            other => return Err(anyhow!("unknown decision `{other}` (approve, deny, force_approve, force_deny)")),
+        };
+        let (status, answer) =
+            self.call("POST", &format!("/v1/approvals/{id}/{verb}"), Some(&self.token(act)), Some(body))?;
+        if status != act.expect_status {
+            return Err(anyhow!("the service answered {status} (expected {}): {answer}", act.expect_status));
+        }
+        Ok(())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Where the `warden` binary is: `$WARDEN_BIN`, else `None` (the CLI passes its own path).
+pub fn warden_from_env() -> Option<PathBuf> {
+    std::env::var_os("WARDEN_BIN").map(PathBuf::from)
+}
