@@ -36,6 +36,7 @@ class Example:
         self.proc = None
         self.failures = 0
         self.passes = 0
+        self.replace = {}  # text in envoy.yaml -> what to put there (set before `with`)
 
     def port(self, fixed):
         return self.ports[fixed]
@@ -43,6 +44,8 @@ class Example:
     def __enter__(self):
         with open(os.path.join(self.folder, "envoy.yaml")) as f:
             config = f.read()
+        for text, value in self.replace.items():
+            config = config.replace(text, value)
         for fixed, free in self.ports.items():
             config = re.sub(r"\bport_value: %d\b" % fixed, "port_value: %d" % free, config)
         path = os.path.join(self.tmp, "envoy.yaml")
@@ -92,8 +95,8 @@ class Example:
             sys.exit("%s: %d check(s) failed" % (os.path.basename(self.folder), self.failures))
         return False
 
-    def request(self, fixed_port, method, path, headers=None, body=None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port(fixed_port), timeout=5)
+    def request(self, fixed_port, method, path, headers=None, body=None, timeout=5):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port(fixed_port), timeout=timeout)
         conn.request(method, path, body=body, headers=headers or {})
         response = conn.getresponse()
         data = response.read().decode()
