@@ -26,9 +26,14 @@ pub struct Cost {
     pub configure_ns: u64,
 }
 
-/// Replays the scenario's requests `iterations` times on one proxy and measures each.
+/// Replays the scenario's requests `iterations` times on one proxy and measures each, under
+/// the first packaging the scenario lists.
 pub fn measure(scenario_path: &Path, iterations: usize, wasm_dir: &Path) -> anyhow::Result<Cost> {
     let scenario = load(scenario_path)?;
+    let scenario = match scenario.packagings.first() {
+        Some(packaging) => crate::scenario::packaging::packaged(&scenario, *packaging)?,
+        None => scenario,
+    };
     if scenario.requests.is_empty() {
         bail!("{}: no requests to time", scenario_path.display());
     }

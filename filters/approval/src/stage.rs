@@ -326,8 +326,8 @@ impl Stage for Approval {
             .request
             .headers()
             .iter()
+            .filter(|(name, _)| name.starts_with(RETRY_HEADER))
             .map(|(name, _)| name.clone())
-            .filter(|name| name.starts_with(RETRY_HEADER))
             .collect();
         for name in spoofed {
             cx.effects.push(Effect::RemoveHeader { map: HeaderMap::Request, name });

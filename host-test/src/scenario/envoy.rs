@@ -214,7 +214,8 @@ fn start_envoy(envoy: &Path, dir: &Path, config: &Value, scenario: &Scenario) ->
         .spawn()
         .with_context(|| format!("cannot run {}", envoy.display()))?;
     let mut process = EnvoyProcess { child, log, admin: SocketAddr::from(([127, 0, 0, 1], 0)) };
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // Ready in about 3 s with warden.wasm on an idle machine; a loaded CI machine takes longer.
+    let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         if let Some(status) = process.child.try_wait()? {
             let tail = log_tail(&process.log, 12);
@@ -230,7 +231,7 @@ fn start_envoy(envoy: &Path, dir: &Path, config: &Value, scenario: &Scenario) ->
             }
         }
         if Instant::now() > deadline {
-            bail!("Envoy did not become ready in 30 s; log tail:\n{}", log_tail(&process.log, 12));
+            bail!("Envoy did not become ready in 90 s; log tail:\n{}", log_tail(&process.log, 12));
         }
         std::thread::sleep(Duration::from_millis(25));
     }
