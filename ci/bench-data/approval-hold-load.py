@@ -36,6 +36,8 @@ class Api(BaseHTTPRequestHandler):
         self.send_header("content-length", "0")
         self.end_headers()
 
+    do_GET = do_DELETE
+
     def log_message(self, *args):
         pass
 
