@@ -35,7 +35,7 @@ pub fn run(options: ServeOptions<'_>) -> anyhow::Result<bool> {
             "configuration ok: listen {}, {} proxies, {} approver providers, database {}",
             service.listen,
             service.proxies.len(),
-            service.approvers.as_ref().map_or(0, |a| a.providers.len()),
+            service.approvers.as_ref().map_or(0, |a| a.identity().providers.len()),
             service.database.split('@').next_back().unwrap_or("")
         );
         return Ok(true);

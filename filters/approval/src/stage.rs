@@ -308,6 +308,13 @@ impl Stage for Approval {
         <Self as warden_kit::StageKind>::NAME
     }
 
+    /// Holds up to `max_hold_timeout_ms`: a policy before it asking for longer is refused
+    /// when the chain is compiled.
+    fn contract(&self) -> warden_kit::contract::Contract {
+        let ceiling = Some((self.max_hold_timeout_ms, "max_hold_timeout_ms".to_string()));
+        warden_kit::contract::Contract { hold_ceiling: ceiling, ..Default::default() }
+    }
+
     fn needs(&self) -> Needs {
         Needs {
             request_body: BodyNeed::Inspect,

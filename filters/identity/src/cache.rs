@@ -4,7 +4,7 @@
 
 use crate::verified::Verified;
 use std::collections::{HashMap, VecDeque};
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// Default number of tokens remembered per VM.
 pub const DEFAULT_CAPACITY: usize = 1024;
@@ -16,8 +16,8 @@ pub const DEFAULT_CAPACITY: usize = 1024;
 #[derive(Debug, Default)]
 pub struct TokenCache {
     capacity: usize,
-    entries: HashMap<Rc<str>, Cached>,
-    order: VecDeque<Rc<str>>,
+    entries: HashMap<Arc<str>, Cached>,
+    order: VecDeque<Arc<str>>,
     hits: u64,
 }
 
@@ -25,7 +25,7 @@ pub struct TokenCache {
 #[derive(Debug)]
 struct Cached {
     provider: usize,
-    verified: Rc<Verified>,
+    verified: Arc<Verified>,
     exp: u64,
 }
 
@@ -36,7 +36,7 @@ impl TokenCache {
     }
 
     /// The identity `provider` verified for `token`, if cached and not expired at `now_secs`.
-    pub fn get(&mut self, provider: usize, token: &str, now_secs: u64) -> Option<Rc<Verified>> {
+    pub fn get(&mut self, provider: usize, token: &str, now_secs: u64) -> Option<Arc<Verified>> {
         match self.entries.get(token) {
             Some(cached) if cached.provider == provider && now_secs < cached.exp => {
                 self.hits += 1;
@@ -56,7 +56,7 @@ impl TokenCache {
     }
 
     /// Remembers that `provider` verified `token`, until `exp` (seconds since the epoch).
-    pub fn put(&mut self, provider: usize, token: &str, verified: Rc<Verified>, exp: u64) {
+    pub fn put(&mut self, provider: usize, token: &str, verified: Arc<Verified>, exp: u64) {
         if self.capacity == 0 {
             return;
         }
@@ -68,7 +68,7 @@ impl TokenCache {
                 None => break,
             }
         }
-        let token: Rc<str> = Rc::from(token);
+        let token: Arc<str> = Arc::from(token);
         if self.entries.insert(token.clone(), Cached { provider, verified, exp }).is_none() {
             self.order.push_back(token);
         }
@@ -95,7 +95,7 @@ mod tests {
     use super::*;
     use warden_kit::facts::{IdentityFact, SubjectKind};
 
-    fn verified(subject: &str) -> Rc<Verified> {
+    fn verified(subject: &str) -> Arc<Verified> {
         let fact = IdentityFact {
             v: 1,
             subject: subject.into(),

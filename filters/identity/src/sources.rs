@@ -8,7 +8,7 @@ use crate::verified::Verified;
 use crate::vm::IdentityVm;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::rc::Rc;
+use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use warden_kit::facts::{Actor, IdentityFact, SubjectKind, VERSION};
 use warden_kit::RequestView;
@@ -117,7 +117,7 @@ pub enum JwtOutcome {
     /// No provider found a token.
     Absent,
     /// Verified (or answered from the cache).
-    Verified(Rc<Verified>),
+    Verified(Arc<Verified>),
     /// A token was present and refused.
     Refused(Refusal),
     /// The provider's key set must be fetched (none yet, stale, or an unknown `kid`).
@@ -181,7 +181,7 @@ pub fn jwt(identity: &Identity, request: &dyn RequestView, now_secs: u64, vm: &m
 }
 
 /// Looks the API key up by its SHA-256, comparing every configured hash in constant time.
-pub fn api_key(identity: &Identity, request: &dyn RequestView) -> Option<Result<Rc<Verified>, Refusal>> {
+pub fn api_key(identity: &Identity, request: &dyn RequestView) -> Option<Result<Arc<Verified>, Refusal>> {
     let (header, keys) = identity.api_keys.as_ref()?;
     let presented = request.header(header)?;
     let digest: [u8; 32] = Sha256::digest(presented.trim().as_bytes()).into();
@@ -213,7 +213,7 @@ pub fn api_key(identity: &Identity, request: &dyn RequestView) -> Option<Result<
 }
 
 /// The SPIFFE ID of the mTLS peer, if the connection has one.
-pub fn spiffe(identity: &Identity, request: &dyn RequestView) -> Option<Result<Rc<Verified>, Refusal>> {
+pub fn spiffe(identity: &Identity, request: &dyn RequestView) -> Option<Result<Arc<Verified>, Refusal>> {
     let (domains, kind) = identity.spiffe.as_ref()?;
     let san = request.property(&["connection", "uri_san_peer_certificate"])?;
     let san = String::from_utf8_lossy(&san).into_owned();

@@ -3,7 +3,6 @@
 use crate::compile::Identity;
 use crate::compile::Remote;
 use crate::config::Requirement;
-use crate::jwt::parse_jwks;
 use crate::sources::{self, JwtOutcome, Refusal};
 use crate::verified::Verified;
 use crate::vm::IdentityVm;
@@ -104,35 +103,26 @@ impl Identity {
         effects: &mut Vec<Effect>,
     ) {
         let provider = &self.providers[index];
-        let parsed = if response.is_success() {
-            parse_jwks(&response.body, provider.default_rsa).map_err(|e| e.to_string())
-        } else {
-            Err(format!("status {}", response.status))
+        let body =
+            if response.is_success() { Ok(&response.body[..]) } else { Err(format!("status {}", response.status)) };
+        let stored = match vm.get_mut::<IdentityVm>() {
+            Some(vm) => vm.store_fetched(provider, index, body, now),
+            None => Err("no per-VM state".into()),
         };
-        match parsed {
-            Ok((keys, skipped)) => {
-                let keys: Vec<_> = keys.into_iter().filter(|k| provider.allowed.contains(&k.alg)).collect();
-                let message = format!(
-                    "warden_identity: {}: {} signing keys fetched ({} skipped)",
-                    provider.name,
-                    keys.len(),
-                    skipped
-                );
-                effects.push(Effect::Log { level: LogLevel::Info, message });
-                let fetched = vm.get_mut::<IdentityVm>().and_then(|vm| vm.fetched.get_mut(index));
-                if let (false, Some(fetched)) = (keys.is_empty(), fetched) {
-                    fetched.keys = keys;
-                    fetched.fetched_at = now;
-                }
-            }
-            Err(reason) => {
-                let message = format!(
+        let (level, message) = match stored {
+            Ok((kept, skipped)) => (
+                LogLevel::Info,
+                format!("warden_identity: {}: {kept} signing keys fetched ({skipped} skipped)", provider.name),
+            ),
+            Err(reason) => (
+                LogLevel::Warn,
+                format!(
                     "warden_identity: {}: key set fetch failed ({reason}); keeping the last good set",
                     provider.name
-                );
-                effects.push(Effect::Log { level: LogLevel::Warn, message });
-            }
-        }
+                ),
+            ),
+        };
+        effects.push(Effect::Log { level, message });
     }
 
     /// A key set fetched for a waiting request arrived: store it, then decide the request.

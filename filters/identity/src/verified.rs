@@ -1,7 +1,7 @@
 //! A verified identity, rendered once for publishing.
 
 use crate::config::UpstreamHeaders;
-use std::rc::Rc;
+use std::sync::Arc;
 use warden_kit::facts::{IdentityFact, SubjectKind};
 use warden_kit::EncodedFact;
 
@@ -22,7 +22,7 @@ pub struct Verified {
 
 impl Verified {
     /// Renders `fact` for publishing with the configured header names.
-    pub fn new(fact: IdentityFact, names: &UpstreamHeaders, remove_header: Option<String>) -> Rc<Verified> {
+    pub fn new(fact: IdentityFact, names: &UpstreamHeaders, remove_header: Option<String>) -> Arc<Verified> {
         let mut upstream_headers = Vec::new();
         let mut add = |name: &Option<String>, value: String| {
             if let Some(name) = name {
@@ -37,7 +37,7 @@ impl Verified {
         if !fact.groups.is_empty() {
             add(&names.groups, fact.groups.join(","));
         }
-        Rc::new(Verified { encoded: EncodedFact::new(&fact), fact, upstream_headers, remove_header })
+        Arc::new(Verified { encoded: EncodedFact::new(&fact), fact, upstream_headers, remove_header })
     }
 }
 

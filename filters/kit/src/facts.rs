@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// A documented fact key and the shape stored under it: reads and writes through a key are
 /// typed, so a stage cannot store one shape under another's key or read it as the wrong one.
@@ -361,8 +361,8 @@ impl MaskingReport {
 /// A fact serialized once, ready to be stored by many requests without serializing it again
 /// (e.g. the identity of a cached token). Cloning shares the value and its bytes.
 pub struct EncodedFact<T> {
-    value: Rc<Value>,
-    bytes: Rc<[u8]>,
+    value: Arc<Value>,
+    bytes: Arc<[u8]>,
     shape: PhantomData<fn() -> T>,
 }
 
@@ -390,7 +390,7 @@ impl<T: Serialize> EncodedFact<T> {
     pub fn new(fact: &T) -> Option<EncodedFact<T>> {
         let value = serde_json::to_value(fact).ok()?;
         let bytes = encode(&value)?;
-        Some(EncodedFact { value: Rc::new(value), bytes, shape: PhantomData })
+        Some(EncodedFact { value: Arc::new(value), bytes, shape: PhantomData })
     }
 
     /// The JSON value.
@@ -400,10 +400,10 @@ impl<T: Serialize> EncodedFact<T> {
 }
 
 /// Filter-state bytes of a value: strings as plain text, everything else as JSON.
-fn encode(value: &Value) -> Option<Rc<[u8]>> {
+fn encode(value: &Value) -> Option<Arc<[u8]>> {
     match value {
-        Value::String(s) => Some(Rc::from(s.as_bytes())),
-        other => serde_json::to_vec(other).ok().map(Rc::from),
+        Value::String(s) => Some(Arc::from(s.as_bytes())),
+        other => serde_json::to_vec(other).ok().map(Arc::from),
     }
 }
 
@@ -419,8 +419,8 @@ pub struct Facts {
 /// A stored value, with its filter-state bytes when they are already known.
 #[derive(Debug, Clone, PartialEq)]
 struct Entry {
-    value: Rc<Value>,
-    bytes: Option<Rc<[u8]>>,
+    value: Arc<Value>,
+    bytes: Option<Arc<[u8]>>,
 }
 
 impl Facts {
@@ -449,7 +449,7 @@ impl Facts {
     /// stored (the shapes in this module always serialize).
     pub fn write<T: Serialize>(&mut self, key: FactKey<T>, fact: &T) {
         if let Ok(value) = serde_json::to_value(fact) {
-            self.store(key.name, Entry { value: Rc::new(value), bytes: None });
+            self.store(key.name, Entry { value: Arc::new(value), bytes: None });
         }
     }
 
@@ -474,12 +474,12 @@ impl Facts {
 
     /// Stores a value read from filter state without marking it for export.
     pub fn import(&mut self, name: &'static str, value: Value) {
-        self.values.insert(name, Entry { value: Rc::new(value), bytes: None });
+        self.values.insert(name, Entry { value: Arc::new(value), bytes: None });
     }
 
     /// Keys changed since the last call, with their filter-state bytes (strings as plain
     /// text, other values as JSON).
-    pub fn take_changes(&mut self) -> Vec<(&'static str, Rc<[u8]>)> {
+    pub fn take_changes(&mut self) -> Vec<(&'static str, Arc<[u8]>)> {
         let keys = std::mem::take(&mut self.dirty);
         keys.into_iter()
             .filter_map(|k| {

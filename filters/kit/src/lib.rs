@@ -33,6 +33,7 @@ mod background;
 pub mod canonical;
 mod chain;
 pub mod config;
+pub mod contract;
 mod effect;
 mod error;
 mod factory;

@@ -135,6 +135,11 @@ pub trait Stage {
     }
     /// End of the stream (access-log time): facts are final.
     fn on_log(&self, _cx: &mut Cx<'_>) {}
+    /// What this stage asks of, and offers to, the other stages of its chain; checked once
+    /// when the chain is compiled ([`crate::contract::check`]). Default: nothing.
+    fn contract(&self) -> crate::contract::Contract {
+        crate::contract::Contract::default()
+    }
     /// How often [`Stage::on_tick`] runs in each VM's root context; `None` (default): never.
     fn tick_period(&self) -> Option<Duration> {
         None

@@ -52,6 +52,9 @@ pub struct Policy {
     pub index: PathIndex,
     /// CEL environment shared by all programs.
     pub cel: Arc<cel::Env>,
+    /// The longest `hold` any rule asks for, with its field (checked against the approval
+    /// stage's ceiling when the chain is compiled).
+    pub longest_hold: Option<(u64, String)>,
 }
 
 /// One compiled rule.
@@ -162,6 +165,7 @@ impl StageKind for Policy {
         let cel = Arc::new(cel::Env::stdlib());
         let mut rules = Vec::new();
         let mut ids = BTreeSet::new();
+        let mut longest_hold: Option<(u64, String)> = None;
         for (p, document) in config.policies.iter().enumerate() {
             let field = format!("policies[{p}]");
             if document.name.trim().is_empty() {
@@ -175,7 +179,13 @@ impl StageKind for Policy {
                 if !ids.insert(rule.id.clone()) {
                     return Err(ConfigError::new(format!("{field}.id"), format!("duplicate rule id `{}`", rule.id)));
                 }
-                rules.push(compile_rule(rule, &cel).map_err(|e| e.within(&field))?);
+                let compiled = compile_rule(rule, &cel).map_err(|e| e.within(&field))?;
+                if let Some(a) = compiled.approval.as_ref().filter(|a| a.mode == ApprovalMode::Hold) {
+                    if longest_hold.as_ref().is_none_or(|(ms, _)| a.hold_timeout_ms > *ms) {
+                        longest_hold = Some((a.hold_timeout_ms, format!("{field}.approval.hold_timeout_ms")));
+                    }
+                }
+                rules.push(compiled);
             }
         }
         let version = PolicySet::of(&config).version()?;
@@ -199,6 +209,7 @@ impl StageKind for Policy {
             zone,
             index,
             cel,
+            longest_hold,
         })
     }
 }

@@ -122,6 +122,11 @@ impl Stage for Policy {
         <Self as warden_kit::StageKind>::NAME
     }
 
+    /// The longest hold a rule asks for must fit the approval stage's ceiling.
+    fn contract(&self) -> warden_kit::contract::Contract {
+        warden_kit::contract::Contract { longest_hold: self.longest_hold.clone(), ..Default::default() }
+    }
+
     fn needs(&self) -> Needs {
         Needs {
             request_body: if self.reads_bodies { BodyNeed::Inspect } else { BodyNeed::None },

@@ -49,6 +49,7 @@ pub fn compile_chain(raw: &[u8]) -> Result<Chain, ConfigError> {
         return Err(ConfigError::new("stages", "list at least one stage"));
     }
     let mut stages = Vec::with_capacity(config.stages.len());
+    let mut fields = Vec::with_capacity(config.stages.len());
     for (i, entry) in config.stages.iter().enumerate() {
         let field = format!("stages[{i}]");
         if config.stages[..i].iter().any(|e| e.name == entry.name) {
@@ -61,7 +62,10 @@ pub fn compile_chain(raw: &[u8]) -> Result<Chain, ConfigError> {
         };
         let raw = if entry.config.is_null() { b"{}".to_vec() } else { entry.config.to_string().into_bytes() };
         stages.push(factory.compile(&raw).map_err(|e| e.within(&format!("{field}.config")))?);
+        fields.push(format!("{field}.config"));
     }
+    let named: Vec<_> = fields.into_iter().zip(stages.iter().cloned()).collect();
+    warden_kit::contract::check(&named)?;
     let mut chain = Chain::new(stages);
     if let Some(max) = config.max_body_bytes {
         chain = chain.with_max_body_bytes(warden_kit::limits::body_limit("max_body_bytes", max)?);
@@ -93,5 +97,24 @@ mod tests {
         let err = compile_chain(br#"{"stages":[{"name":"guard"},{"name":"guard"}]}"#).err().unwrap();
         assert_eq!(err.field, "stages[1].name");
         assert!(compile_chain(br#"{"stages":[]}"#).is_err());
+    }
+
+    #[test]
+    fn a_policy_hold_longer_than_the_approval_stage_holds_is_refused_naming_the_rule() {
+        let chain = |hold: u64, ceiling: u64| {
+            let config = serde_json::json!({"stages": [
+                {"name": "policy", "config": {"policies": [{"name": "p", "rules": [
+                    {"id": "short", "effect": "require_approval", "match": {"paths": [{"prefix": "/a"}]},
+                     "approval": {"approvers": {"groups": ["dba"]}, "hold_timeout_ms": 1000}},
+                    {"id": "long", "effect": "require_approval", "match": {"paths": [{"prefix": "/b"}]},
+                     "approval": {"approvers": {"groups": ["dba"]}, "hold_timeout_ms": hold}}]}]}},
+                {"name": "approval", "config": {"service": {"cluster": "approvals", "key": "k"},
+                 "receipt_public_key": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "max_hold_timeout_ms": ceiling}}]});
+            compile_chain(config.to_string().as_bytes())
+        };
+        let err = chain(120_000, 90_000).err().unwrap();
+        assert_eq!(err.field, "stages[0].config.policies[0].rules[1].approval.hold_timeout_ms");
+        assert!(err.message.contains("stages[1].config.max_hold_timeout_ms"), "{}", err.message);
+        assert!(chain(90_000, 90_000).is_ok());
     }
 }

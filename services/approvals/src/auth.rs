@@ -34,7 +34,8 @@ impl Caller {
 #[error("{0}")]
 pub struct Unauthenticated(pub String);
 
-/// Authenticates the `authorization` header value at `now_secs`.
+/// Authenticates the `authorization` header value at `now_secs`. May fetch an approver
+/// provider's key set (blocking, bounded by its `timeout_ms`): call it off the async runtime.
 pub fn authenticate(service: &Service, authorization: Option<&str>, now_secs: u64) -> Result<Caller, Unauthenticated> {
     let token = authorization
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
@@ -55,7 +56,8 @@ pub fn authenticate(service: &Service, authorization: Option<&str>, now_secs: u6
     let Some(approvers) = &service.approvers else {
         return Err(Unauthenticated("not a proxy key (no approver token providers are configured)".into()));
     };
-    match warden_identity::native::verify_jwt(approvers, &view, now_secs) {
+    let fetch = |remote: &warden_identity::compile::Remote| crate::keys::fetch(&service.clusters, remote);
+    match approvers.verify(&view, now_secs, &fetch) {
         Ok(Some(fact)) => Ok(Caller::Person(Approver::from_identity(&fact))),
         Ok(None) => Err(Unauthenticated("not a proxy key, and no configured provider accepts this token".into())),
         Err(reason) => Err(Unauthenticated(format!("token refused: {reason}"))),

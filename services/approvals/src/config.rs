@@ -4,9 +4,11 @@
 use crate::core::receipt::Signer;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use warden_identity::config::{IdentityConfig, ProviderConfig};
+use warden_identity::native::Verifier;
 use warden_identity::Identity;
 use warden_kit::{ConfigError, StageKind};
 
@@ -57,9 +59,15 @@ pub struct ProxyConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApproversConfig {
-    /// Token issuers (inline `jwks` keys).
+    /// Token issuers: inline `jwks` keys, or `jwks_uri` key sets fetched (and rotated) as the
+    /// identity filter does.
     #[serde(default)]
     pub providers: Vec<ProviderConfig>,
+    /// What a `jwks_uri.cluster` name means here (the service has no Envoy clusters): the
+    /// base URL (`https://host[:port]`) its `path` is fetched from, with `authority` as the
+    /// Host header. Default: none.
+    #[serde(default)]
+    pub clusters: BTreeMap<String, String>,
 }
 
 /// Bounds.
@@ -98,9 +106,12 @@ pub struct Service {
     pub signing_key_file: PathBuf,
     /// Proxies.
     pub proxies: Vec<Proxy>,
-    /// People's token verification (the identity stage's core, natively); `None` when no
-    /// provider is configured (then nobody can decide).
-    pub approvers: Option<Identity>,
+    /// People's token verification (the identity stage's core, natively, with its token
+    /// cache and fetched key sets); `None` when no provider is configured (then nobody can
+    /// decide).
+    pub approvers: Option<Verifier>,
+    /// Base URL of each key-set cluster (see [`ApproversConfig::clusters`]).
+    pub clusters: BTreeMap<String, String>,
     /// Break-glass group.
     pub break_glass_group: Option<String>,
     /// Longest pending ttl, seconds.
@@ -160,19 +171,30 @@ impl ServiceConfig {
             })?;
             proxies.push(Proxy { name: p.name.clone(), key_sha256 });
         }
-        for (i, p) in self.approvers.providers.iter().enumerate() {
-            if p.jwks_uri.is_some() {
+        for (name, url) in &self.approvers.clusters {
+            let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+            if !rest.is_some_and(|r| !r.is_empty() && !r.contains(['/', '?', '#'])) {
                 return Err(ConfigError::new(
-                    format!("approvers.providers[{i}].jwks_uri"),
-                    "the approval service reads keys inline: give `jwks` (fetched key sets are not supported here yet)",
+                    format!("approvers.clusters.{name}"),
+                    "a base URL: https://host[:port] (no path; the provider's jwks_uri.path is added)",
                 ));
+            }
+        }
+        for (i, p) in self.approvers.providers.iter().enumerate() {
+            if let Some(uri) = &p.jwks_uri {
+                if !self.approvers.clusters.contains_key(&uri.cluster) {
+                    return Err(ConfigError::new(
+                        format!("approvers.providers[{i}].jwks_uri.cluster"),
+                        "name a cluster listed under approvers.clusters (its base URL)",
+                    ));
+                }
             }
         }
         let approvers = if self.approvers.providers.is_empty() {
             None
         } else {
             let identity = IdentityConfig { providers: self.approvers.providers, ..IdentityConfig::default() };
-            Some(Identity::compile(identity).map_err(|e| e.within("approvers"))?)
+            Some(Verifier::new(Identity::compile(identity).map_err(|e| e.within("approvers"))?))
         };
         if matches!(&self.break_glass_group, Some(g) if g.is_empty()) {
             return Err(ConfigError::new("break_glass_group", "a group name, or leave it out"));
@@ -189,6 +211,7 @@ impl ServiceConfig {
             signing_key_file: self.signing_key_file.unwrap_or_else(|| "warden-data/approvals-signing.key".into()),
             proxies,
             approvers,
+            clusters: self.approvers.clusters,
             break_glass_group: self.break_glass_group,
             max_pending_ttl_secs: limit(self.limits.max_pending_ttl_secs, 86_400, "max_pending_ttl_secs")?,
             max_use_by_secs: limit(self.limits.max_use_by_secs, 3_600, "max_use_by_secs")?,

@@ -17,8 +17,14 @@ impl FromRequestParts<Arc<App>> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Caller, ApiError> {
-        let header = parts.headers.get("authorization").and_then(|v| v.to_str().ok());
-        authenticate(&app.service, header, crate::unix_now())
+        let header = parts.headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let app = app.clone();
+        // Verifying may fetch a provider's key set (blocking I/O): off the runtime's threads.
+        tokio::task::spawn_blocking(move || authenticate(&app.service, header.as_deref(), crate::unix_now()))
+            .await
+            .map_err(|_| {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "authentication did not finish")
+            })?
             .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", e.0))
     }
 }
