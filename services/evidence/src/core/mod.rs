@@ -1,0 +1,6 @@
+//! The ledger's rules, with no I/O.
+
+pub mod checkpoint;
+pub mod cosign;
+pub mod keys;
+pub mod merkle;
