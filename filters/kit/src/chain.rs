@@ -337,9 +337,15 @@ impl ChainRun {
     /// Reads the facts the stages need from filter state (those not known yet: a separate
     /// filter earlier in the chain may write one only in its body phase).
     fn import_facts(&mut self, host: &mut dyn Host) {
+        self.import_facts_from(host, false);
+    }
+
+    /// Reads the facts this chain's stages need from filter state; `refresh`: also those
+    /// already read (earlier filters may have changed them since).
+    fn import_facts_from(&mut self, host: &mut dyn Host, refresh: bool) {
         let inner = self.inner.clone();
         for &key in &inner.reads_facts {
-            if self.facts.raw(key).is_some() {
+            if !refresh && self.facts.raw(key).is_some() {
                 continue;
             }
             if let Some(bytes) = host.filter_state(key) {
@@ -445,6 +451,10 @@ impl ChainRun {
         }
         let now = host.now();
         self.body = None;
+        if !self.inner.reads_facts.is_empty() {
+            // A separate filter's last look: what the filters before it finally decided.
+            self.import_facts_from(host, true);
+        }
         for i in 0..self.inner.stages.len() {
             self.call_stage(host, i, Phase::Log, None, now);
         }

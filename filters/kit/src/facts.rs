@@ -242,6 +242,47 @@ pub struct DecisionFact {
     /// Rules with effect `log` that matched.
     #[serde(default)]
     pub logged: Vec<String>,
+    /// What the body asked for, as far as a rule made the policy read it (MCP calls, SQL);
+    /// absent when no rule read the body. For the audit record; never argument values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<ActionFact>,
+}
+
+/// What a request's body asked for, as the policy read it (names and classes only).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionFact {
+    /// JSON-RPC (MCP) calls of the body, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mcp: Vec<McpAction>,
+    /// SQL the body carried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sql: Option<SqlAction>,
+}
+
+/// One JSON-RPC call: method, tool and the names (never the values) of its arguments.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct McpAction {
+    /// JSON-RPC method (`tools/call`).
+    pub method: String,
+    /// Tool of a `tools/call`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    /// Argument names, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arguments: Vec<String>,
+}
+
+/// SQL statements' classes and tables (union over what the policy classified).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SqlAction {
+    /// Classes (`read`, `write`, `ddl`, ...), sorted.
+    pub classes: Vec<String>,
+    /// Tables (lowercase, unqualified), sorted.
+    pub tables: Vec<String>,
+    /// Some statement is destructive.
+    pub destructive: bool,
+    /// Whether the text parsed.
+    pub parsed: bool,
 }
 
 /// Outcome of an approval request.
@@ -396,6 +437,18 @@ impl<T: Serialize> EncodedFact<T> {
     /// The JSON value.
     pub fn value(&self) -> &Value {
         &self.value
+    }
+
+    /// A fact whose filter-state bytes are `bytes` (e.g. its RFC 8785 canonical JSON, which
+    /// must encode the same value); `None` if it cannot be serialized.
+    pub fn with_bytes(fact: &T, bytes: Vec<u8>) -> Option<EncodedFact<T>> {
+        let value = serde_json::to_value(fact).ok()?;
+        Some(EncodedFact { value: Arc::new(value), bytes: Arc::from(bytes), shape: PhantomData })
+    }
+
+    /// The filter-state bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
     }
 }
 

@@ -29,6 +29,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod audit;
 mod background;
 pub mod canonical;
 mod chain;

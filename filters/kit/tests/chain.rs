@@ -243,6 +243,7 @@ impl Stage for WavesApprovalThrough {
             approval: None,
             dry_run: vec![],
             logged: vec![],
+            action: None,
         };
         cx.facts.write(facts::DECISION, &decision);
         Flow::Continue

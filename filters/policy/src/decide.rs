@@ -10,7 +10,7 @@ use crate::config::DefaultEffect;
 use crate::request::Request;
 use crate::when::When;
 use serde_json::Value;
-use warden_kit::facts::{DecisionFact, DryRunOutcome, MaskObligation, RuleEffect, Verdict, VERSION};
+use warden_kit::facts::{ActionFact, DecisionFact, DryRunOutcome, MaskObligation, RuleEffect, Verdict, VERSION};
 
 /// Why a rule did not match: the first condition that failed.
 pub type Miss = &'static str;
@@ -70,11 +70,28 @@ pub fn decide_headers(policy: &Policy, request: &Request<'_>) -> Early {
 /// Decides with the body (every candidate rule, body conditions included).
 pub fn decide_body(policy: &Policy, request: &Request<'_>, body: &[u8]) -> Decision {
     let with_body = request.with_body(body);
-    if let Some((calls, true)) = with_body.mcp_calls() {
-        let decisions: Vec<Decision> = calls.iter().map(|call| decide_all(policy, &with_body.for_call(call))).collect();
-        return strictest(decisions);
+    let mut action = ActionFact::default();
+    let mut decision = match with_body.mcp_calls() {
+        Some((calls, true)) => {
+            let decisions: Vec<Decision> = calls
+                .iter()
+                .map(|call| {
+                    let one = with_body.for_call(call);
+                    let decision = decide_all(policy, &one);
+                    one.read_sql_into(&mut action);
+                    decision
+                })
+                .collect();
+            strictest(decisions)
+        }
+        _ => decide_all(policy, &with_body),
+    };
+    with_body.read_sql_into(&mut action);
+    with_body.read_mcp_into(&mut action);
+    if action != ActionFact::default() {
+        decision.fact.action = Some(action);
     }
-    decide_all(policy, &with_body)
+    decision
 }
 
 fn decide_all(policy: &Policy, request: &Request<'_>) -> Decision {
@@ -128,6 +145,7 @@ fn strictest(decisions: Vec<Decision>) -> Decision {
             approval: None,
             dry_run: vec![],
             logged: vec![],
+            action: None,
         },
         message: "denied by policy".into(),
     })
@@ -154,6 +172,7 @@ pub fn combine(policy: &Policy, matched: &[&Rule]) -> Decision {
             .map(|r| DryRunOutcome { rule: r.id.clone(), effect: r.effect })
             .collect(),
         logged: matched.iter().filter(|r| !r.dry_run && r.effect == RuleEffect::Log).map(|r| r.id.clone()).collect(),
+        action: None,
     };
     let mut message = String::from("denied by policy");
     let deciding: Vec<&Rule> = if !deny.is_empty() {

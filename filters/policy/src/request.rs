@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use std::cell::OnceCell;
 use std::net::IpAddr;
 use std::rc::Rc;
-use warden_kit::facts::IdentityFact;
+use warden_kit::facts::{ActionFact, IdentityFact, McpAction, SqlAction};
 
 /// The JSON-RPC calls of a body and whether it is a batch.
 type Calls = (Vec<McpCall>, bool);
@@ -141,6 +141,44 @@ impl<'a> Request<'a> {
         match self.call {
             Some(call) => vec![call],
             None => self.mcp_calls().map(|(calls, _)| calls.iter().collect()).unwrap_or_default(),
+        }
+    }
+
+    /// Adds the MCP calls this request's rules parsed (names only) to `action`; nothing when
+    /// no rule made the body parse as JSON-RPC.
+    pub fn read_mcp_into(&self, action: &mut ActionFact) {
+        let Some(Some(calls)) = self.calls.get() else { return };
+        action.mcp = calls
+            .0
+            .iter()
+            .map(|call| {
+                let mut arguments: Vec<String> =
+                    call.arguments.as_object().map(|a| a.keys().cloned().collect()).unwrap_or_default();
+                arguments.sort();
+                McpAction { method: call.method.clone(), tool: call.tool.clone(), arguments }
+            })
+            .collect();
+    }
+
+    /// Adds the SQL this request's rules classified to `action` (union of classes and tables).
+    pub fn read_sql_into(&self, action: &mut ActionFact) {
+        for (_, facts) in self.sql_cache.borrow().iter() {
+            let sql = action.sql.get_or_insert_with(|| SqlAction { parsed: true, ..SqlAction::default() });
+            for class in &facts.classes {
+                let name = serde_json::to_value(class).ok().and_then(|v| v.as_str().map(str::to_string));
+                if let Some(name) = name.filter(|n| !sql.classes.contains(n)) {
+                    sql.classes.push(name);
+                }
+            }
+            for table in &facts.tables {
+                if !sql.tables.contains(table) {
+                    sql.tables.push(table.clone());
+                }
+            }
+            sql.classes.sort();
+            sql.tables.sort();
+            sql.destructive |= facts.destructive;
+            sql.parsed &= facts.parsed;
         }
     }
 

@@ -205,6 +205,14 @@ policies:
     assert_eq!(sql("SELECT * FROM hr.Payroll").fact.rules, ["payroll-approval"]);
     assert_eq!(sql("SELECT * FROM users").fact.effect, Verdict::Allow);
     assert_eq!(sql("SELEKT garbage").fact.rules, ["no-ddl"], "unparsed SQL is the worst case: DDL");
+
+    // What the statement was, for the audit record: classes and tables, never the text.
+    let action = sql("DELETE FROM Orders; SELECT * FROM users").fact.action.unwrap();
+    let sql_action = action.sql.unwrap();
+    assert_eq!(sql_action.classes, ["read", "write"]);
+    assert_eq!(sql_action.tables, ["orders", "users"]);
+    assert!(sql_action.destructive && sql_action.parsed);
+    assert!(action.mcp.is_empty());
 }
 
 #[test]
@@ -224,6 +232,15 @@ policies:
     assert_eq!(decide(&p, "POST", "/mcp", None, Some(&both)).fact.effect, Verdict::Allow);
     let mixed = format!("[{},{}]", call("search", 1), call("write_file", 2));
     assert_eq!(decide(&p, "POST", "/mcp", None, Some(&mixed)).fact.effect, Verdict::Deny);
+
+    // The calls, for the audit record: method, tool and argument names (never their values).
+    let with_args = r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"read_file","arguments":{"path":"/etc/secret","limit":3}}}"#;
+    let action = decide(&p, "POST", "/mcp", None, Some(with_args)).fact.action.unwrap();
+    assert_eq!(action.mcp.len(), 1);
+    assert_eq!(action.mcp[0].method, "tools/call");
+    assert_eq!(action.mcp[0].tool.as_deref(), Some("read_file"));
+    assert_eq!(action.mcp[0].arguments, ["limit", "path"]);
+    assert!(!serde_json::to_string(&action).unwrap().contains("/etc/secret"));
 }
 
 #[test]

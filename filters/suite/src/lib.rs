@@ -16,8 +16,14 @@ use warden_kit::{Chain, ConfigError, StageFactory};
 
 /// The stages the suite knows, in the order they are usually listed. Each is registered once,
 /// by its own crate.
-pub const STAGES: &[StageFactory] =
-    &[warden_guard::STAGE, warden_identity::STAGE, warden_policy::STAGE, warden_approval::STAGE, warden_mask::STAGE];
+pub const STAGES: &[StageFactory] = &[
+    warden_guard::STAGE,
+    warden_identity::STAGE,
+    warden_policy::STAGE,
+    warden_approval::STAGE,
+    warden_mask::STAGE,
+    warden_audit::STAGE,
+];
 
 /// One entry of `stages`.
 #[derive(Debug, Deserialize)]

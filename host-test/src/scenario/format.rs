@@ -444,6 +444,9 @@ pub struct Rule {
     /// Prefix.
     #[serde(default)]
     pub prefix: Option<String>,
+    /// Substrings that must not appear (e.g. a secret that must never be recorded).
+    #[serde(default)]
+    pub excludes: Vec<String>,
 }
 
 impl Matcher {
@@ -456,6 +459,7 @@ impl Matcher {
                 rule.contains.as_ref().is_none_or(|c| actual.contains(c.as_str()))
                     && rule.prefix.as_ref().is_none_or(|p| actual.starts_with(p.as_str()))
                     && rule.matches.as_ref().is_none_or(|m| regex::Regex::new(m).is_ok_and(|re| re.is_match(actual)))
+                    && rule.excludes.iter().all(|e| !actual.contains(e.as_str()))
             }
         }
     }
@@ -470,6 +474,9 @@ impl std::fmt::Display for Matcher {
                 let mut parts = Vec::new();
                 if let Some(c) = &rule.contains {
                     parts.push(format!("contains {c:?}"));
+                }
+                for e in &rule.excludes {
+                    parts.push(format!("excludes {e:?}"));
                 }
                 if let Some(m) = &rule.matches {
                     parts.push(format!("matches /{m}/"));

@@ -8,12 +8,13 @@ use anyhow::bail;
 use serde_json::{json, Value};
 
 /// Stage modules the suite can take over, by artifact name, with their stage names.
-const STAGE_MODULES: [(&str, &str); 5] = [
+const STAGE_MODULES: [(&str, &str); 6] = [
     ("warden_guard.wasm", "guard"),
     ("warden_identity.wasm", "identity"),
     ("warden_policy.wasm", "policy"),
     ("warden_approval.wasm", "approval"),
     ("warden_mask.wasm", "mask"),
+    ("warden_audit.wasm", "audit"),
 ];
 
 fn stage_of(filter: &FilterDef) -> Option<&'static str> {

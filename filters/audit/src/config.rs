@@ -1,0 +1,17 @@
+//! The audit stage's configuration as users write it.
+
+use serde::Deserialize;
+
+/// Audit stage configuration (JSON; unknown fields are refused).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Keep query strings whole in records. Default `false`: only the parameter names are
+    /// kept (values can carry tokens or personal data).
+    #[serde(default)]
+    pub keep_query: bool,
+    /// Export each record to filter state (`wasm.warden.audit`, raw canonical JSON) for
+    /// Envoy's access loggers. Default `true`.
+    #[serde(default)]
+    pub filter_state: Option<bool>,
+}

@@ -1,0 +1,120 @@
+//! Building a record from the request's facts and what the proxy observed: pure.
+
+use warden_kit::audit::{
+    trace_id, AuditRecord, DecisionRecord, Outcome, RecordKind, Source, What, Who, RECORD_VERSION,
+};
+use warden_kit::facts::{self, ApprovalFact, DecisionFact, IdentityFact, MaskingFact};
+use warden_kit::Facts;
+
+/// What the proxy says about a finished request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Observed {
+    /// When it ended, milliseconds since the epoch.
+    pub time_ms: u64,
+    /// Method, authority and full path (`:path`, query included).
+    pub method: String,
+    /// Authority.
+    pub authority: String,
+    /// `:path` as received.
+    pub path: String,
+    /// `traceparent` header, if any.
+    pub traceparent: String,
+    /// `ip:port` of the client.
+    pub source: String,
+    /// Status sent downstream (0: none).
+    pub status: u32,
+    /// Envoy's response code details.
+    pub details: String,
+    /// Envoy's response flags.
+    pub flags: u64,
+    /// Request bytes.
+    pub request_bytes: u64,
+    /// Response bytes.
+    pub response_bytes: u64,
+    /// Duration, microseconds.
+    pub duration_us: u64,
+}
+
+/// The record of a request (stream, sequence and previous hash still to be set by the
+/// VM's [`crate::Stream`]). `keep_query`: keep the query whole, else only its parameter names.
+pub fn build(facts: &Facts, observed: &Observed, keep_query: bool) -> AuditRecord {
+    let identity: Option<IdentityFact> = facts.read(facts::IDENTITY);
+    let decision: Option<DecisionFact> = facts.read(facts::DECISION);
+    let approval: Option<ApprovalFact> = facts.read(facts::APPROVAL);
+    let masking: Option<MaskingFact> = facts.read(facts::MASKING);
+    let (path, query) = observed.path.split_once('?').unwrap_or((&observed.path, ""));
+    let query = if keep_query { query.to_string() } else { query_names(query) };
+    let spiffe = identity
+        .as_ref()
+        .filter(|i| i.method == "mtls" && i.subject.starts_with("spiffe://"))
+        .map(|i| i.subject.clone())
+        .unwrap_or_default();
+    let action = decision.as_ref().and_then(|d| d.action.clone());
+    AuditRecord {
+        v: RECORD_VERSION,
+        kind: RecordKind::Request,
+        stream: String::new(),
+        seq: 0,
+        prev: String::new(),
+        time_ms: observed.time_ms,
+        request_id: facts.request_id().unwrap_or_default().to_string(),
+        trace_id: trace_id(&observed.traceparent).unwrap_or_default().to_string(),
+        who: identity.map(|i| Who {
+            subject: i.subject,
+            issuer: i.issuer,
+            kind: i.kind,
+            actors: i.actors,
+            groups: i.groups,
+            method: i.method,
+        }),
+        from: (!observed.source.is_empty() || !spiffe.is_empty())
+            .then(|| Source { address: observed.source.clone(), spiffe }),
+        what: Some(What {
+            method: observed.method.clone(),
+            authority: observed.authority.clone(),
+            path: path.to_string(),
+            query,
+            action,
+        }),
+        decision: decision.map(|d| DecisionRecord {
+            effect: d.effect,
+            rules: d.rules,
+            reasons: d.reasons,
+            policy: d.policy,
+            dry_run: d.dry_run,
+            logged: d.logged,
+        }),
+        approval,
+        masking,
+        outcome: Some(Outcome {
+            status: observed.status,
+            details: observed.details.clone(),
+            flags: observed.flags,
+            request_bytes: observed.request_bytes,
+            response_bytes: observed.response_bytes,
+            duration_us: observed.duration_us,
+        }),
+        gap: None,
+    }
+}
+
+/// `a=1&b=2&a=3` → `a&b&a`: the parameter names in order, values dropped.
+fn query_names(query: &str) -> String {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').map_or(p, |(name, _)| name))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_names;
+
+    #[test]
+    fn query_values_are_dropped_names_kept() {
+        assert_eq!(query_names("token=abc&page=2&flag"), "token&page&flag");
+        assert_eq!(query_names(""), "");
+    }
+}

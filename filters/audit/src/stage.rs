@@ -1,0 +1,137 @@
+//! The audit stage: compiled configuration and its callbacks.
+
+use crate::config::AuditConfig;
+use crate::record::{build, Observed};
+use crate::stream::Stream;
+use std::time::{SystemTime, UNIX_EPOCH};
+use warden_kit::audit::AUDIT;
+use warden_kit::facts::{self, EncodedFact};
+use warden_kit::{ConfigError, Cx, Effect, LogLevel, MetricKind, Needs, RequestView, Stage, StageKind, VmState};
+
+/// Facts the record is made of (read from filter state when the stage runs on its own).
+static READS_FACTS: [&str; 4] =
+    [facts::IDENTITY.name(), facts::DECISION.name(), facts::APPROVAL.name(), facts::MASKING.name()];
+
+/// The compiled audit stage.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    keep_query: bool,
+    filter_state: bool,
+}
+
+/// The stage's per-VM state: the record stream (created with the VM's first record).
+#[derive(Debug, Default)]
+pub struct AuditVm {
+    stream: Option<Stream>,
+}
+
+impl StageKind for Audit {
+    const NAME: &'static str = "audit";
+    type Config = AuditConfig;
+
+    fn compile(config: AuditConfig) -> Result<Self, ConfigError> {
+        Ok(Audit { keep_query: config.keep_query, filter_state: config.filter_state.unwrap_or(true) })
+    }
+}
+
+/// An integer property (Envoy encodes them as 8-byte little-endian i64).
+fn int(view: &dyn RequestView, path: &[&str]) -> u64 {
+    view.property(path)
+        .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
+        .map(|b| u64::try_from(i64::from_le_bytes(b)).unwrap_or(0))
+        .unwrap_or(0)
+}
+
+/// A string property.
+fn text(view: &dyn RequestView, path: &[&str]) -> String {
+    view.property(path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+}
+
+fn millis(now: SystemTime) -> u64 {
+    now.duration_since(UNIX_EPOCH).map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)).unwrap_or(0)
+}
+
+/// What the proxy observed about the finished request. Request headers when the chain has
+/// them, else Envoy's request attributes (a filter after one that answered locally never saw
+/// the headers).
+fn observe(cx: &Cx<'_>) -> Observed {
+    let view = cx.request;
+    let header = |name: &str| view.header(name).map(str::to_string);
+    let has_headers = !view.headers().is_empty();
+    let (method, authority, path) = if has_headers {
+        (
+            header(":method").unwrap_or_default(),
+            header(":authority").unwrap_or_default(),
+            header(":path").unwrap_or_default(),
+        )
+    } else {
+        (text(view, &["request", "method"]), text(view, &["request", "host"]), text(view, &["request", "path"]))
+    };
+    Observed {
+        time_ms: millis(cx.now),
+        method,
+        authority,
+        path,
+        traceparent: header("traceparent").unwrap_or_default(),
+        source: text(view, &["source", "address"]),
+        status: u32::try_from(int(view, &["response", "code"])).unwrap_or(0),
+        details: text(view, &["response", "code_details"]),
+        flags: int(view, &["response", "flags"]),
+        request_bytes: int(view, &["request", "total_size"]),
+        response_bytes: int(view, &["response", "total_size"]),
+        duration_us: int(view, &["request", "duration"]) / 1000,
+    }
+}
+
+impl Stage for Audit {
+    fn name(&self) -> &'static str {
+        <Self as StageKind>::NAME
+    }
+
+    fn needs(&self) -> Needs {
+        Needs { log: true, reads_facts: &READS_FACTS, ..Needs::default() }
+    }
+
+    /// The record stream of one VM.
+    fn vm_state(&self) -> VmState {
+        VmState::new(AuditVm::default())
+    }
+
+    fn on_log(&self, cx: &mut Cx<'_>) {
+        let observed = observe(cx);
+        let mut record = build(cx.facts, &observed, self.keep_query);
+        let seed = || {
+            let node = text(cx.request, &["xds", "node", "id"]);
+            let connection = int(cx.request, &["connection", "id"]);
+            let nanos = cx.now.duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+            format!("{node}\n{connection}\n{nanos}\n{}", record.request_id).into_bytes()
+        };
+        let Some(vm) = cx.vm.get_mut::<AuditVm>() else { return };
+        let stream = vm.stream.get_or_insert_with(|| Stream::new(&seed()));
+        let sealed = stream.seal(&mut record);
+        match sealed {
+            Ok(bytes) => {
+                if self.filter_state {
+                    if let Some(encoded) = EncodedFact::with_bytes(&record, bytes) {
+                        cx.facts.write_encoded(AUDIT, &encoded);
+                    }
+                }
+                cx.effects.push(Effect::Metric {
+                    name: "warden_audit_records_total",
+                    kind: MetricKind::Counter,
+                    value: 1,
+                });
+            }
+            Err(err) => {
+                // Never silent: the stream's sequence is unchanged, so nothing looks lost.
+                cx.effects
+                    .push(Effect::Log { level: LogLevel::Error, message: format!("warden_audit: no record: {err}") });
+                cx.effects.push(Effect::Metric {
+                    name: "warden_audit_failures_total",
+                    kind: MetricKind::Counter,
+                    value: 1,
+                });
+            }
+        }
+    }
+}
