@@ -8,3 +8,4 @@
 #![forbid(unsafe_code)]
 
 pub mod core;
+pub mod store;

@@ -24,6 +24,7 @@ pub async fn run(pool: &AnyPool, backend: Backend) -> Result<(), sqlx::Error> {
             Migration::new(*version, Cow::Borrowed(description), MigrationType::Simple, Cow::Borrowed(sql), false)
         })
         .collect::<Vec<_>>();
-    let migrator = Migrator { migrations: Cow::Owned(migrations), ..Migrator::DEFAULT };
+    // The evidence ledger's migrations (from 1001) share the database and the migrations table.
+    let migrator = Migrator { migrations: Cow::Owned(migrations), ignore_missing: true, ..Migrator::DEFAULT };
     migrator.run(pool).await.map_err(|e| sqlx::Error::Migrate(Box::new(e)))
 }

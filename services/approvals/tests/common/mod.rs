@@ -5,7 +5,6 @@
 
 pub mod people;
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use warden_approvals::core::approval::{Action, Approval, Requester, Requirement, Status};
 use warden_approvals::core::approver::Approver;
 use warden_approvals::store::{NewApproval, Store};
@@ -79,8 +78,6 @@ pub fn person(subject: &str, groups: &[&str]) -> Approver {
     }
 }
 
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
 /// A store on a new SQLite file.
 pub async fn sqlite() -> (Store, tempdir::Dir) {
     let dir = tempdir::Dir::new();
@@ -88,34 +85,7 @@ pub async fn sqlite() -> (Store, tempdir::Dir) {
     (Store::connect(&url).await.expect("sqlite store"), dir)
 }
 
-/// The URL of a new, empty database on the test PostgreSQL server.
-pub async fn postgres_url() -> String {
-    let admin =
-        std::env::var("WARDEN_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let name = format!("warden_test_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(&admin)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {admin} (set WARDEN_TEST_POSTGRES; ci/postgres starts one): {e}"));
-    // Databases left by earlier test processes that are gone.
-    let stale: Vec<(String,)> = sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'warden_test_%'")
-        .fetch_all(&mut conn)
-        .await
-        .unwrap();
-    for (db,) in stale {
-        let pid = db.trim_start_matches("warden_test_").split('_').next().unwrap_or("");
-        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&mut conn).await;
-        }
-    }
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
-    let (main, query) = admin.split_once('?').map_or((admin.as_str(), None), |(m, q)| (m, Some(q)));
-    let base = main.rsplit_once('/').map(|(b, _)| b).unwrap();
-    match query {
-        Some(query) => format!("{base}/{name}?{query}"),
-        None => format!("{base}/{name}"),
-    }
-}
+pub use warden_testdb::postgres_url;
 
 /// A store on a new PostgreSQL database.
 pub async fn postgres() -> Store {
@@ -123,24 +93,5 @@ pub async fn postgres() -> Store {
 }
 
 pub mod tempdir {
-    /// A directory removed when dropped.
-    pub struct Dir {
-        pub path: std::path::PathBuf,
-    }
-    impl Dir {
-        pub fn new() -> Dir {
-            let path = std::env::temp_dir().join(format!(
-                "warden-approvals-{}-{}",
-                std::process::id(),
-                super::NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-            ));
-            std::fs::create_dir_all(&path).unwrap();
-            Dir { path }
-        }
-    }
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
-    }
+    pub use warden_testdb::Dir;
 }
