@@ -72,8 +72,7 @@ async fn replicas_appending_and_signing_at_once_never_fork_the_log(a: Store, b: 
             let store = if worker % 2 == 0 { a.clone() } else { b.clone() };
             tokio::spawn(async move {
                 for batch in 0..5u64 {
-                    let entries: Vec<NewEntry> =
-                        (0..4).map(|i| entry(&format!("w{worker}"), batch * 4 + i)).collect();
+                    let entries: Vec<NewEntry> = (0..4).map(|i| entry(&format!("w{worker}"), batch * 4 + i)).collect();
                     store.append(&entries, T0).await.unwrap();
                     store.checkpoint(&signer(), T0).await.unwrap();
                 }

@@ -136,7 +136,8 @@ async fn fetch_hashes(
         for row in query.fetch_all(&mut *conn).await? {
             let idx = uint(row.try_get("idx")?);
             let text: String = row.try_get("hash")?;
-            let hash = from_hex(&text).ok_or_else(|| StoreError::Corrupt(format!("stored hash {idx} is not a hash")))?;
+            let hash =
+                from_hex(&text).ok_or_else(|| StoreError::Corrupt(format!("stored hash {idx} is not a hash")))?;
             found.insert(idx, hash);
         }
     }
@@ -259,7 +260,9 @@ impl Store {
 
     /// The tree size.
     pub async fn size(&self) -> Result<u64, StoreError> {
-        Ok(uint(sqlx::query("SELECT size FROM evidence_head WHERE id = 1").fetch_one(&self.pool).await?.try_get("size")?))
+        Ok(uint(
+            sqlx::query("SELECT size FROM evidence_head WHERE id = 1").fetch_one(&self.pool).await?.try_get("size")?,
+        ))
     }
 
     /// Entries `from..to` (leaf index, canonical bytes), in order.
@@ -360,11 +363,12 @@ impl Store {
 
     /// The newest checkpoint of at most `size` entries.
     pub async fn checkpoint_at_most(&self, size: u64) -> Result<Option<StoredCheckpoint>, StoreError> {
-        let row =
-            sqlx::query("SELECT size, root, note FROM evidence_checkpoints WHERE size <= $1 ORDER BY size DESC LIMIT 1")
-                .bind(int(size))
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query(
+            "SELECT size, root, note FROM evidence_checkpoints WHERE size <= $1 ORDER BY size DESC LIMIT 1",
+        )
+        .bind(int(size))
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|r| checkpoint_row(&r)).transpose()
     }
 
