@@ -8,4 +8,5 @@
 #![forbid(unsafe_code)]
 
 pub mod core;
+pub mod export;
 pub mod store;

@@ -5,6 +5,7 @@
 //! stored hashes a computation will read before reading them from storage.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use tlog_tiles::{HashReader, TreeProof};
 
 pub use tlog_tiles::{Hash, RecordProof, HASH_SIZE};
@@ -166,10 +167,16 @@ pub fn verify_consistency(
         .map_err(|_| MerkleError::InvalidProof)
 }
 
-/// A whole tree in memory: its stored hashes. What an auditor's verifier builds from an
-/// exported bundle, and what tests use.
+/// A tree in memory: its stored hashes. What an auditor's verifier builds from an exported
+/// bundle (the entries of a range, on top of the few stored hashes of the tree before it),
+/// and what tests use.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryTree {
+    /// Stored hashes of the tree before the first entry appended here, by index (only those
+    /// that later computations read).
+    prefix: BTreeMap<u64, Hash>,
+    /// Index of `stored[0]`.
+    base: u64,
     stored: Vec<Hash>,
     size: u64,
 }
@@ -178,7 +185,14 @@ impl StoredHashes for MemoryTree {
     fn read(&self, indexes: &[u64]) -> Result<Vec<Hash>, MerkleError> {
         indexes
             .iter()
-            .map(|&i| usize::try_from(i).ok().and_then(|i| self.stored.get(i)).copied().ok_or(MerkleError::Missing(i)))
+            .map(|&i| {
+                let found = if i >= self.base {
+                    usize::try_from(i - self.base).ok().and_then(|k| self.stored.get(k))
+                } else {
+                    self.prefix.get(&i)
+                };
+                found.copied().ok_or(MerkleError::Missing(i))
+            })
             .collect()
     }
 }
@@ -187,6 +201,12 @@ impl MemoryTree {
     /// An empty tree.
     pub fn new() -> Self {
         MemoryTree::default()
+    }
+
+    /// A tree of `size` entries known only by some of its stored hashes (`prefix`, by index):
+    /// entries appended next, roots and proofs then read only what they need of it.
+    pub fn from_prefix(size: u64, prefix: BTreeMap<u64, Hash>) -> Self {
+        MemoryTree { prefix, base: tlog_tiles::stored_hash_count(size), stored: Vec::new(), size }
     }
 
     /// Entries so far.

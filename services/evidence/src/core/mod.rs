@@ -1,5 +1,6 @@
 //! The ledger's rules, with no I/O.
 
+pub mod bundle;
 pub mod checkpoint;
 pub mod cosign;
 pub mod keys;
