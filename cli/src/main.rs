@@ -4,6 +4,7 @@
 //! failed) or 2 (could not run: bad arguments or files).
 
 mod approvals;
+mod audit;
 mod policy;
 mod serve;
 
@@ -73,6 +74,11 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Evidence: export a bundle from the ledger, verify one offline, show its records.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Decide approvals from a terminal, as a person (token from --token or $WARDEN_TOKEN).
     Approvals {
         /// Approval service URL.
@@ -126,6 +132,51 @@ enum ApprovalsCommand {
     HashKey {
         /// The key.
         key: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Fetch an offline evidence bundle from the ledger (you must be in its auditors' group).
+    Export {
+        /// Ledger URL (`warden serve`).
+        #[arg(long, env = "WARDEN_APPROVALS_URL", default_value = "http://127.0.0.1:8731")]
+        url: String,
+        /// Your bearer token.
+        #[arg(long, env = "WARDEN_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// First entry (the bundle starts at the checkpoint at or before it).
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// End (exclusive; the bundle ends at the checkpoint at or before it). Default: newest.
+        #[arg(long)]
+        to: Option<u64>,
+        /// Entries to include an inclusion proof for.
+        #[arg(long, default_value_t = 16)]
+        sample: u64,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify a bundle offline: signatures, cosignatures, the tree, consistency, every
+    /// record's form, per-VM sequences and gaps. Exit 0 only if everything holds.
+    Verify {
+        /// The bundle.
+        bundle: PathBuf,
+        /// The log's verifier key you trust (`<origin>+<id>+<key>`; `GET /v1/log/key`).
+        #[arg(long)]
+        log_key: String,
+        /// Witness verifier keys you trust.
+        #[arg(long = "witness-key")]
+        witness_keys: Vec<String>,
+        /// Cosignatures each checkpoint must carry.
+        #[arg(long, default_value_t = 0)]
+        witnesses: usize,
+    },
+    /// Print a bundle's records as a timeline.
+    Show {
+        /// The bundle.
+        bundle: PathBuf,
     },
 }
 
@@ -187,6 +238,16 @@ fn main() -> ExitCode {
         Command::Serve { config, database, listen, check } => {
             serve::run(serve::ServeOptions { config: config.as_deref(), database, listen, check })
         }
+        Command::Audit { command } => match command {
+            AuditCommand::Export { url, token, from, to, sample, out } => match token {
+                Some(token) => audit::export(&url, &token, from, to, sample, &out),
+                None => Err(anyhow::anyhow!("give your token with --token or $WARDEN_TOKEN")),
+            },
+            AuditCommand::Verify { bundle, log_key, witness_keys, witnesses } => {
+                audit::verify(&bundle, &log_key, &witness_keys, witnesses)
+            }
+            AuditCommand::Show { bundle } => audit::show(&bundle),
+        },
         Command::Approvals { command: ApprovalsCommand::HashKey { key }, .. } => {
             println!("{}", warden_approvals::config::key_sha256(&key));
             Ok(true)

@@ -1,9 +1,13 @@
-//! `warden serve`: the approval service (`services/approvals`), with SQLite in `warden-data/`
-//! by default.
+//! `warden serve`: the approval service (`services/approvals`) and the evidence ledger
+//! (`services/evidence`) in one process, on one address and one database, with SQLite in
+//! `warden-data/` by default.
 
 use anyhow::{anyhow, Context};
+use std::io::Write;
 use std::path::Path;
-use warden_approvals::config::{load, ServiceConfig};
+use std::sync::Arc;
+use warden_approvals::config::{load, seed_file, ServiceConfig};
+use warden_evidence::config::{EvidenceConfig, Ledger};
 
 /// Options of `warden serve`.
 pub struct ServeOptions<'a> {
@@ -29,14 +33,21 @@ pub fn run(options: ServeOptions<'_>) -> anyhow::Result<bool> {
     if options.listen.is_some() {
         config.listen = options.listen;
     }
+    let evidence: EvidenceConfig = match config.evidence.take() {
+        Some(section) => warden_kit::config::parse(&serde_json::to_vec(&section)?)
+            .map_err(|e| anyhow!("configuration: evidence.{}: {}", e.field, e.message))?,
+        None => EvidenceConfig::default(),
+    };
+    let ledger = evidence.compile().map_err(|e| anyhow!("configuration: evidence.{}: {}", e.field, e.message))?;
     let service = config.compile().map_err(|e| anyhow!("configuration: {}: {}", e.field, e.message))?;
     if options.check {
         println!(
-            "configuration ok: listen {}, {} proxies, {} approver providers, database {}",
+            "configuration ok: listen {}, {} proxies, {} approver providers, database {}, evidence ledger {}",
             service.listen,
             service.proxies.len(),
             service.approvers.as_ref().map_or(0, |a| a.identity().providers.len()),
-            service.database.split('@').next_back().unwrap_or("")
+            service.database.split('@').next_back().unwrap_or(""),
+            ledger.as_ref().map_or("off".to_string(), |l| l.origin.clone())
         );
         return Ok(true);
     }
@@ -61,10 +72,86 @@ pub fn run(options: ServeOptions<'_>) -> anyhow::Result<bool> {
             server.addr,
             server.app().rules.signer.key_id()
         );
-        server.run(shutdown()).await.context("serving")?;
-        println!("warden approval service stopped");
+        let (extra, background) = match ledger {
+            Some(ledger) => {
+                let (router, background) = start_ledger(&ledger, server.app()).await?;
+                (router, Some(background))
+            }
+            None => (axum::Router::new(), None),
+        };
+        server.run_with(extra, shutdown()).await.context("serving")?;
+        if let Some(background) = background {
+            background.abort();
+        }
+        let _ = writeln!(std::io::stdout(), "warden approval service stopped");
         Ok(true)
     })
+}
+
+/// The evidence ledger on the approval service's database, trusting the same proxies and
+/// people: its routes, and its background work (approval events in, checkpoints out).
+async fn start_ledger(
+    ledger: &Ledger,
+    approvals: Arc<warden_approvals::http::App>,
+) -> anyhow::Result<(axum::Router, tokio::task::JoinHandle<()>)> {
+    let seed = seed_file(&ledger.signing_key_file, "evidence.signing_key_file")
+        .map_err(|e| anyhow!("configuration: {}: {}", e.field, e.message))?;
+    let backend = match approvals.store.backend() {
+        warden_approvals::store::Backend::Sqlite => warden_evidence::store::Backend::Sqlite,
+        warden_approvals::store::Backend::Postgres => warden_evidence::store::Backend::Postgres,
+    };
+    let pool = approvals.store.pool().clone();
+    let (store, signer) = warden_evidence::serve::open(ledger, pool, backend, seed).await.map_err(|e| anyhow!(e))?;
+    // Whoever started us may have stopped reading stdout after the first line: never fail on it.
+    let _ = writeln!(std::io::stdout(), "warden evidence ledger {} (key {})", signer.origin(), signer.vkey());
+    let for_auth = approvals.clone();
+    let authenticate: warden_evidence::http::Authenticate = Arc::new(move |header| {
+        use warden_approvals::auth::{authenticate, Caller};
+        match authenticate(&for_auth.service, header, warden_approvals::unix_now()).map_err(|e| e.0)? {
+            Caller::Proxy { name } => Ok(warden_evidence::http::Caller::Proxy(name)),
+            Caller::Person(person) => {
+                Ok(warden_evidence::http::Caller::Person { subject: person.subject, groups: person.groups })
+            }
+        }
+    });
+    let app = Arc::new(warden_evidence::http::App {
+        store: store.clone(),
+        signer: signer.clone(),
+        witness_keys: Vec::new(),
+        auditors_group: ledger.auditors_group.clone(),
+        authenticate,
+    });
+    let events: warden_evidence::serve::EventSource = Box::new(move |after| {
+        let approvals = approvals.clone();
+        Box::pin(async move { approval_events(&approvals.store, after).await })
+    });
+    let period = ledger.checkpoint_period;
+    let background = tokio::spawn(async move {
+        loop {
+            if let Err(e) = warden_evidence::serve::tick(&store, &signer, Some(&events)).await {
+                eprintln!("warden evidence: {e}");
+            }
+            tokio::time::sleep(period).await;
+        }
+    });
+    Ok((warden_evidence::http::router(app), background))
+}
+
+/// Approval events after `after`, as canonical JSON log entries.
+async fn approval_events(store: &warden_approvals::store::Store, after: u64) -> Result<Vec<(u64, String)>, String> {
+    let events = store.events(i64::try_from(after).unwrap_or(i64::MAX), 1000).await.map_err(|e| e.to_string())?;
+    events
+        .into_iter()
+        .map(|e| {
+            let entry = serde_json::json!({
+                "kind": "approval_event", "v": 1, "seq": e.seq, "approval_id": e.approval_id, "at": e.at,
+                "actor": e.actor, "event": e.kind, "detail": e.detail, "source": e.source,
+            });
+            let bytes = warden_kit::canonical::to_vec(&entry).map_err(|e| e.to_string())?;
+            let text = String::from_utf8(bytes).map_err(|e| e.to_string())?;
+            Ok((u64::try_from(e.seq).unwrap_or(0), text))
+        })
+        .collect()
 }
 
 async fn shutdown() {

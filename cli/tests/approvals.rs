@@ -32,7 +32,8 @@ fn serve(name: &str) -> Served {
     std::fs::write(
         &config,
         format!(
-            "listen: 127.0.0.1:0\ndatabase: sqlite://{}/approvals.db\nsigning_key_file: {}/signing.key\nproxies: [{{name: envoy, key_sha256: {}}}]\n{}",
+            "listen: 127.0.0.1:0\ndatabase: sqlite://{}/approvals.db\nsigning_key_file: {}/signing.key\nevidence: {{signing_key_file: {}/evidence.key}}\nproxies: [{{name: envoy, key_sha256: {}}}]\n{}",
+            dir.display(),
             dir.display(),
             dir.display(),
             warden_approvals::config::key_sha256(people::PROXY_KEY),

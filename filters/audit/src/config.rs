@@ -14,4 +14,8 @@ pub struct AuditConfig {
     /// Envoy's access loggers. Default `true`.
     #[serde(default)]
     pub filter_state: Option<bool>,
+    /// Send every record to the evidence ledger (`warden serve`) through this Envoy cluster,
+    /// in batches (see `filters/audit/README.md`). Default: not sent.
+    #[serde(default)]
+    pub ledger: Option<crate::ledger::LedgerConfig>,
 }

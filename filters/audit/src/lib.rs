@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod config;
+pub mod ledger;
 mod record;
 mod stage;
 mod stream;

@@ -1,12 +1,16 @@
 //! The audit stage: compiled configuration and its callbacks.
 
 use crate::config::AuditConfig;
+use crate::ledger::{Delivery, Ledger, Shipper, TAG};
 use crate::record::{build, Observed};
 use crate::stream::Stream;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use warden_kit::audit::AUDIT;
 use warden_kit::facts::{self, EncodedFact};
-use warden_kit::{ConfigError, Cx, Effect, LogLevel, MetricKind, Needs, RequestView, Stage, StageKind, VmState};
+use warden_kit::{
+    Callout, CalloutResponse, ConfigError, Cx, Effect, LogLevel, MetricKind, Needs, RequestView, Stage, StageKind,
+    VmState,
+};
 
 /// Facts the record is made of (read from filter state when the stage runs on its own).
 static READS_FACTS: [&str; 4] =
@@ -17,12 +21,38 @@ static READS_FACTS: [&str; 4] =
 pub struct Audit {
     keep_query: bool,
     filter_state: bool,
+    ledger: Option<Ledger>,
 }
 
-/// The stage's per-VM state: the record stream (created with the VM's first record).
+/// The stage's per-VM state: the record stream (created with the VM's first record) and the
+/// records on their way to the ledger.
 #[derive(Debug, Default)]
 pub struct AuditVm {
     stream: Option<Stream>,
+    shipper: Shipper,
+}
+
+impl AuditVm {
+    /// Reports dropped records with a gap record once there is room for it.
+    fn report_drops(&mut self, ledger: &Ledger, now: SystemTime, effects: &mut Vec<Effect>) {
+        if self.shipper.dropped == 0 || !self.shipper.has_room(ledger) {
+            return;
+        }
+        let Some(stream) = self.stream.as_mut() else { return };
+        match stream.gap(self.shipper.dropped, millis(now)) {
+            Ok(gap) => {
+                let message = format!(
+                    "warden_audit: {} records dropped (ledger buffer full or refused): gap record sent",
+                    self.shipper.dropped
+                );
+                effects.push(Effect::Log { level: LogLevel::Warn, message });
+                self.shipper.dropped = 0;
+                self.shipper.push(ledger, gap);
+            }
+            Err(err) => effects
+                .push(Effect::Log { level: LogLevel::Error, message: format!("warden_audit: no gap record: {err}") }),
+        }
+    }
 }
 
 impl StageKind for Audit {
@@ -30,7 +60,8 @@ impl StageKind for Audit {
     type Config = AuditConfig;
 
     fn compile(config: AuditConfig) -> Result<Self, ConfigError> {
-        Ok(Audit { keep_query: config.keep_query, filter_state: config.filter_state.unwrap_or(true) })
+        let ledger = config.ledger.map(Ledger::compile).transpose().map_err(|e| e.within("ledger"))?;
+        Ok(Audit { keep_query: config.keep_query, filter_state: config.filter_state.unwrap_or(true), ledger })
     }
 }
 
@@ -97,6 +128,52 @@ impl Stage for Audit {
         VmState::new(AuditVm::default())
     }
 
+    /// Batches go to the ledger on this period.
+    fn tick_period(&self) -> Option<Duration> {
+        self.ledger.as_ref().map(|l| l.flush)
+    }
+
+    fn on_tick(&self, now: SystemTime, vm: &mut VmState, effects: &mut Vec<Effect>) -> Vec<Callout> {
+        let (Some(ledger), Some(vm)) = (&self.ledger, vm.get_mut::<AuditVm>()) else { return Vec::new() };
+        vm.report_drops(ledger, now, effects);
+        let queued = i64::try_from(vm.shipper.len()).unwrap_or(i64::MAX);
+        effects.push(Effect::Metric { name: "warden_audit_ledger_buffered", kind: MetricKind::Gauge, value: queued });
+        vm.shipper.next_batch(ledger, now).into_iter().collect()
+    }
+
+    fn on_background_response(
+        &self,
+        now: SystemTime,
+        vm: &mut VmState,
+        response: &CalloutResponse,
+        effects: &mut Vec<Effect>,
+    ) {
+        let (Some(ledger), Some(vm)) = (&self.ledger, vm.get_mut::<AuditVm>()) else { return };
+        if response.tag != TAG {
+            return;
+        }
+        let metric = |name: &'static str, value: usize| Effect::Metric {
+            name,
+            kind: MetricKind::Counter,
+            value: i64::try_from(value).unwrap_or(i64::MAX),
+        };
+        match vm.shipper.answered(ledger, response, now) {
+            Delivery::Delivered(count) => effects.push(metric("warden_audit_ledger_delivered_total", count)),
+            Delivery::Refused(status, count) => {
+                let message = format!(
+                    "warden_audit: the ledger refused a batch of {count} records ({status}): they count as dropped"
+                );
+                effects.push(Effect::Log { level: LogLevel::Error, message });
+                effects.push(metric("warden_audit_ledger_refused_total", count));
+            }
+            Delivery::Retrying(status) => {
+                let message = format!("warden_audit: the ledger answered {status}: the batch is kept and retried");
+                effects.push(Effect::Log { level: LogLevel::Warn, message });
+                effects.push(metric("warden_audit_ledger_retries_total", 1));
+            }
+        }
+    }
+
     fn on_log(&self, cx: &mut Cx<'_>) {
         let observed = observe(cx);
         let mut record = build(cx.facts, &observed, self.keep_query);
@@ -111,6 +188,16 @@ impl Stage for Audit {
         let sealed = stream.seal(&mut record);
         match sealed {
             Ok(bytes) => {
+                if let Some(ledger) = &self.ledger {
+                    if !vm.shipper.push(ledger, bytes.clone()) {
+                        cx.effects.push(Effect::Metric {
+                            name: "warden_audit_ledger_dropped_total",
+                            kind: MetricKind::Counter,
+                            value: 1,
+                        });
+                    }
+                    vm.report_drops(ledger, cx.now, cx.effects);
+                }
                 if self.filter_state {
                     if let Some(encoded) = EncodedFact::with_bytes(&record, bytes) {
                         cx.facts.write_encoded(AUDIT, &encoded);

@@ -1,7 +1,7 @@
 //! Compares what a backend observed with what a scenario expects.
 
-use super::format::{Matcher, RequestExpect, Scenario, UpstreamExpect};
-use super::observed::{Observed, RequestView, UpstreamView};
+use super::format::{LedgerExpect, Matcher, RequestExpect, Scenario, UpstreamExpect};
+use super::observed::{LedgerView, Observed, RequestView, UpstreamView};
 use crate::proxy::Outcome;
 use std::collections::BTreeMap;
 
@@ -119,6 +119,9 @@ pub fn check(scenario: &Scenario, observed: &Observed) -> Vec<String> {
             }
         }
     }
+    if let Some(expected) = &run.ledger {
+        check_ledger(expected, observed.ledger.as_ref(), &mut failures);
+    }
     for m in &run.logs {
         if !observed.logs.iter().any(|line| m.accepts(line)) {
             failures.push(format!("no log line {m}"));
@@ -154,6 +157,30 @@ pub fn check(scenario: &Scenario, observed: &Observed) -> Vec<String> {
         }
     }
     failures
+}
+
+fn check_ledger(expected: &LedgerExpect, seen: Option<&LedgerView>, failures: &mut Vec<String>) {
+    let Some(seen) = seen else {
+        failures.push("ledger: not read (the scenario needs a `service: approvals` cluster)".into());
+        return;
+    };
+    if !seen.verified {
+        failures.push(format!("ledger: `warden audit verify` refused the exported bundle:\n{}", seen.report));
+    }
+    if seen.records != expected.records {
+        failures.push(format!("ledger: {} request records, expected {}", seen.records, expected.records));
+    }
+    if seen.approval_events < expected.approval_events {
+        failures.push(format!(
+            "ledger: {} approval events, expected at least {}",
+            seen.approval_events, expected.approval_events
+        ));
+    }
+    for secret in &expected.excludes {
+        if seen.bundle.contains(secret.as_str()) {
+            failures.push(format!("ledger: the exported bundle contains {secret:?}"));
+        }
+    }
 }
 
 #[cfg(test)]

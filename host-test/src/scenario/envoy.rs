@@ -380,6 +380,10 @@ pub fn run(
             filter_state,
         });
     }
+    if let Some(ledger) = &scenario.expect.ledger {
+        // Envoy's timers ship the batches while it runs.
+        observed.ledger = services.read_ledger(ledger.records, &mut || {});
+    }
     observed.errors = errors.lock().map(|e| e.clone()).unwrap_or_default();
     observed.metrics = metrics(process.admin);
     observed.callouts = callouts.lock().map(|c| c.clone()).unwrap_or_default();

@@ -397,6 +397,25 @@ pub struct RunExpect {
     /// The chain must fail to start (config rejected, bad module) with this message.
     #[serde(default)]
     pub load_error: Option<Matcher>,
+    /// What the evidence ledger of the scenario's `service: approvals` cluster (`warden
+    /// serve`) must hold once the proxy has shipped its records.
+    #[serde(default)]
+    pub ledger: Option<LedgerExpect>,
+}
+
+/// The evidence ledger after the run: exported with `warden audit export` and checked with
+/// `warden audit verify` against the ledger's published key.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerExpect {
+    /// Request records (one per request the proxy saw).
+    pub records: u64,
+    /// Approval events (at least).
+    #[serde(default)]
+    pub approval_events: u64,
+    /// Text that must appear nowhere in the exported bundle (tokens, secrets, masked values).
+    #[serde(default)]
+    pub excludes: Vec<String>,
 }
 
 /// Assertions about one callout.

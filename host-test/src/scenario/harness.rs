@@ -156,6 +156,10 @@ pub fn run(runtime: &Arc<Runtime>, scenario: &Scenario, filters: &[ResolvedFilte
                 .collect(),
         });
     }
+    if let Some(ledger) = &scenario.expect.ledger {
+        // Virtual time moves on, so the filters' timers ship their batches.
+        observed.ledger = services.read_ledger(ledger.records, &mut || proxy.advance(100));
+    }
     observed.errors = errors.lock().map(|e| e.clone()).unwrap_or_default();
     observed.logs = proxy.logs().into_iter().map(|l| l.message).collect();
     observed.metrics = proxy.metrics().into_iter().map(|m| (m.name, m.value)).collect();

@@ -53,6 +53,23 @@ pub struct Observed {
     pub load_error: Option<String>,
     /// What went wrong outside the proxy (a person's action at a service the scenario runs).
     pub errors: Vec<String>,
+    /// The evidence ledger, when the scenario expects something of it.
+    pub ledger: Option<LedgerView>,
+}
+
+/// The evidence ledger as an auditor found it after the run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerView {
+    /// Request records in the exported bundle.
+    pub records: u64,
+    /// Approval events in it.
+    pub approval_events: u64,
+    /// The bundle as exported.
+    pub bundle: String,
+    /// Whether `warden audit verify` accepted it, and what it printed.
+    pub verified: bool,
+    /// `warden audit verify`'s output.
+    pub report: String,
 }
 
 /// Converts proxy-wasm style headers (with pseudo-headers) to an HTTP/1.1 server's view.

@@ -6,6 +6,7 @@
 
 use super::client::{self, ClientRequest};
 use super::format::{PersonAct, RequestDef, Scenario, ServiceKind};
+use super::observed::LedgerView;
 use anyhow::{anyhow, Context};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -36,6 +37,8 @@ pub struct ApprovalService {
     pub public_key: String,
     people_key: SigningKey,
     last_id: Mutex<Option<String>>,
+    warden: PathBuf,
+    dir: PathBuf,
 }
 
 impl Drop for ApprovalService {
@@ -65,6 +68,29 @@ impl Services {
             }
         }
         Ok(services)
+    }
+
+    /// Waits until the ledger holds at least `records` request records and stops growing (up
+    /// to 15 s), calling `advance` between looks (the harness moves its clock so the filters'
+    /// timers send their batches); then exports it as an auditor and verifies it with
+    /// `warden audit verify` against the ledger's published key.
+    pub fn read_ledger(&self, records: u64, advance: &mut dyn FnMut()) -> Option<LedgerView> {
+        let (_, service) = self.approvals.as_ref()?;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut last = (u64::MAX, Instant::now());
+        loop {
+            advance();
+            let size = service.ledger_size().unwrap_or(0);
+            if size != last.0 {
+                last = (size, Instant::now());
+            }
+            let settled = size >= records && last.1.elapsed() > Duration::from_millis(400);
+            if settled || Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(service.audit().unwrap_or_else(|e| LedgerView { report: format!("{e:#}"), ..LedgerView::default() }))
     }
 
     /// The loopback address of cluster `name`, when a service stands behind it.
@@ -168,6 +194,7 @@ impl ApprovalService {
                 "kind_rules": [{"claim": "kind", "equals": "agent", "kind": "agent"}]
             }]},
             "break_glass_group": BREAK_GLASS_GROUP,
+            "evidence": {"signing_key_file": dir.join("evidence.key"), "checkpoint_period_ms": 100},
         });
         let config_path = dir.join("approvals.json");
         std::fs::write(&config_path, serde_json::to_vec_pretty(&config)?)?;
@@ -197,6 +224,8 @@ impl ApprovalService {
             public_key: String::new(),
             people_key,
             last_id: Mutex::new(None),
+            warden: warden.to_path_buf(),
+            dir: dir.to_path_buf(),
         };
         let keys = service.call("GET", "/v1/keys", None, None)?.1;
         service.public_key = keys["keys"][0]["public_key"].as_str().unwrap_or_default().to_string();
@@ -243,6 +272,72 @@ impl ApprovalService {
         };
         let response = client::send(self.addr, &request, None)?;
         Ok((response.status.unwrap_or(0), serde_json::from_slice(&response.body).unwrap_or(Value::Null)))
+    }
+
+    /// The ledger's size, from its newest checkpoint (`GET /v1/log/checkpoint`).
+    fn ledger_size(&self) -> anyhow::Result<u64> {
+        let request = ClientRequest {
+            method: "GET",
+            path: "/v1/log/checkpoint",
+            authority: "approvals",
+            headers: &[],
+            chunks: Vec::new(),
+            chunked: false,
+            trailers: &[],
+            timeout: Duration::from_secs(10),
+            progress: None,
+        };
+        let response = client::send(self.addr, &request, None)?;
+        let text = String::from_utf8_lossy(&response.body);
+        text.lines().nth(1).and_then(|l| l.parse().ok()).ok_or_else(|| anyhow!("no checkpoint: {text}"))
+    }
+
+    /// Exports the ledger as an auditor and verifies the bundle with `warden audit`.
+    fn audit(&self) -> anyhow::Result<LedgerView> {
+        let auditor = PersonAct {
+            subject: "auditor".into(),
+            groups: vec!["auditors".into()],
+            kind: None,
+            decision: String::new(),
+            reason: None,
+            after_ms: 0,
+            expect_status: 200,
+        };
+        let (_, key) = self.call("GET", "/v1/log/key", None, None)?;
+        let log_key = key["log_key"].as_str().unwrap_or_default().to_string();
+        let bundle_path = self.dir.join("bundle.json");
+        let export = Command::new(&self.warden)
+            .args(["audit", "export", "--url", &format!("http://{}", self.addr), "--sample", "4", "--out"])
+            .arg(&bundle_path)
+            .env("WARDEN_TOKEN", self.token(&auditor))
+            .output()
+            .context("running warden audit export")?;
+        if !export.status.success() {
+            return Err(anyhow!("warden audit export: {}", String::from_utf8_lossy(&export.stderr)));
+        }
+        let bundle = std::fs::read_to_string(&bundle_path)?;
+        let parsed: Value = serde_json::from_str(&bundle)?;
+        let kinds: Vec<String> = parsed["entries"]
+            .as_array()
+            .map(|e| {
+                e.iter()
+                    .filter_map(|x| x.as_str().and_then(|t| serde_json::from_str::<Value>(t).ok()))
+                    .map(|v| v["kind"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let verify = Command::new(&self.warden)
+            .args(["audit", "verify", "--log-key", &log_key])
+            .arg(&bundle_path)
+            .output()
+            .context("running warden audit verify")?;
+        Ok(LedgerView {
+            records: kinds.iter().filter(|k| *k == "request").count() as u64,
+            approval_events: kinds.iter().filter(|k| *k == "approval_event").count() as u64,
+            bundle,
+            verified: verify.status.success(),
+            report: String::from_utf8_lossy(&verify.stdout).into_owned(),
+        })
     }
 
     /// The newest pending approval, waiting up to `patience` for one.

@@ -42,6 +42,10 @@ pub struct ServiceConfig {
     /// Bounds on what proxies may ask for.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// The evidence ledger's section (`warden serve` runs it in the same process); validated
+    /// by `warden-evidence`, carried here untouched.
+    #[serde(default)]
+    pub evidence: Option<serde_json::Value>,
 }
 
 /// One proxy (an Envoy, or a fleet sharing a key).
@@ -240,19 +244,27 @@ pub fn key_sha256(key: &str) -> String {
 
 /// The signing key from `path`, created (32 random bytes, mode 0600) when absent.
 pub fn signing_key(path: &Path) -> Result<Signer, ConfigError> {
-    let field = |m: String| ConfigError::new("signing_key_file", m);
+    Ok(Signer::from_seed(seed_file(path, "signing_key_file")?))
+}
+
+/// A 32-byte secret seed from `path`, created (random, mode 0600, directories made) when
+/// absent. Errors name `field` and the path, never the bytes.
+pub fn seed_file(path: &Path, field_name: &str) -> Result<[u8; 32], ConfigError> {
+    let field = |m: String| ConfigError::new(field_name, m);
     if !path.exists() {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(|e| field(format!("no randomness for a new key: {e}")))?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| field(format!("cannot create {}: {e}", dir.display())))?;
         }
-        write_private(path, &seed).map_err(|e| field(format!("cannot write {}: {e}", path.display())))?;
+        match write_private(path, &seed) {
+            // Another process (a replica starting at the same time) created it first: use it.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            other => other.map_err(|e| field(format!("cannot write {}: {e}", path.display())))?,
+        }
     }
     let bytes = std::fs::read(path).map_err(|e| field(format!("cannot read {}: {e}", path.display())))?;
-    let seed: [u8; 32] =
-        bytes.try_into().map_err(|_| field(format!("{} must hold exactly 32 bytes", path.display())))?;
-    Ok(Signer::from_seed(seed))
+    bytes.try_into().map_err(|_| field(format!("{} must hold exactly 32 bytes", path.display())))
 }
 
 #[cfg(unix)]

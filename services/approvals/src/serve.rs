@@ -58,6 +58,16 @@ impl Server {
 
     /// Serves until `shutdown` completes; marks expired approvals every [`EXPIRY_PERIOD`].
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        self.run_with(axum::Router::new(), shutdown).await
+    }
+
+    /// [`Server::run`], also serving `extra`'s routes (another service mounted in the same
+    /// process, e.g. the evidence ledger).
+    pub async fn run_with(
+        self,
+        extra: axum::Router,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let store = self.app.store.clone();
         let expiry = tokio::spawn(async move {
             loop {
@@ -67,7 +77,7 @@ impl Server {
                 }
             }
         });
-        let service = router(self.app).into_make_service_with_connect_info::<SocketAddr>();
+        let service = router(self.app).merge(extra).into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         expiry.abort();
         result

@@ -7,6 +7,14 @@
 //! times as inputs.
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod core;
 pub mod export;
+pub mod http;
+pub mod serve;
 pub mod store;
+
+/// Seconds since the epoch, for the adapters (cores take time as an input).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}

@@ -138,6 +138,12 @@ impl Store {
         self.backend
     }
 
+    /// The connection pool, for another service sharing the database (`warden serve` runs the
+    /// evidence ledger on it: with SQLite, one writer connection for both).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     /// Decisions and uses of approvals, as they happen (on any replica).
     pub fn waker(&self) -> &Waker {
         &self.waker

@@ -3,5 +3,6 @@
 pub mod bundle;
 pub mod checkpoint;
 pub mod cosign;
+pub mod entry;
 pub mod keys;
 pub mod merkle;

@@ -58,19 +58,7 @@ impl From<MerkleError> for StoreError {
     }
 }
 
-/// An entry to append: its kind (`request`, `gap`, `approval_event`), the stream it belongs
-/// to with its sequence number there, and its canonical JSON bytes (the leaf data).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewEntry {
-    /// Kind.
-    pub kind: String,
-    /// Stream id.
-    pub stream: String,
-    /// Sequence number in the stream.
-    pub seq: u64,
-    /// Canonical JSON (UTF-8).
-    pub data: String,
-}
+pub use crate::core::entry::NewEntry;
 
 /// What an append did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,6 +166,12 @@ impl Store {
         let max = if backend == Backend::Sqlite { 1 } else { 10 };
         let pool =
             AnyPoolOptions::new().max_connections(max).acquire_timeout(Duration::from_secs(5)).connect(&url).await?;
+        Store::on_pool(pool, backend).await
+    }
+
+    /// The ledger on another service's connection pool (same database), migrated. With SQLite
+    /// this is how two services share one file: one writer connection, no lock contention.
+    pub async fn on_pool(pool: AnyPool, backend: Backend) -> Result<Store, StoreError> {
         migrations::run(&pool, backend).await?;
         Ok(Store { pool, backend })
     }
@@ -256,6 +250,15 @@ impl Store {
         sqlx::query("UPDATE evidence_head SET size = $1 WHERE id = 1").bind(int(size)).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(Appended { appended: size - start, duplicates, size })
+    }
+
+    /// The highest sequence number of `stream` in the log, if it has any entry.
+    pub async fn last_seq(&self, stream: &str) -> Result<Option<u64>, StoreError> {
+        let row = sqlx::query("SELECT MAX(seq) AS seq FROM evidence_entries WHERE stream = $1")
+            .bind(stream)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<Option<i64>, _>("seq")?.map(uint))
     }
 
     /// The tree size.
