@@ -304,3 +304,44 @@ async fn a_thousand_random_tamperings_are_all_detected() {
     assert!(kinds.len() >= 12, "every kind of tampering was tried: {kinds:?}");
     assert!(kinds.values().sum::<i32>() >= 990, "{kinds:?}");
 }
+
+/// The Python interpreter with `cryptography` (`ci/setup` installs it into `.venv`).
+fn python() -> std::path::PathBuf {
+    std::env::var_os("WARDEN_PYTHON")
+        .map(Into::into)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"))
+}
+
+fn independent_verify(bundle: &Bundle, dir: &Dir) -> (bool, String) {
+    let path = dir.path.join(format!("bundle-{}.json", bundle.entries.len()));
+    std::fs::write(&path, serde_json::to_vec(bundle).unwrap()).unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/independent/verify_bundle.py");
+    let out = std::process::Command::new(python())
+        .arg(&script)
+        .arg(&path)
+        .args(["--log-key", &log().vkey(), "--witness-key", &witness().vkey()])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("{} (run ci/setup: it installs Python's cryptography into .venv): {e}", python().display())
+        });
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[tokio::test]
+async fn an_independent_verifier_agrees_on_checkpoints_roots_and_proofs() {
+    let dir = Dir::new();
+    let store = ledger(&dir, false).await;
+    let whole = bundle(&store, 0).await;
+    let (ok, output) = independent_verify(&whole, &dir);
+    assert!(ok, "{output}");
+    assert!(output.contains(&format!("verified {} entries", whole.last.size)), "{output}");
+    // And it is not a verifier that accepts anything.
+    let mut edited = whole.clone();
+    edited.entries[3] = edited.entries[3].replace("/orders/", "/orderz/");
+    let (ok, output) = independent_verify(&edited, &dir);
+    assert!(!ok, "{output}");
+    let mut forged = whole.clone();
+    forged.last.note = forged.last.note.replacen(&format!("\n{}\n", whole.last.size), "\n3\n", 1);
+    let (ok, output) = independent_verify(&forged, &dir);
+    assert!(!ok, "{output}");
+}
