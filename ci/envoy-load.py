@@ -19,7 +19,7 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 ENVOY = os.environ.get("WARDEN_ENVOY") or os.path.join(ROOT, ".venv", "bin", "envoy")
-WASM = os.path.join(ROOT, "target", "wasm32-wasip1", "release")
+WASM = os.path.join(ROOT, "target", "wasm32-wasip1", "wasm")
 DURATION = os.environ.get("DURATION", "3")
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
 # Envoy and wrk on separate cores (when there are two) so they do not take turns on one.
@@ -70,7 +70,15 @@ VARIANTS = [
     ("warden.wasm guard+identity (cached)", [wasm_filter("warden", os.path.join(WASM, "warden.wasm"), {"stages": [
         {"name": "guard", "config": {"strip_request_headers": ["x-warden-*"]}},
         {"name": "identity", "config": {"providers": [PROVIDER]}}]})]),
+    # The same with the audit stage writing each request's record to filter state.
+    ("warden.wasm guard+identity+audit", [wasm_filter("warden", os.path.join(WASM, "warden.wasm"), {"stages": [
+        {"name": "guard", "config": {"strip_request_headers": ["x-warden-*"]}},
+        {"name": "identity", "config": {"providers": [PROVIDER]}},
+        {"name": "audit", "config": {}}]})]),
 ]
+# Only these variants (labels, comma-separated) when ONLY is set.
+if os.environ.get("ONLY"):
+    VARIANTS = [v for v in VARIANTS if v[0] in os.environ["ONLY"].split(",")]
 
 
 def config(port, admin, filters):

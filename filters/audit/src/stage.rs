@@ -185,9 +185,9 @@ impl Stage for Audit {
         };
         let Some(vm) = cx.vm.get_mut::<AuditVm>() else { return };
         let stream = vm.stream.get_or_insert_with(|| Stream::new(&seed()));
-        let sealed = stream.seal(&mut record);
+        let sealed = stream.seal_value(&mut record);
         match sealed {
-            Ok(bytes) => {
+            Ok((value, bytes)) => {
                 if let Some(ledger) = &self.ledger {
                     if !vm.shipper.push(ledger, bytes.clone()) {
                         cx.effects.push(Effect::Metric {
@@ -199,9 +199,7 @@ impl Stage for Audit {
                     vm.report_drops(ledger, cx.now, cx.effects);
                 }
                 if self.filter_state {
-                    if let Some(encoded) = EncodedFact::with_bytes(&record, bytes) {
-                        cx.facts.write_encoded(AUDIT, &encoded);
-                    }
+                    cx.facts.write_encoded(AUDIT, &EncodedFact::from_parts(value, bytes));
                 }
                 cx.effects.push(Effect::Metric {
                     name: "warden_audit_records_total",

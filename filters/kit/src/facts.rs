@@ -439,11 +439,10 @@ impl<T: Serialize> EncodedFact<T> {
         &self.value
     }
 
-    /// A fact whose filter-state bytes are `bytes` (e.g. its RFC 8785 canonical JSON, which
-    /// must encode the same value); `None` if it cannot be serialized.
-    pub fn with_bytes(fact: &T, bytes: Vec<u8>) -> Option<EncodedFact<T>> {
-        let value = serde_json::to_value(fact).ok()?;
-        Some(EncodedFact { value: Arc::new(value), bytes: Arc::from(bytes), shape: PhantomData })
+    /// A fact already serialized: its JSON `value` and its filter-state `bytes` (e.g. the
+    /// value's RFC 8785 canonical JSON), which must encode the same fact of shape `T`.
+    pub fn from_parts(value: Value, bytes: Vec<u8>) -> EncodedFact<T> {
+        EncodedFact { value: Arc::new(value), bytes: Arc::from(bytes), shape: PhantomData }
     }
 
     /// The filter-state bytes.

@@ -323,7 +323,7 @@ fn check_entries(bundle: &Bundle, report: &mut Report) {
                 continue;
             }
         };
-        if warden_kit::canonical::to_vec(&value).ok().as_deref() != Some(text.as_bytes()) {
+        if warden_kit::canonical::from_value(&value).ok().as_deref() != Some(text.as_bytes()) {
             report.fail(format!("entry {index} is not in canonical form"));
         }
         if value.get("kind").and_then(|k| k.as_str()) == Some("approval_event") {

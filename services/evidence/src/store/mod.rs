@@ -137,6 +137,33 @@ async fn fetch_hashes(
     Ok(found)
 }
 
+/// Entries already logged under the streams and sequence numbers of `entries` (one query per
+/// stream, over the batch's range of sequence numbers), by (stream, seq).
+async fn logged_entries(
+    conn: &mut AnyConnection,
+    entries: &[NewEntry],
+) -> Result<BTreeMap<(String, u64), String>, StoreError> {
+    let mut ranges: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for e in entries {
+        let range = ranges.entry(e.stream.as_str()).or_insert((e.seq, e.seq));
+        range.0 = range.0.min(e.seq);
+        range.1 = range.1.max(e.seq);
+    }
+    let mut logged = BTreeMap::new();
+    for (stream, (low, high)) in ranges {
+        let rows = sqlx::query("SELECT seq, data FROM evidence_entries WHERE stream = $1 AND seq >= $2 AND seq <= $3")
+            .bind(stream)
+            .bind(int(low))
+            .bind(int(high))
+            .fetch_all(&mut *conn)
+            .await?;
+        for row in rows {
+            logged.insert((stream.to_string(), uint(row.try_get("seq")?)), row.try_get("data")?);
+        }
+    }
+    Ok(logged)
+}
+
 /// Runs a tree computation on stored hashes: learns which it reads, fetches them, runs it.
 async fn on_tree<T>(
     conn: &mut AnyConnection,
@@ -196,56 +223,77 @@ impl Store {
             Backend::Sqlite => "SELECT size FROM evidence_head WHERE id = 1",
         };
         let start = uint(sqlx::query(head_query).fetch_one(&mut *tx).await?.try_get("size")?);
+        let logged = logged_entries(&mut tx, entries).await?;
         let mut size = start;
         let mut overlay: BTreeMap<u64, Hash> = BTreeMap::new();
         let mut in_batch: BTreeMap<(&str, u64), &str> = BTreeMap::new();
+        let mut new_entries: Vec<(u64, &NewEntry)> = Vec::new();
+        let mut new_hashes: Vec<(u64, Hash)> = Vec::new();
         let mut duplicates = 0;
         for entry in entries {
-            if let Some(data) = in_batch.get(&(entry.stream.as_str(), entry.seq)) {
-                if *data != entry.data {
-                    return Err(StoreError::Conflict { stream: entry.stream.clone(), seq: entry.seq });
-                }
-                duplicates += 1;
-                continue;
-            }
-            let existing = sqlx::query("SELECT data FROM evidence_entries WHERE stream = $1 AND seq = $2")
-                .bind(&entry.stream)
-                .bind(int(entry.seq))
-                .fetch_optional(&mut *tx)
-                .await?;
-            if let Some(row) = existing {
-                let data: String = row.try_get("data")?;
+            let key = (entry.stream.as_str(), entry.seq);
+            let seen = in_batch
+                .get(&key)
+                .copied()
+                .or_else(|| logged.get(&(entry.stream.clone(), entry.seq)).map(String::as_str));
+            if let Some(data) = seen {
                 if data != entry.data {
                     return Err(StoreError::Conflict { stream: entry.stream.clone(), seq: entry.seq });
                 }
                 duplicates += 1;
                 continue;
             }
-            in_batch.insert((entry.stream.as_str(), entry.seq), entry.data.as_str());
+            in_batch.insert(key, entry.data.as_str());
             let leaf = merkle::leaf_hash(entry.data.as_bytes());
             let index = size;
             let new = on_tree(&mut tx, &overlay, |s| merkle::hashes_to_append(index, leaf, s)).await?;
             let first = tlog_tiles::stored_hash_count(index);
-            sqlx::query(
-                "INSERT INTO evidence_entries (idx, kind, stream, seq, data, received_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(int(index))
-            .bind(&entry.kind)
-            .bind(&entry.stream)
-            .bind(int(entry.seq))
-            .bind(&entry.data)
-            .bind(int(now_secs))
-            .execute(&mut *tx)
-            .await?;
             for (offset, hash) in (0u64..).zip(new) {
-                sqlx::query("INSERT INTO evidence_hashes (idx, hash) VALUES ($1, $2)")
-                    .bind(int(first + offset))
-                    .bind(hex(&hash))
-                    .execute(&mut *tx)
-                    .await?;
                 overlay.insert(first + offset, hash);
+                new_hashes.push((first + offset, hash));
             }
+            new_entries.push((index, entry));
             size += 1;
+        }
+        // Many rows per statement: one round trip per 100 entries, per 400 hashes.
+        for chunk in new_entries.chunks(100) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${})",
+                        6 * i + 1,
+                        6 * i + 2,
+                        6 * i + 3,
+                        6 * i + 4,
+                        6 * i + 5,
+                        6 * i + 6
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO evidence_entries (idx, kind, stream, seq, data, received_at) VALUES {}",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for (index, entry) in chunk {
+                query = query
+                    .bind(int(*index))
+                    .bind(&entry.kind)
+                    .bind(&entry.stream)
+                    .bind(int(entry.seq))
+                    .bind(&entry.data)
+                    .bind(int(now_secs));
+            }
+            query.execute(&mut *tx).await?;
+        }
+        for chunk in new_hashes.chunks(400) {
+            let rows: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
+            let sql = format!("INSERT INTO evidence_hashes (idx, hash) VALUES {}", rows.join(", "));
+            let mut query = sqlx::query(&sql);
+            for (index, hash) in chunk {
+                query = query.bind(int(*index)).bind(hex(hash));
+            }
+            query.execute(&mut *tx).await?;
         }
         sqlx::query("UPDATE evidence_head SET size = $1 WHERE id = 1").bind(int(size)).execute(&mut *tx).await?;
         tx.commit().await?;
