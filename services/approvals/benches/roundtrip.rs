@@ -3,7 +3,7 @@
 //! `WARDEN_TEST_POSTGRES` answers, on PostgreSQL. Prints p50 and p99 per round trip.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-#[path = "../tests/common/people.rs"]
+#[path = "../tests/all/common/people.rs"]
 mod people;
 
 use axum::body::Body;

@@ -1,12 +1,10 @@
 //! The HTTP API end to end in process (axum router, real SQLite or PostgreSQL storage).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
+use crate::common::people::{approvers_yaml, person, token, PROXY_KEY};
+use crate::common::tempdir::Dir;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::people::{approvers_yaml, person, token, PROXY_KEY};
-use common::tempdir::Dir;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -66,7 +64,7 @@ fn digest(byte: char) -> String {
 fn create_body(digest_byte: char, requester: &str) -> Value {
     json!({
         "digest": digest(digest_byte),
-        "requester": {"subject": requester, "issuer": common::people::ISSUER, "kind": "human", "actors": [{"subject": "agent-7", "kind": "agent"}]},
+        "requester": {"subject": requester, "issuer": crate::common::people::ISSUER, "kind": "human", "actors": [{"subject": "agent-7", "kind": "agent"}]},
         "action": {"method": "POST", "authority": "db.internal", "path": "/query", "rules": ["destructive-sql"], "policy": "sha256:00"},
         "requirement": {"groups": ["dba"], "min_approvals": 1, "pending_ttl_secs": 600, "use_by_secs": 300}
     })
@@ -140,7 +138,8 @@ async fn create_decide_and_consume_once_with_a_verifiable_receipt() {
     assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "not_pending"));
 
     let consume = format!("/v1/approvals/{id}/consume");
-    let mine = |d: char, sub: &str| json!({"digest": digest(d), "subject": sub, "issuer": common::people::ISSUER});
+    let mine =
+        |d: char, sub: &str| json!({"digest": digest(d), "subject": sub, "issuer": crate::common::people::ISSUER});
     let (status, body) = api.call("POST", &consume, Some(PROXY_KEY), Some(mine('b', "alice"))).await;
     assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "approval_mismatch"), "a changed action");
     let (status, body) = api.call("POST", &consume, Some(PROXY_KEY), Some(mine('a', "mallory"))).await;
@@ -257,7 +256,7 @@ async fn break_glass_decides_alone_marked_forced() {
 
 #[tokio::test]
 async fn the_database_going_away_answers_503_and_never_approves() {
-    let url = common::postgres_url().await;
+    let url = crate::common::postgres_url().await;
     let api = api_on(Some(url.clone())).await;
     let (status, _) = api.create('a', "alice").await;
     assert_eq!(status, StatusCode::CREATED);
@@ -269,7 +268,7 @@ async fn the_database_going_away_answers_503_and_never_approves() {
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut conn).await.unwrap();
     let (status, body) = api.create('b', "alice").await;
     assert_eq!((status, code(&body)), (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"), "{body}");
-    let consume = json!({"digest": digest('a'), "subject": "alice", "issuer": common::people::ISSUER});
+    let consume = json!({"digest": digest('a'), "subject": "alice", "issuer": crate::common::people::ISSUER});
     let (status, _) = api.call("POST", "/v1/approvals/apr_x/consume", Some(PROXY_KEY), Some(consume)).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     let (status, _) = api.call("GET", "/healthz", None, None).await;

@@ -1,9 +1,7 @@
 //! Who may decide, how votes add up, timers, break-glass and consuming: the pure rules.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use proptest::prelude::*;
 use warden_approvals::core::approval::Status;
 use warden_approvals::core::approver::Ineligible;

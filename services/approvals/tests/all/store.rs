@@ -1,9 +1,7 @@
 //! The store on SQLite and on a real PostgreSQL server: the same tests on both.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::time::Duration;
 use warden_approvals::core::approval::Status;
 use warden_approvals::core::approver::Approver;

@@ -4,14 +4,12 @@
 //! server on 127.0.0.1.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
+use crate::common::tempdir::Dir;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use common::tempdir::Dir;
 use ed25519_dalek::{Signer, SigningKey};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};

@@ -1,0 +1,10 @@
+//! The approval service's tests, in one binary (each test binary links tokio, sqlx and axum
+//! anew).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+mod api;
+mod fetched_keys;
+mod rules;
+mod store;
