@@ -2,7 +2,7 @@
 //! loopback (SQLite in a temporary directory), decided from the terminal client.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../../services/approvals/tests/common/people.rs"]
+#[path = "../../services/approvals/tests/all/common/people.rs"]
 mod people;
 
 use serde_json::{json, Value};
