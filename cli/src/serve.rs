@@ -117,7 +117,7 @@ async fn start_ledger(
     let app = Arc::new(warden_evidence::http::App {
         store: store.clone(),
         signer: signer.clone(),
-        witness_keys: Vec::new(),
+        witness_keys: ledger.witnesses.iter().map(|w| w.key.clone()).collect(),
         auditors_group: ledger.auditors_group.clone(),
         authenticate,
     });
@@ -126,9 +126,15 @@ async fn start_ledger(
         Box::pin(async move { approval_events(&approvals.store, after).await })
     });
     let period = ledger.checkpoint_period;
+    let mut witnesses = ledger
+        .witnesses
+        .iter()
+        .map(|w| warden_evidence::serve::WitnessClient::new(w.clone()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow!("configuration: evidence.witnesses: {e}"))?;
     let background = tokio::spawn(async move {
         loop {
-            if let Err(e) = warden_evidence::serve::tick(&store, &signer, Some(&events)).await {
+            if let Err(e) = warden_evidence::serve::tick(&store, &signer, Some(&events), &mut witnesses).await {
                 eprintln!("warden evidence: {e}");
             }
             tokio::time::sleep(period).await;

@@ -29,6 +29,20 @@ pub struct EvidenceConfig {
     /// taken in, milliseconds. Default 1000.
     #[serde(default)]
     pub checkpoint_period_ms: Option<u64>,
+    /// Witnesses asked to cosign every new checkpoint (C2SP `tlog-witness`). Default: none.
+    #[serde(default)]
+    pub witnesses: Vec<WitnessConfig>,
+}
+
+/// One witness.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessConfig {
+    /// Base URL; `/add-checkpoint` is appended.
+    pub url: String,
+    /// Its verifier key (`<name>+<id>+<base64(0x04 || key)>`); cosignatures that do not
+    /// verify with it are not stored.
+    pub key: String,
 }
 
 /// The validated ledger configuration.
@@ -42,6 +56,8 @@ pub struct Ledger {
     pub auditors_group: String,
     /// Checkpoint period.
     pub checkpoint_period: Duration,
+    /// Witnesses.
+    pub witnesses: Vec<WitnessConfig>,
 }
 
 impl EvidenceConfig {
@@ -62,7 +78,15 @@ impl EvidenceConfig {
         if !(100..=3_600_000).contains(&period) {
             return Err(ConfigError::new("checkpoint_period_ms", "between 100 and 3600000"));
         }
+        for (i, w) in self.witnesses.iter().enumerate() {
+            if !w.url.starts_with("http://") && !w.url.starts_with("https://") {
+                return Err(ConfigError::new(format!("witnesses[{i}].url"), "an http:// or https:// URL"));
+            }
+            crate::core::cosign::WitnessVerifier::new(&w.key)
+                .map_err(|e| ConfigError::new(format!("witnesses[{i}].key"), e.to_string()))?;
+        }
         Ok(Some(Ledger {
+            witnesses: self.witnesses,
             origin,
             signing_key_file: self.signing_key_file.unwrap_or_else(|| "warden-data/evidence-signing.key".into()),
             auditors_group,

@@ -6,3 +6,4 @@ pub mod cosign;
 pub mod entry;
 pub mod keys;
 pub mod merkle;
+pub mod witness;

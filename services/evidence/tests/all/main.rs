@@ -5,3 +5,4 @@ mod bundle;
 mod checkpoint;
 mod merkle;
 mod store;
+mod witness;
