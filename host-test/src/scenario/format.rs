@@ -185,6 +185,16 @@ pub enum ServiceKind {
     Approvals,
 }
 
+/// Stopping or starting the scenario's service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceAction {
+    /// Killed, as a crash.
+    Stop,
+    /// Started again.
+    Start,
+}
+
 /// A person acting at the approval service while (or before) a request runs.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -301,6 +311,10 @@ pub struct RequestDef {
     /// approval a person last acted on, or that the last response named.
     #[serde(default)]
     pub people_before: Vec<PersonAct>,
+    /// What happens to the scenario's `service: approvals` (`warden serve`) before this
+    /// request: `stop` kills it, `start` starts it again on the same port and database.
+    #[serde(default)]
+    pub service: Option<ServiceAction>,
     /// People acting on the newest pending approval while the request runs (after their
     /// `after_ms`): how a held request gets decided.
     #[serde(default)]

@@ -5,7 +5,7 @@
 //! request headers may use `{{approval_id}}`.
 
 use super::client::{self, ClientRequest};
-use super::format::{PersonAct, RequestDef, Scenario, ServiceKind};
+use super::format::{PersonAct, RequestDef, Scenario, ServiceAction, ServiceKind};
 use super::observed::LedgerView;
 use anyhow::{anyhow, Context};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -26,9 +26,12 @@ pub const PEOPLE_ISSUER: &str = "https://people.scenario.test";
 /// The break-glass group of the scenario service.
 pub const BREAK_GLASS_GROUP: &str = "breakglass";
 
-/// A running approval service for one scenario; stopped (by PID) when dropped.
+/// A running approval service for one scenario; stopped (by PID) when dropped. A request may
+/// stop it (killed) and start it again (same port, same database) to show what the filters do
+/// while it is gone.
 pub struct ApprovalService {
-    child: Child,
+    child: Mutex<Option<Child>>,
+    config_path: PathBuf,
     /// Where it listens.
     pub addr: SocketAddr,
     /// The proxy key the filters send.
@@ -43,8 +46,7 @@ pub struct ApprovalService {
 
 impl Drop for ApprovalService {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
 
@@ -119,6 +121,15 @@ impl Services {
     pub fn before(&self, request: &RequestDef, errors: &Arc<Mutex<Vec<String>>>) -> (RequestDef, Vec<JoinHandle<()>>) {
         let mut filled = request.clone();
         let Some((_, service)) = &self.approvals else { return (filled, Vec::new()) };
+        match request.service {
+            Some(ServiceAction::Stop) => service.stop(),
+            Some(ServiceAction::Start) => {
+                if let Err(e) = service.start_again() {
+                    push(errors, format!("starting the service again: {e:#}"));
+                }
+            }
+            None => {}
+        }
         for act in &request.people_before {
             if let Err(e) = service.act(act, Duration::from_secs(10)) {
                 push(errors, format!("{} {} (before the request): {e:#}", act.subject, act.decision));
@@ -198,27 +209,10 @@ impl ApprovalService {
         });
         let config_path = dir.join("approvals.json");
         std::fs::write(&config_path, serde_json::to_vec_pretty(&config)?)?;
-        let mut child = Command::new(warden)
-            .args(["serve", "--config"])
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(std::fs::File::create(dir.join("serve.stderr"))?))
-            .spawn()
-            .with_context(|| format!("starting {} serve", warden.display()))?;
-        let mut first = String::new();
-        if let Some(stdout) = child.stdout.take() {
-            BufReader::new(stdout).read_line(&mut first)?;
-        }
-        let addr: SocketAddr =
-            first.split_whitespace().find_map(|w| w.strip_prefix("http://")).and_then(|a| a.parse().ok()).ok_or_else(
-                || {
-                    let stderr = std::fs::read_to_string(dir.join("serve.stderr")).unwrap_or_default();
-                    anyhow!("warden serve did not start: {first}{stderr}")
-                },
-            )?;
+        let (child, addr) = spawn(warden, &config_path, None, dir)?;
         let mut service = ApprovalService {
-            child,
+            child: Mutex::new(Some(child)),
+            config_path,
             addr,
             proxy_key,
             public_key: String::new(),
@@ -230,6 +224,24 @@ impl ApprovalService {
         let keys = service.call("GET", "/v1/keys", None, None)?.1;
         service.public_key = keys["keys"][0]["public_key"].as_str().unwrap_or_default().to_string();
         Ok(service)
+    }
+
+    /// Kills the service (as a crash would: no graceful shutdown).
+    pub fn stop(&self) {
+        if let Some(mut child) = self.child.lock().ok().and_then(|mut c| c.take()) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same address and database, if it is stopped.
+    pub fn start_again(&self) -> anyhow::Result<()> {
+        let mut slot = self.child.lock().map_err(|_| anyhow!("service state poisoned"))?;
+        if slot.is_none() {
+            let (child, _) = spawn(&self.warden, &self.config_path, Some(self.addr), &self.dir)?;
+            *slot = Some(child);
+        }
+        Ok(())
     }
 
     /// A person's token from the test issuer.
@@ -380,6 +392,35 @@ impl ApprovalService {
             return Err(anyhow!("the service answered {status} (expected {}): {answer}", act.expect_status));
         }
         Ok(())
+    }
+}
+
+/// Starts `warden serve` with `config` (on `listen` when given) and waits for its address.
+fn spawn(warden: &Path, config: &Path, listen: Option<SocketAddr>, dir: &Path) -> anyhow::Result<(Child, SocketAddr)> {
+    let mut command = Command::new(warden);
+    command.args(["serve", "--config"]).arg(config);
+    if let Some(listen) = listen {
+        command.args(["--listen", &listen.to_string()]);
+    }
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(std::fs::File::create(dir.join("serve.stderr"))?))
+        .spawn()
+        .with_context(|| format!("starting {} serve", warden.display()))?;
+    let mut first = String::new();
+    if let Some(stdout) = child.stdout.take() {
+        BufReader::new(stdout).read_line(&mut first)?;
+    }
+    let addr = first.split_whitespace().find_map(|w| w.strip_prefix("http://")).and_then(|a| a.parse().ok());
+    match addr {
+        Some(addr) => Ok((child, addr)),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = std::fs::read_to_string(dir.join("serve.stderr")).unwrap_or_default();
+            Err(anyhow!("warden serve did not start: {first}{stderr}"))
+        }
     }
 }
 
