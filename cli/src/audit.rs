@@ -50,8 +50,13 @@ fn read(path: &Path) -> anyhow::Result<Bundle> {
     serde_json::from_str(&text).with_context(|| format!("{} is not an evidence bundle", path.display()))
 }
 
-/// Verifies a bundle offline; true only if everything holds.
-pub fn verify(path: &Path, log_key: &str, witness_keys: &[String], witnesses: usize) -> anyhow::Result<bool> {
+/// Reads and verifies a bundle offline against the keys the auditor trusts.
+fn checked(
+    path: &Path,
+    log_key: &str,
+    witness_keys: &[String],
+    witnesses: usize,
+) -> anyhow::Result<(Bundle, warden_evidence::core::bundle::Report)> {
     let bundle = read(path)?;
     let log = LogVerifier::new(log_key).map_err(|e| anyhow!("--log-key: {e}"))?;
     let witness_verifiers = witness_keys
@@ -60,6 +65,32 @@ pub fn verify(path: &Path, log_key: &str, witness_keys: &[String], witnesses: us
         .collect::<anyhow::Result<Vec<_>>>()?;
     let trust = Trust { log, witnesses: witness_verifiers, required_witnesses: witnesses };
     let report = verify_bundle(&bundle, &trust);
+    Ok((bundle, report))
+}
+
+/// Writes the Markdown report of a verified bundle for `framework` to `out` (or stdout);
+/// true only if the bundle verified.
+pub fn report(
+    path: &Path,
+    log_key: &str,
+    witness_keys: &[String],
+    witnesses: usize,
+    framework: &str,
+    out: Option<&Path>,
+) -> anyhow::Result<bool> {
+    let (bundle, report) = checked(path, log_key, witness_keys, witnesses)?;
+    let text = crate::audit_report::render(&bundle, &report, framework)
+        .ok_or_else(|| anyhow!("--framework: soc2 or nist-800-53"))?;
+    match out {
+        Some(out) => std::fs::write(out, &text).with_context(|| format!("writing {}", out.display()))?,
+        None => print!("{text}"),
+    }
+    Ok(report.ok())
+}
+
+/// Verifies a bundle offline; true only if everything holds.
+pub fn verify(path: &Path, log_key: &str, witness_keys: &[String], witnesses: usize) -> anyhow::Result<bool> {
+    let (bundle, report) = checked(path, log_key, witness_keys, witnesses)?;
     println!("log {} entries {}..{}", bundle.origin, report.from, report.to);
     println!(
         "  {} entries: {} requests, {} gap records, {} approval events; {} streams; {} inclusion proofs checked",

@@ -5,6 +5,7 @@
 
 mod approvals;
 mod audit;
+mod audit_report;
 mod policy;
 mod serve;
 
@@ -178,6 +179,27 @@ enum AuditCommand {
         /// The bundle.
         bundle: PathBuf,
     },
+    /// Verify a bundle, then write a Markdown report for auditors: the population, gaps,
+    /// samples with proofs, and the controls each part supports. Exit 0 only if it verified.
+    Report {
+        /// The bundle.
+        bundle: PathBuf,
+        /// The log's verifier key you trust.
+        #[arg(long)]
+        log_key: String,
+        /// Witness verifier keys you trust.
+        #[arg(long = "witness-key")]
+        witness_keys: Vec<String>,
+        /// Cosignatures each checkpoint must carry.
+        #[arg(long, default_value_t = 0)]
+        witnesses: usize,
+        /// `soc2` or `nist-800-53`.
+        #[arg(long, value_parser = ["soc2", "nist-800-53"])]
+        framework: String,
+        /// Output file (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -247,6 +269,9 @@ fn main() -> ExitCode {
                 audit::verify(&bundle, &log_key, &witness_keys, witnesses)
             }
             AuditCommand::Show { bundle } => audit::show(&bundle),
+            AuditCommand::Report { bundle, log_key, witness_keys, witnesses, framework, out } => {
+                audit::report(&bundle, &log_key, &witness_keys, witnesses, &framework, out.as_deref())
+            }
         },
         Command::Approvals { command: ApprovalsCommand::HashKey { key }, .. } => {
             println!("{}", warden_approvals::config::key_sha256(&key));
