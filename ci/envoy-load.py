@@ -75,6 +75,10 @@ VARIANTS = [
         {"name": "guard", "config": {"strip_request_headers": ["x-warden-*"]}},
         {"name": "identity", "config": {"providers": [PROVIDER]}},
         {"name": "audit", "config": {}}]})]),
+    ("warden.wasm guard+identity+audit (status only)", [wasm_filter("warden", os.path.join(WASM, "warden.wasm"), {"stages": [
+        {"name": "guard", "config": {"strip_request_headers": ["x-warden-*"]}},
+        {"name": "identity", "config": {"providers": [PROVIDER]}},
+        {"name": "audit", "config": {"outcome": "status"}}]})]),
 ]
 # Only these variants (labels, comma-separated) when ONLY is set.
 if os.environ.get("ONLY"):

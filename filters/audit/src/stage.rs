@@ -1,6 +1,6 @@
 //! The audit stage: compiled configuration and its callbacks.
 
-use crate::config::AuditConfig;
+use crate::config::{AuditConfig, OutcomeDetail};
 use crate::ledger::{Delivery, Ledger, Shipper, TAG};
 use crate::record::{build, Observed};
 use crate::stream::Stream;
@@ -21,6 +21,7 @@ static READS_FACTS: [&str; 4] =
 pub struct Audit {
     keep_query: bool,
     filter_state: bool,
+    outcome: OutcomeDetail,
     ledger: Option<Ledger>,
 }
 
@@ -61,7 +62,12 @@ impl StageKind for Audit {
 
     fn compile(config: AuditConfig) -> Result<Self, ConfigError> {
         let ledger = config.ledger.map(Ledger::compile).transpose().map_err(|e| e.within("ledger"))?;
-        Ok(Audit { keep_query: config.keep_query, filter_state: config.filter_state.unwrap_or(true), ledger })
+        Ok(Audit {
+            keep_query: config.keep_query,
+            filter_state: config.filter_state.unwrap_or(true),
+            outcome: config.outcome.unwrap_or_default(),
+            ledger,
+        })
     }
 }
 
@@ -85,7 +91,7 @@ fn millis(now: SystemTime) -> u64 {
 /// What the proxy observed about the finished request. Request headers when the chain has
 /// them, else Envoy's request attributes (a filter after one that answered locally never saw
 /// the headers).
-fn observe(cx: &Cx<'_>) -> Observed {
+fn observe(cx: &Cx<'_>, detail: OutcomeDetail) -> Observed {
     let view = cx.request;
     let header = |name: &str| view.header(name).map(str::to_string);
     let has_headers = !view.headers().is_empty();
@@ -106,11 +112,17 @@ fn observe(cx: &Cx<'_>) -> Observed {
         traceparent: header("traceparent").unwrap_or_default(),
         source: text(view, &["source", "address"]),
         status: u32::try_from(int(view, &["response", "code"])).unwrap_or(0),
-        details: text(view, &["response", "code_details"]),
-        flags: int(view, &["response", "flags"]),
-        request_bytes: int(view, &["request", "total_size"]),
-        response_bytes: int(view, &["response", "total_size"]),
-        duration_us: int(view, &["request", "duration"]) / 1000,
+        ..match detail {
+            OutcomeDetail::Status => Observed::default(),
+            OutcomeDetail::Full => Observed {
+                details: text(view, &["response", "code_details"]),
+                flags: int(view, &["response", "flags"]),
+                request_bytes: int(view, &["request", "total_size"]),
+                response_bytes: int(view, &["response", "total_size"]),
+                duration_us: int(view, &["request", "duration"]) / 1000,
+                ..Observed::default()
+            },
+        }
     }
 }
 
@@ -175,7 +187,7 @@ impl Stage for Audit {
     }
 
     fn on_log(&self, cx: &mut Cx<'_>) {
-        let observed = observe(cx);
+        let observed = observe(cx, self.outcome);
         let mut record = build(cx.facts, &observed, self.keep_query);
         let seed = || {
             let node = text(cx.request, &["xds", "node", "id"]);
