@@ -193,7 +193,9 @@ impl Stage for Audit {
             let node = text(cx.request, &["xds", "node", "id"]);
             let connection = int(cx.request, &["connection", "id"]);
             let nanos = cx.now.duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-            format!("{node}\n{connection}\n{nanos}\n{}", record.request_id).into_bytes()
+            let mut seed = format!("{node}\n{connection}\n{nanos}\n").into_bytes();
+            seed.extend_from_slice(&cx.vm_seed);
+            seed
         };
         let Some(vm) = cx.vm.get_mut::<AuditVm>() else { return };
         let stream = vm.stream.get_or_insert_with(|| Stream::new(&seed()));

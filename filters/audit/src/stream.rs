@@ -14,7 +14,8 @@ pub struct Stream {
 
 impl Stream {
     /// A stream whose id is derived from `seed` (bytes unique to this VM: the proxy's node
-    /// id, a connection id and the time in nanoseconds): 32 hex digits of its SHA-256.
+    /// id, a connection id, the time in nanoseconds and the VM's random bytes): 32 hex digits
+    /// of its SHA-256.
     pub fn new(seed: &[u8]) -> Self {
         let digest = Sha256::digest(seed);
         let id = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();

@@ -69,6 +69,12 @@ impl RootContext for WardenRoot {
         let raw = hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX).unwrap_or_default();
         match (self.compile)(&raw) {
             Ok(chain) => {
+                // Random bytes for this VM (WASI random_get): stages name per-VM things with them.
+                let mut seed = [0u8; 16];
+                if getrandom::fill(&mut seed).is_err() {
+                    log(LogLevel::Warn, &format!("{}: no random bytes from the host", self.plugin));
+                }
+                let chain = chain.with_vm_seed(seed);
                 log(LogLevel::Info, &format!("{}: configured stages {:?}", self.plugin, chain.stage_names()));
                 let background = Background::new(chain.clone());
                 if let Some(period) = background.tick_period() {

@@ -66,6 +66,8 @@ struct Inner {
     log: bool,
     /// Each stage's mutable state for this VM (the chain is built once per VM).
     vm: RefCell<Vec<VmState>>,
+    /// Random bytes of this VM ([`Chain::with_vm_seed`]).
+    vm_seed: [u8; 16],
 }
 
 /// An ordered list of stages with what they need, compiled once at configure time.
@@ -124,6 +126,7 @@ impl Chain {
             response_headers,
             log,
             vm,
+            vm_seed: [0; 16],
         };
         Chain { inner: Rc::new(inner) }
     }
@@ -133,6 +136,11 @@ impl Chain {
     /// (closed: 413).
     pub fn with_max_body_bytes(self, bytes: usize) -> Chain {
         self.rebuild(|inner| inner.max_body_bytes = needs_limit(&inner.needs).map_or(bytes, |own| own.min(bytes)))
+    }
+
+    /// Gives the chain this VM's random bytes, drawn once by the adapter ([`Cx::vm_seed`]).
+    pub fn with_vm_seed(self, seed: [u8; 16]) -> Chain {
+        self.rebuild(|inner| inner.vm_seed = seed)
     }
 
     /// Reads the facts its stages need from filter state at request start (for a stage that
@@ -158,6 +166,7 @@ impl Chain {
             response_headers: old.response_headers,
             log: old.log,
             vm: RefCell::new(old.stages.iter().map(|s| s.vm_state()).collect()),
+            vm_seed: old.vm_seed,
         };
         change(&mut inner);
         Chain { inner: Rc::new(inner) }
@@ -619,6 +628,7 @@ impl ChainRun {
                 vm: &mut vm_states[i],
                 approval_follows: inner.approval_follows[i],
                 headers_only: self.headers_only,
+                vm_seed: inner.vm_seed,
             };
             match (callout, phase) {
                 (Some(response), _) => stage.on_callout_response(&mut cx, response),

@@ -80,6 +80,9 @@ pub struct Cx<'a> {
     /// Whether the request has no body: its headers ended the stream (a body phase follows
     /// otherwise, even for a stage that will not read it).
     pub headers_only: bool,
+    /// Random bytes drawn once for this VM by the adapter (an input: cores never draw them),
+    /// e.g. to name the VM's audit record stream. All zero when the host gave none.
+    pub vm_seed: [u8; 16],
 }
 
 /// A filter stage: compiled, immutable configuration shared by every request of a worker.

@@ -185,6 +185,10 @@ fn replace_strings(value: &mut Value, f: &dyn Fn(&str) -> String) {
 impl ApprovalService {
     /// Starts `warden serve` with a configuration for the scenario under `dir`.
     pub fn start(warden: &Path, dir: &Path) -> anyhow::Result<ApprovalService> {
+        // A fresh database every run: what an earlier run left must not leak into this one.
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
+        }
         std::fs::create_dir_all(dir)?;
         let mut seed = [0u8; 32];
         let nanos =
