@@ -19,6 +19,11 @@ pub struct AuditConfig {
     /// (the status alone: one property, for the busiest routes; the other fields are left out).
     #[serde(default)]
     pub outcome: Option<OutcomeDetail>,
+    /// Routes whose requests wait until the ledger acknowledges an intent record, and are
+    /// refused (503) when it does not: evidence first, then the action. Needs `ledger`.
+    /// Default: none.
+    #[serde(default)]
+    pub strict: Option<StrictConfig>,
     /// Send every record to the evidence ledger (`warden serve`) through this Envoy cluster,
     /// in batches (see `filters/audit/README.md`). Default: not sent.
     #[serde(default)]
@@ -34,4 +39,25 @@ pub enum OutcomeDetail {
     Full,
     /// The status only.
     Status,
+}
+
+/// The strict routes: a request is strict when its method is listed (or none are) and its
+/// path starts with a listed prefix (or none are); at least one list is given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StrictConfig {
+    /// Path prefixes (`/admin/`).
+    #[serde(default)]
+    pub path_prefixes: Vec<String>,
+    /// Methods (`DELETE`).
+    #[serde(default)]
+    pub methods: Vec<String>,
+}
+
+impl StrictConfig {
+    /// Whether a request is on a strict route.
+    pub fn matches(&self, method: &str, path: &str) -> bool {
+        (self.methods.is_empty() || self.methods.iter().any(|m| m == method))
+            && (self.path_prefixes.is_empty() || self.path_prefixes.iter().any(|p| path.starts_with(p.as_str())))
+    }
 }

@@ -63,6 +63,23 @@ impl std::fmt::Debug for Ledger {
 }
 
 impl Ledger {
+    /// `POST` of NDJSON `body` to the ledger, tagged `tag`.
+    pub fn callout(&self, body: Vec<u8>, tag: &str) -> Callout {
+        Callout {
+            cluster: self.cluster.clone(),
+            method: "POST".into(),
+            path: self.path.clone(),
+            authority: self.authority.clone(),
+            headers: vec![
+                ("authorization".into(), self.authorization.clone()),
+                ("content-type".into(), "application/x-ndjson".into()),
+            ],
+            body,
+            timeout: self.timeout,
+            tag: tag.into(),
+        }
+    }
+
     /// Validates the section; errors name the field (never the key's value).
     pub fn compile(config: LedgerConfig) -> Result<Ledger, ConfigError> {
         if config.cluster.is_empty() {
@@ -165,19 +182,7 @@ impl Shipper {
             body.push(b'\n');
         }
         self.in_flight = Some(count);
-        Some(Callout {
-            cluster: ledger.cluster.clone(),
-            method: "POST".into(),
-            path: ledger.path.clone(),
-            authority: ledger.authority.clone(),
-            headers: vec![
-                ("authorization".into(), ledger.authorization.clone()),
-                ("content-type".into(), "application/x-ndjson".into()),
-            ],
-            body,
-            timeout: ledger.timeout,
-            tag: TAG.into(),
-        })
+        Some(ledger.callout(body, TAG))
     }
 
     /// The ledger's answer to the batch in flight.

@@ -1,6 +1,6 @@
 //! The audit stage: compiled configuration and its callbacks.
 
-use crate::config::{AuditConfig, OutcomeDetail};
+use crate::config::{AuditConfig, OutcomeDetail, StrictConfig};
 use crate::ledger::{Delivery, Ledger, Shipper, TAG};
 use crate::record::{build, Observed};
 use crate::stream::Stream;
@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use warden_kit::audit::AUDIT;
 use warden_kit::facts::{self, EncodedFact};
 use warden_kit::{
-    Callout, CalloutResponse, ConfigError, Cx, Effect, LogLevel, MetricKind, Needs, RequestView, Stage, StageKind,
-    VmState,
+    Callout, CalloutResponse, ConfigError, Cx, Effect, Flow, LogLevel, MetricKind, Needs, RequestView, Stage,
+    StageKind, VmState,
 };
 
 /// Facts the record is made of (read from filter state when the stage runs on its own).
@@ -22,14 +22,19 @@ pub struct Audit {
     keep_query: bool,
     filter_state: bool,
     outcome: OutcomeDetail,
+    strict: Option<StrictConfig>,
     ledger: Option<Ledger>,
 }
+
+/// Callout tag of a strict route's intent record.
+const INTENT_TAG: &str = "audit:intent";
 
 /// The stage's per-VM state: the record stream (created with the VM's first record) and the
 /// records on their way to the ledger.
 #[derive(Debug, Default)]
 pub struct AuditVm {
     stream: Option<Stream>,
+    intents: Option<Stream>,
     shipper: Shipper,
 }
 
@@ -62,10 +67,19 @@ impl StageKind for Audit {
 
     fn compile(config: AuditConfig) -> Result<Self, ConfigError> {
         let ledger = config.ledger.map(Ledger::compile).transpose().map_err(|e| e.within("ledger"))?;
+        if let Some(strict) = &config.strict {
+            if ledger.is_none() {
+                return Err(ConfigError::new("strict", "strict routes wait for the ledger: configure `ledger`"));
+            }
+            if strict.path_prefixes.is_empty() && strict.methods.is_empty() {
+                return Err(ConfigError::new("strict", "name the routes: path_prefixes and/or methods"));
+            }
+        }
         Ok(Audit {
             keep_query: config.keep_query,
             filter_state: config.filter_state.unwrap_or(true),
             outcome: config.outcome.unwrap_or_default(),
+            strict: config.strict,
             ledger,
         })
     }
@@ -84,14 +98,24 @@ fn text(view: &dyn RequestView, path: &[&str]) -> String {
     view.property(path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
 }
 
+/// Bytes unique to this VM for naming one of its streams (`kind`: `records`, `intents`).
+fn stream_seed(cx: &Cx<'_>, kind: &str) -> Vec<u8> {
+    let node = text(cx.request, &["xds", "node", "id"]);
+    let connection = int(cx.request, &["connection", "id"]);
+    let nanos = cx.now.duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let mut seed = format!("{node}\n{connection}\n{nanos}\n{kind}\n").into_bytes();
+    seed.extend_from_slice(&cx.vm_seed);
+    seed
+}
+
 fn millis(now: SystemTime) -> u64 {
     now.duration_since(UNIX_EPOCH).map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)).unwrap_or(0)
 }
 
-/// What the proxy observed about the finished request. Request headers when the chain has
-/// them, else Envoy's request attributes (a filter after one that answered locally never saw
-/// the headers).
-fn observe(cx: &Cx<'_>, detail: OutcomeDetail) -> Observed {
+/// What the proxy says about the request itself. Request headers when the chain has them,
+/// else Envoy's request attributes (a filter after one that answered locally never saw the
+/// headers).
+fn observe_request(cx: &Cx<'_>) -> Observed {
     let view = cx.request;
     let header = |name: &str| view.header(name).map(str::to_string);
     let has_headers = !view.headers().is_empty();
@@ -111,18 +135,26 @@ fn observe(cx: &Cx<'_>, detail: OutcomeDetail) -> Observed {
         path,
         traceparent: header("traceparent").unwrap_or_default(),
         source: text(view, &["source", "address"]),
-        status: u32::try_from(int(view, &["response", "code"])).unwrap_or(0),
-        ..match detail {
-            OutcomeDetail::Status => Observed::default(),
-            OutcomeDetail::Full => Observed {
-                details: text(view, &["response", "code_details"]),
-                flags: int(view, &["response", "flags"]),
-                request_bytes: int(view, &["request", "total_size"]),
-                response_bytes: int(view, &["response", "total_size"]),
-                duration_us: int(view, &["request", "duration"]) / 1000,
-                ..Observed::default()
-            },
-        }
+        ..Observed::default()
+    }
+}
+
+/// What the proxy observed about the finished request: [`observe_request`] and its outcome.
+fn observe(cx: &Cx<'_>, detail: OutcomeDetail) -> Observed {
+    let view = cx.request;
+    let request = observe_request(cx);
+    let status = u32::try_from(int(view, &["response", "code"])).unwrap_or(0);
+    match detail {
+        OutcomeDetail::Status => Observed { status, ..request },
+        OutcomeDetail::Full => Observed {
+            status,
+            details: text(view, &["response", "code_details"]),
+            flags: int(view, &["response", "flags"]),
+            request_bytes: int(view, &["request", "total_size"]),
+            response_bytes: int(view, &["response", "total_size"]),
+            duration_us: int(view, &["request", "duration"]) / 1000,
+            ..request
+        },
     }
 }
 
@@ -186,19 +218,57 @@ impl Stage for Audit {
         }
     }
 
+    /// A strict route's request waits here until the ledger acknowledges its intent record.
+    fn on_request_headers(&self, cx: &mut Cx<'_>) -> Flow {
+        let (Some(strict), Some(ledger)) = (&self.strict, &self.ledger) else { return Flow::Continue };
+        let method = cx.request.header(":method").unwrap_or_default();
+        let path = cx.request.header(":path").unwrap_or_default();
+        if !strict.matches(method, path.split('?').next().unwrap_or_default()) {
+            return Flow::Continue;
+        }
+        let mut record = build(cx.facts, &observe_request(cx), self.keep_query);
+        record.kind = warden_kit::audit::RecordKind::Intent;
+        record.outcome = None;
+        let seed =
+            (cx.vm.get_mut::<AuditVm>().is_some_and(|vm| vm.intents.is_none())).then(|| stream_seed(cx, "intents"));
+        let Some(vm) = cx.vm.get_mut::<AuditVm>() else { return refuse_unrecorded(cx) };
+        let stream = vm.intents.get_or_insert_with(|| Stream::new(&seed.unwrap_or_default()));
+        match stream.seal(&mut record) {
+            Ok(mut bytes) => {
+                bytes.push(b'\n');
+                Flow::Callout(ledger.callout(bytes, INTENT_TAG))
+            }
+            Err(_) => refuse_unrecorded(cx),
+        }
+    }
+
+    fn on_callout_response(&self, cx: &mut Cx<'_>, response: &CalloutResponse) -> Flow {
+        if response.tag != INTENT_TAG {
+            return Flow::Continue;
+        }
+        if response.is_success() {
+            cx.effects.push(Effect::Metric {
+                name: "warden_audit_intents_recorded_total",
+                kind: MetricKind::Counter,
+                value: 1,
+            });
+            return Flow::Continue;
+        }
+        let message = format!(
+            "warden_audit: the ledger did not record a strict route's intent ({}): request refused",
+            response.status
+        );
+        cx.effects.push(Effect::Log { level: LogLevel::Error, message });
+        refuse_unrecorded(cx)
+    }
+
     fn on_log(&self, cx: &mut Cx<'_>) {
         let observed = observe(cx, self.outcome);
         let mut record = build(cx.facts, &observed, self.keep_query);
-        let seed = || {
-            let node = text(cx.request, &["xds", "node", "id"]);
-            let connection = int(cx.request, &["connection", "id"]);
-            let nanos = cx.now.duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-            let mut seed = format!("{node}\n{connection}\n{nanos}\n").into_bytes();
-            seed.extend_from_slice(&cx.vm_seed);
-            seed
-        };
+        let seed =
+            (cx.vm.get_mut::<AuditVm>().is_some_and(|vm| vm.stream.is_none())).then(|| stream_seed(cx, "records"));
         let Some(vm) = cx.vm.get_mut::<AuditVm>() else { return };
-        let stream = vm.stream.get_or_insert_with(|| Stream::new(&seed()));
+        let stream = vm.stream.get_or_insert_with(|| Stream::new(&seed.unwrap_or_default()));
         let sealed = stream.seal_value(&mut record);
         match sealed {
             Ok((value, bytes)) => {
@@ -233,4 +303,16 @@ impl Stage for Audit {
             }
         }
     }
+}
+
+/// 503 for a strict route whose intent could not be recorded: no evidence, no action.
+fn refuse_unrecorded(cx: &mut Cx<'_>) -> Flow {
+    cx.effects.push(Effect::Metric { name: "warden_audit_intents_refused_total", kind: MetricKind::Counter, value: 1 });
+    let request_id = cx.facts.request_id().unwrap_or_default().to_string();
+    let body = serde_json::json!({"error": "evidence_unavailable", "request_id": request_id});
+    Flow::Respond(
+        warden_kit::LocalReply::new(503, body.to_string())
+            .with_header("content-type", "application/json")
+            .with_details("warden_audit_intent_not_recorded"),
+    )
 }

@@ -28,6 +28,10 @@ pub enum RecordKind {
     Request,
     /// Records this stream dropped (its buffer was full): `gap` says how many.
     Gap,
+    /// A request on a strict route, recorded (and acknowledged by the ledger) before it was
+    /// let through. Each VM's intents are a stream of their own, which may have holes: an
+    /// intent the ledger did not acknowledge refused its request.
+    Intent,
 }
 
 /// One audit record.

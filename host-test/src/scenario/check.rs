@@ -170,6 +170,9 @@ fn check_ledger(expected: &LedgerExpect, seen: Option<&LedgerView>, failures: &m
     if seen.records != expected.records {
         failures.push(format!("ledger: {} request records, expected {}", seen.records, expected.records));
     }
+    if seen.intents != expected.intents {
+        failures.push(format!("ledger: {} intent records, expected {}", seen.intents, expected.intents));
+    }
     if seen.approval_events < expected.approval_events {
         failures.push(format!(
             "ledger: {} approval events, expected at least {}",

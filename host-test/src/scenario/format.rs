@@ -427,6 +427,9 @@ pub struct LedgerExpect {
     /// Approval events (at least).
     #[serde(default)]
     pub approval_events: u64,
+    /// Intent records of strict routes.
+    #[serde(default)]
+    pub intents: u64,
     /// Text that must appear nowhere in the exported bundle (tokens, secrets, masked values).
     #[serde(default)]
     pub excludes: Vec<String>,

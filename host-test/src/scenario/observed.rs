@@ -64,6 +64,8 @@ pub struct LedgerView {
     pub records: u64,
     /// Approval events in it.
     pub approval_events: u64,
+    /// Intent records in it.
+    pub intents: u64,
     /// The bundle as exported.
     pub bundle: String,
     /// Whether `warden audit verify` accepted it, and what it printed.

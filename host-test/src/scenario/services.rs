@@ -350,6 +350,7 @@ impl ApprovalService {
         Ok(LedgerView {
             records: kinds.iter().filter(|k| *k == "request").count() as u64,
             approval_events: kinds.iter().filter(|k| *k == "approval_event").count() as u64,
+            intents: kinds.iter().filter(|k| *k == "intent").count() as u64,
             bundle,
             verified: verify.status.success(),
             report: String::from_utf8_lossy(&verify.stdout).into_owned(),

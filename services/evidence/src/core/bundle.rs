@@ -151,6 +151,8 @@ pub struct Report {
     pub requests: u64,
     /// Gap records.
     pub gaps: u64,
+    /// Intent records (strict routes).
+    pub intents: u64,
     /// Approval events.
     pub approval_events: u64,
     /// Streams, by id.
@@ -340,6 +342,12 @@ fn check_entries(bundle: &Bundle, report: &mut Report) {
         match record.kind {
             RecordKind::Request => report.requests += 1,
             RecordKind::Gap => report.gaps += 1,
+            RecordKind::Intent => {
+                // Intents are checked for form and uniqueness (the ledger's index), not for a
+                // complete sequence: one the ledger did not acknowledge refused its request.
+                report.intents += 1;
+                continue;
+            }
         }
         let stream = report.streams.entry(record.stream.clone()).or_default();
         stream.records += 1;

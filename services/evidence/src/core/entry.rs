@@ -57,6 +57,7 @@ pub fn parse_records(body: &str) -> Result<Vec<NewEntry>, BatchError> {
         let kind = match record.kind {
             RecordKind::Request => "request",
             RecordKind::Gap => "gap",
+            RecordKind::Intent => "intent",
         };
         entries.push(NewEntry { kind: kind.into(), stream: record.stream, seq: record.seq, data: line.to_string() });
     }
