@@ -226,6 +226,19 @@ enum PolicyCommand {
         #[arg(long)]
         request: PathBuf,
     },
+    /// Publish a policy to the evidence ledger under its version, so every decision naming
+    /// that version can be re-checked later. FILE: a policy stage's configuration or one
+    /// policy document.
+    Publish {
+        /// The policy file (YAML or JSON).
+        file: PathBuf,
+        /// `warden serve`'s URL.
+        #[arg(long, env = "WARDEN_APPROVALS_URL", default_value = "http://127.0.0.1:8731")]
+        url: String,
+        /// A proxy key `warden serve` knows (the key policies are deployed with).
+        #[arg(long, env = "WARDEN_PROXY_KEY", hide_env_values = true)]
+        key: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -253,6 +266,7 @@ fn main() -> ExitCode {
             PolicyCommand::Check { files } => policy::check(&files),
             PolicyCommand::Test { paths } => policy::test(&paths),
             PolicyCommand::Explain { policy, request } => policy::explain(&policy, &request),
+            PolicyCommand::Publish { file, url, key } => policy::publish(&file, &url, &key),
         },
         Command::Bench { scenario, iterations, wasm_dir } => {
             bench::run(&scenario, iterations, &wasm_dir.unwrap_or_else(default_wasm_dir)).map(|_| true)

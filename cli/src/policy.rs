@@ -59,3 +59,32 @@ pub fn explain(policy_file: &Path, request_file: &Path) -> anyhow::Result<bool> 
     }
     Ok(true)
 }
+
+/// `warden policy publish`: sends the policy's canonical JSON to the evidence ledger and prints
+/// the version it was stored under (the version its decisions carry).
+pub fn publish(path: &std::path::Path, url: &str, key: &str) -> anyhow::Result<bool> {
+    let (version, json) = packs::published(path)?;
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let target = format!("{}/v1/policies", url.trim_end_matches('/'));
+    let response = agent
+        .post(&target)
+        .header("authorization", &format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .send(&json[..])
+        .map_err(|e| anyhow::anyhow!("cannot reach the evidence ledger at {url}: {e}"))?;
+    let status = response.status().as_u16();
+    let text = response.into_body().read_to_string().unwrap_or_default();
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    if status != 201 {
+        let message = answer["error"]["message"].as_str().unwrap_or("");
+        return Err(anyhow::anyhow!("{status} {}: {message}", answer["error"]["code"].as_str().unwrap_or("error")));
+    }
+    if answer["version"].as_str() != Some(version.as_str()) {
+        return Err(anyhow::anyhow!(
+            "the ledger stored it as {} but the policy's version is {version}",
+            answer["version"]
+        ));
+    }
+    println!("published {} as {version}", path.display());
+    Ok(true)
+}

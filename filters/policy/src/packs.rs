@@ -199,6 +199,31 @@ pub fn read_document(path: &Path) -> Result<PolicyDocument, PackError> {
     parse_yaml(path, &read_text(path)?)
 }
 
+/// What a policy is recorded as in the evidence ledger: its version and the canonical JSON
+/// the version is the hash of (`compile::PolicySet`). `path` holds either a policy stage's
+/// configuration (with `policies`) or one policy document (as in a pack); either is
+/// validated by compiling it first.
+pub fn published(path: &Path) -> Result<(String, Vec<u8>), PackError> {
+    let text = read_text(path)?;
+    let value: Value = parse_yaml(path, &text)?;
+    let config: PolicyConfig = if value.get("policies").is_some() {
+        parse_yaml(path, &text)?
+    } else {
+        let document: PolicyDocument = parse_yaml(path, &text)?;
+        PolicyConfig { policies: vec![document], ..parse_yaml(path, "policies: []")? }
+    };
+    let documents: Vec<(PathBuf, PolicyDocument)> =
+        config.policies.iter().map(|d| (path.to_path_buf(), d.clone())).collect();
+    let policy = compile(&documents, config.default, config.utc_offset.clone(), config.time_zone.clone())?;
+    let set = crate::compile::PolicySet::of(&config);
+    let json = set.canonical_json().map_err(|error| PackError::Compile {
+        file: path.display().to_string(),
+        rule: String::new(),
+        error,
+    })?;
+    Ok((policy.version, json))
+}
+
 /// Compiles documents with a default; errors name the file and the rule id.
 pub fn compile(
     documents: &[(PathBuf, PolicyDocument)],

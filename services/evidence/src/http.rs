@@ -62,6 +62,7 @@ impl std::fmt::Debug for App {
 /// Every route (method, path).
 pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/records"),
+    ("post", "/v1/policies"),
     ("get", "/v1/log/key"),
     ("get", "/v1/log/checkpoint"),
     ("get", "/v1/log/export"),
@@ -72,6 +73,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/v1/records", post(append))
+        .route("/v1/policies", post(put_policy))
         .route("/v1/log/key", get(key))
         .route("/v1/log/checkpoint", get(checkpoint))
         .route("/v1/log/export", get(export_bundle))
@@ -148,6 +150,40 @@ async fn append(
         Ok(done) => {
             Json(json!({"appended": done.appended, "duplicates": done.duplicates, "size": done.size})).into_response()
         }
+        Err(err) => store_error(err),
+    }
+}
+
+/// `POST /v1/policies` (a proxy's key: what deploys policies): a policy set's RFC 8785
+/// canonical JSON (`warden policy publish`), stored under its version, the SHA-256 of those
+/// bytes, so every decision that names the version can be re-checked later.
+async fn put_policy(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    match caller(&app, &headers).await {
+        Ok(Caller::Proxy(_)) => {}
+        Ok(_) => return error(StatusCode::FORBIDDEN, "forbidden", "policies are published with a proxy key"),
+        Err(response) => return response,
+    }
+    let Ok(body) = body else {
+        return error(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("at most {MAX_BATCH_BYTES} bytes"));
+    };
+    let canonical = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| warden_kit::canonical::from_value(&v).ok())
+        .is_some_and(|c| c == body.as_ref());
+    let Some(text) = std::str::from_utf8(&body).ok().filter(|_| canonical) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the body must be a policy set's RFC 8785 canonical JSON",
+        );
+    };
+    let version = crate::core::bundle::policy_version(text.as_bytes());
+    match app.store.put_policy(&version, text, crate::unix_now()).await {
+        Ok(()) => (StatusCode::CREATED, Json(json!({"version": version}))).into_response(),
         Err(err) => store_error(err),
     }
 }

@@ -66,6 +66,13 @@ pub struct Bundle {
     pub policies: BTreeMap<String, String>,
 }
 
+/// A policy document's version: `sha256:` and the hex SHA-256 of its canonical JSON (the
+/// policy stage's version of the same set).
+pub fn policy_version(document: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("sha256:{}", Sha256::digest(document).iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
 /// The stored hashes of the tree of `from` entries that appending entries `from..to` and
 /// computing the roots of `from` and `to` read.
 pub fn prefix_needed(from: u64, to: u64) -> Vec<u64> {
@@ -219,6 +226,7 @@ pub fn verify(bundle: &Bundle, trust: &Trust) -> Report {
     check_sizes(bundle, first.as_ref(), last.as_ref(), &mut report);
     check_tree(bundle, first.as_ref(), last.as_ref(), &mut report);
     check_entries(bundle, &mut report);
+    check_policies(bundle, &mut report);
     check_proofs(bundle, trust, &mut report);
     if let Some(opened) = &last {
         report.witnesses.clone_from(&opened.witnesses);
@@ -402,6 +410,30 @@ fn check_entries(bundle: &Bundle, report: &mut Report) {
 
 fn report_fail_chain(report: &mut Report, index: u64, record: &AuditRecord, why: &str) {
     report.fail(format!("entry {index}: stream {} sequence {}: {why}", record.stream, record.seq));
+}
+
+/// Policy documents must hash to their versions; decisions under versions the bundle has no
+/// document for are noted (they cannot be re-checked from it).
+fn check_policies(bundle: &Bundle, report: &mut Report) {
+    for (version, document) in &bundle.policies {
+        if &policy_version(document.as_bytes()) != version {
+            report.fail(format!("the policy document given for {version} does not hash to it"));
+        }
+    }
+    let mut missing: BTreeMap<String, u64> = BTreeMap::new();
+    for entry in &bundle.entries {
+        let version = serde_json::from_str::<serde_json::Value>(entry)
+            .ok()
+            .and_then(|v| v.pointer("/decision/policy").and_then(|p| p.as_str()).map(str::to_string));
+        if let Some(version) = version.filter(|v| !bundle.policies.contains_key(v)) {
+            *missing.entry(version).or_insert(0) += 1;
+        }
+    }
+    for (version, count) in missing {
+        report.notes.push(format!(
+            "{count} decisions under policy {version}, whose document was never published to the ledger"
+        ));
+    }
 }
 
 /// Sampled inclusion proofs, each against its own (trusted) checkpoint.

@@ -32,7 +32,11 @@ fn trust() -> Trust {
     }
 }
 
+/// The policy set the records were decided under, as `warden policy publish` sends it.
+const POLICY: &str = r#"{"default":"deny","policies":[{"name":"orders","rules":[{"effect":"allow","id":"r","match":{"paths":[{"prefix":"/orders"}]}}]}]}"#;
+
 fn record_entry(stream: &mut Stream, path: &str) -> NewEntry {
+    let policy = warden_evidence::core::bundle::policy_version(POLICY.as_bytes());
     let mut facts = Facts::default();
     facts.import(
         warden_kit::facts::IDENTITY.name(),
@@ -40,7 +44,7 @@ fn record_entry(stream: &mut Stream, path: &str) -> NewEntry {
     );
     facts.import(
         warden_kit::facts::DECISION.name(),
-        json!({"v": 1, "effect": "allow", "rules": ["r"], "reasons": ["r: ok"], "policy": "sha256:00"}),
+        json!({"v": 1, "effect": "allow", "rules": ["r"], "reasons": ["r: ok"], "policy": policy}),
     );
     let observed = Observed {
         time_ms: T0 * 1000,
@@ -59,6 +63,7 @@ fn record_entry(stream: &mut Stream, path: &str) -> NewEntry {
 /// events, appended in four batches with a cosigned checkpoint after each.
 async fn ledger(dir: &Dir, lose_one: bool) -> Store {
     let store = Store::connect(&dir.sqlite_url("evidence.db")).await.unwrap();
+    store.put_policy(&warden_evidence::core::bundle::policy_version(POLICY.as_bytes()), POLICY, T0).await.unwrap();
     let mut streams: Vec<Stream> = (0..3u8).map(|i| Stream::new(&[i])).collect();
     for batch in 0..4 {
         let mut entries = Vec::new();
@@ -170,7 +175,7 @@ fn edit_text(text: &str, rng: &mut Rng) -> String {
 fn mutate(original: &Bundle, rng: &mut Rng) -> (Bundle, &'static str) {
     let mut b = original.clone();
     let n = b.entries.len();
-    let kind = rng.below(12);
+    let kind = rng.below(13);
     let what = match kind {
         0 => {
             let i = rng.below(n);
@@ -262,6 +267,12 @@ fn mutate(original: &Bundle, rng: &mut Rng) -> (Bundle, &'static str) {
             b.proofs.insert(key, replaced);
             "edit an inclusion proof"
         }
+        12 => {
+            let version = b.policies.keys().next().unwrap().clone();
+            let document = b.policies[&version].replace("/orders", "/ordersX");
+            b.policies.insert(version, document);
+            "replace a policy document"
+        }
         _ => {
             // Re-sign the edited log with another key under the log's name.
             let i = rng.below(n);
@@ -301,7 +312,7 @@ async fn a_thousand_random_tamperings_are_all_detected() {
         assert!(!report.ok(), "round {round}: {what} went undetected");
         *kinds.entry(what).or_insert(0) += 1;
     }
-    assert!(kinds.len() >= 12, "every kind of tampering was tried: {kinds:?}");
+    assert!(kinds.len() >= 13, "every kind of tampering was tried: {kinds:?}");
     assert!(kinds.values().sum::<i32>() >= 990, "{kinds:?}");
 }
 
