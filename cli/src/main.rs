@@ -5,6 +5,7 @@
 
 mod approvals;
 mod audit;
+mod audit_replay;
 mod audit_report;
 mod policy;
 mod serve;
@@ -179,6 +180,14 @@ enum AuditCommand {
         /// The bundle.
         bundle: PathBuf,
     },
+    /// Re-decide a recorded request with the policy its decision names (from the bundle) and
+    /// the recorded identity: same decision (exit 0) or exactly how it differs (exit 1).
+    Replay {
+        /// The bundle.
+        bundle: PathBuf,
+        /// The entry's index in the log.
+        index: u64,
+    },
     /// Verify a bundle, then write a Markdown report for auditors: the population, gaps,
     /// samples with proofs, and the controls each part supports. Exit 0 only if it verified.
     Report {
@@ -283,6 +292,7 @@ fn main() -> ExitCode {
                 audit::verify(&bundle, &log_key, &witness_keys, witnesses)
             }
             AuditCommand::Show { bundle } => audit::show(&bundle),
+            AuditCommand::Replay { bundle, index } => audit_replay::replay(&bundle, index),
             AuditCommand::Report { bundle, log_key, witness_keys, witnesses, framework, out } => {
                 audit::report(&bundle, &log_key, &witness_keys, witnesses, &framework, out.as_deref())
             }
