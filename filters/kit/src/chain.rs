@@ -464,8 +464,12 @@ impl ChainRun {
             // A separate filter's last look: what the filters before it finally decided.
             self.import_facts_from(host, true);
         }
+        // Only the stages that said they log (`Needs::log`): a call costs even when it does
+        // nothing.
         for i in 0..self.inner.stages.len() {
-            self.call_stage(host, i, Phase::Log, None, now);
+            if self.inner.needs[i].log {
+                self.call_stage(host, i, Phase::Log, None, now);
+            }
         }
     }
 

@@ -136,7 +136,8 @@ pub trait Stage {
     fn on_callout_response(&self, _cx: &mut Cx<'_>, _response: &CalloutResponse) -> Flow {
         Flow::Continue
     }
-    /// End of the stream (access-log time): facts are final.
+    /// End of the stream (access-log time): facts are final. Called only for stages whose
+    /// [`Needs::log`] is true.
     fn on_log(&self, _cx: &mut Cx<'_>) {}
     /// What this stage asks of, and offers to, the other stages of its chain; checked once
     /// when the chain is compiled ([`crate::contract::check`]). Default: nothing.
