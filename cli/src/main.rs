@@ -137,6 +137,20 @@ enum ApprovalsCommand {
     },
 }
 
+/// The keys an auditor trusts, given on the command line.
+#[derive(clap::Args)]
+struct TrustArgs {
+    /// The log's verifier key you trust (`<origin>+<id>+<key>`; `GET /v1/log/key`).
+    #[arg(long)]
+    log_key: String,
+    /// Witness verifier keys you trust.
+    #[arg(long = "witness-key")]
+    witness_keys: Vec<String>,
+    /// Cosignatures each checkpoint must carry.
+    #[arg(long, default_value_t = 0)]
+    witnesses: usize,
+}
+
 #[derive(Subcommand)]
 enum AuditCommand {
     /// Fetch an offline evidence bundle from the ledger (you must be in its auditors' group).
@@ -165,15 +179,8 @@ enum AuditCommand {
     Verify {
         /// The bundle.
         bundle: PathBuf,
-        /// The log's verifier key you trust (`<origin>+<id>+<key>`; `GET /v1/log/key`).
-        #[arg(long)]
-        log_key: String,
-        /// Witness verifier keys you trust.
-        #[arg(long = "witness-key")]
-        witness_keys: Vec<String>,
-        /// Cosignatures each checkpoint must carry.
-        #[arg(long, default_value_t = 0)]
-        witnesses: usize,
+        #[command(flatten)]
+        trust: TrustArgs,
     },
     /// Print a bundle's records as a timeline.
     Show {
@@ -193,15 +200,8 @@ enum AuditCommand {
     Report {
         /// The bundle.
         bundle: PathBuf,
-        /// The log's verifier key you trust.
-        #[arg(long)]
-        log_key: String,
-        /// Witness verifier keys you trust.
-        #[arg(long = "witness-key")]
-        witness_keys: Vec<String>,
-        /// Cosignatures each checkpoint must carry.
-        #[arg(long, default_value_t = 0)]
-        witnesses: usize,
+        #[command(flatten)]
+        trust: TrustArgs,
         /// `soc2` or `nist-800-53`.
         #[arg(long, value_parser = ["soc2", "nist-800-53"])]
         framework: String,
@@ -288,13 +288,13 @@ fn main() -> ExitCode {
                 Some(token) => audit::export(&url, &token, from, to, sample, &out),
                 None => Err(anyhow::anyhow!("give your token with --token or $WARDEN_TOKEN")),
             },
-            AuditCommand::Verify { bundle, log_key, witness_keys, witnesses } => {
-                audit::verify(&bundle, &log_key, &witness_keys, witnesses)
+            AuditCommand::Verify { bundle, trust } => {
+                audit::verify(&bundle, &trust.log_key, &trust.witness_keys, trust.witnesses)
             }
             AuditCommand::Show { bundle } => audit::show(&bundle),
             AuditCommand::Replay { bundle, index } => audit_replay::replay(&bundle, index),
-            AuditCommand::Report { bundle, log_key, witness_keys, witnesses, framework, out } => {
-                audit::report(&bundle, &log_key, &witness_keys, witnesses, &framework, out.as_deref())
+            AuditCommand::Report { bundle, trust, framework, out } => {
+                audit::report(&bundle, &trust.log_key, &trust.witness_keys, trust.witnesses, &framework, out.as_deref())
             }
         },
         Command::Approvals { command: ApprovalsCommand::HashKey { key }, .. } => {

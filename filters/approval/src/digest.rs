@@ -69,16 +69,12 @@ impl RequesterInput {
 /// `sha256:` and the hex SHA-256 of the canonical JSON of `input`.
 pub fn digest(input: &ActionInput) -> Option<String> {
     let bytes = warden_kit::canonical::to_vec(input).ok()?;
-    Some(format!("sha256:{}", hex(&Sha256::digest(bytes))))
+    Some(format!("sha256:{}", warden_kit::hex::encode(&Sha256::digest(bytes))))
 }
 
 /// Hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    warden_kit::hex::encode(&Sha256::digest(bytes))
 }
 
 /// The path and query as bound: `.` and `..` segments resolved, repeated `/` collapsed, query

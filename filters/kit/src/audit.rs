@@ -201,17 +201,8 @@ impl AuditRecord {
 
 /// `sha256:<hex>` of canonical record bytes: what the next record's `prev` holds.
 pub fn chain_hash(canonical: &[u8]) -> String {
-    let digest = Sha256::digest(canonical);
-    let mut out = String::with_capacity(7 + 64);
-    out.push_str("sha256:");
-    for byte in digest {
-        out.push(char::from(HEX[usize::from(byte >> 4)]));
-        out.push(char::from(HEX[usize::from(byte & 15)]));
-    }
-    out
+    format!("sha256:{}", crate::hex::encode(&Sha256::digest(canonical)))
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// The trace id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`), if well formed.
 pub fn trace_id(traceparent: &str) -> Option<&str> {

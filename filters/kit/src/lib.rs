@@ -40,6 +40,7 @@ mod error;
 mod factory;
 pub mod facts;
 mod failure;
+pub mod hex;
 mod host;
 pub mod limits;
 pub mod mcp;

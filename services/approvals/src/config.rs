@@ -226,20 +226,12 @@ impl ServiceConfig {
 
 /// Parses 64 hex digits.
 pub fn hex32(text: &str) -> Option<[u8; 32]> {
-    let text = text.trim();
-    if text.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
+    warden_kit::hex::decode32(text)
 }
 
 /// The SHA-256 of a proxy key, as `key_sha256` wants it.
 pub fn key_sha256(key: &str) -> String {
-    Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    warden_kit::hex::encode(&Sha256::digest(key.as_bytes()))
 }
 
 /// The signing key from `path`, created (32 random bytes, mode 0600) when absent.

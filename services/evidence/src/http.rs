@@ -121,23 +121,36 @@ async fn auditor(app: &Arc<App>, headers: &HeaderMap) -> Result<(), Response> {
     }
 }
 
+/// The body of a request only proxies may make: 401/403 for other callers (`refusal` says
+/// why), 413 over [`MAX_BATCH_BYTES`].
+async fn proxy_body(
+    app: &Arc<App>,
+    headers: &HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    refusal: &str,
+) -> Result<Bytes, Response> {
+    match caller(app, headers).await? {
+        Caller::Proxy(_) => {}
+        Caller::Person { .. } => return Err(error(StatusCode::FORBIDDEN, "forbidden", refusal)),
+    }
+    body.map_err(|_| {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("a request body is at most {MAX_BATCH_BYTES} bytes"),
+        )
+    })
+}
+
 /// `POST /v1/records`: NDJSON of canonical audit records, appended all or nothing.
 async fn append(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    match caller(&app, &headers).await {
-        Ok(Caller::Proxy(_)) => {}
-        Ok(_) => return error(StatusCode::FORBIDDEN, "forbidden", "only proxies append records"),
+    let body = match proxy_body(&app, &headers, body, "only proxies append records").await {
+        Ok(body) => body,
         Err(response) => return response,
-    }
-    let Ok(body) = body else {
-        return error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!("a batch is at most {MAX_BATCH_BYTES} bytes"),
-        );
     };
     let Ok(text) = std::str::from_utf8(&body) else {
         return error(StatusCode::BAD_REQUEST, "invalid_request", "the body is not UTF-8");
@@ -162,13 +175,9 @@ async fn put_policy(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    match caller(&app, &headers).await {
-        Ok(Caller::Proxy(_)) => {}
-        Ok(_) => return error(StatusCode::FORBIDDEN, "forbidden", "policies are published with a proxy key"),
+    let body = match proxy_body(&app, &headers, body, "policies are published with a proxy key").await {
+        Ok(body) => body,
         Err(response) => return response,
-    }
-    let Ok(body) = body else {
-        return error(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("at most {MAX_BATCH_BYTES} bytes"));
     };
     let canonical = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()

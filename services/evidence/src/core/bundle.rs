@@ -70,7 +70,7 @@ pub struct Bundle {
 /// policy stage's version of the same set).
 pub fn policy_version(document: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    format!("sha256:{}", Sha256::digest(document).iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!("sha256:{}", warden_kit::hex::encode(&Sha256::digest(document)))
 }
 
 /// The stored hashes of the tree of `from` entries that appending entries `from..to` and

@@ -255,17 +255,10 @@ impl MemoryTree {
 
 /// A hash as lowercase hex (how the ledger's JSON shows hashes).
 pub fn hex(hash: &Hash) -> String {
-    hash.0.iter().map(|b| format!("{b:02x}")).collect()
+    warden_kit::hex::encode(&hash.0)
 }
 
 /// Parses 64 hex digits.
 pub fn from_hex(text: &str) -> Option<Hash> {
-    if text.len() != 2 * HASH_SIZE || !text.is_ascii() {
-        return None;
-    }
-    let mut out = [0u8; HASH_SIZE];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(Hash(out))
+    warden_kit::hex::decode32(text).map(Hash)
 }
