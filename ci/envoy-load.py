@@ -19,7 +19,7 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 ENVOY = os.environ.get("WARDEN_ENVOY") or os.path.join(ROOT, ".venv", "bin", "envoy")
-WASM = os.path.join(ROOT, "target", "wasm32-wasip1", "wasm")
+WASM = os.environ.get("WARDEN_WASM_DIR") or os.path.join(ROOT, "target", "wasm32-wasip1", "wasm")
 DURATION = os.environ.get("DURATION", "3")
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
 # Envoy and wrk on separate cores (when there are two) so they do not take turns on one.

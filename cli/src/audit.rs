@@ -1,6 +1,7 @@
 //! `warden audit`: evidence for auditors. `export` fetches a bundle from the ledger (as a
 //! person in the auditors' group); `verify` checks a bundle offline against the log key the
-//! auditor trusts; `show` prints its records as a readable timeline.
+//! auditor trusts; `show` prints its records as a readable timeline and `search` the ones
+//! matching a query.
 
 use anyhow::{anyhow, Context};
 use serde_json::Value;
@@ -116,13 +117,35 @@ pub fn verify(path: &Path, log_key: &str, witness_keys: &[String], witnesses: us
 
 /// Prints the bundle's records as a timeline.
 pub fn show(path: &Path) -> anyhow::Result<bool> {
+    search(path, &crate::audit_search::Query::default())
+}
+
+/// Prints the bundle's entries matching `query` as a timeline; true if any matched.
+pub fn search(path: &Path, query: &crate::audit_search::Query) -> anyhow::Result<bool> {
     let bundle = read(path)?;
+    let mut matched = 0usize;
     for (offset, entry) in bundle.entries.iter().enumerate() {
         let index = bundle.from + offset as u64;
         let value: Value = serde_json::from_str(entry).unwrap_or(Value::Null);
-        println!("{index:>6}  {}", describe(&value));
+        if query.matches(&value) {
+            matched += 1;
+            let time = crate::audit_search::time_ms(&value).map(format_time).unwrap_or_default();
+            println!("{index:>6}  {time:<20}  {}", describe(&value));
+        }
     }
-    Ok(true)
+    if matched == 0 {
+        println!("no entry matches");
+    }
+    Ok(matched > 0)
+}
+
+/// `2026-11-26 10:42:07Z` (UTC, seconds).
+fn format_time(ms: u64) -> String {
+    i64::try_from(ms / 1000)
+        .ok()
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%SZ").to_string())
+        .unwrap_or_default()
 }
 
 /// One line for an entry: who, what, decision, approval, masking, outcome.
@@ -170,15 +193,22 @@ pub fn describe(entry: &Value) -> String {
                 if let Some(by) = approval["approver"].as_str() {
                     text.push_str(&format!(" by {by}"));
                 }
+                if let Some(at) = approval["decided_at"].as_u64() {
+                    text.push_str(&format!(" at {}", format_time(at.saturating_mul(1000))));
+                }
                 if approval["forced"].as_bool() == Some(true) {
                     text.push_str(" (FORCED, break-glass)");
                 }
             }
             for direction in ["request", "response"] {
                 if let Some(counts) = entry["masking"][direction]["counts"].as_object() {
-                    let total: u64 = counts.values().filter_map(Value::as_u64).sum();
-                    let types: Vec<&String> = counts.keys().collect();
-                    text.push_str(&format!("; {total} values masked in the {direction} ({types:?})"));
+                    let found: Vec<String> = counts
+                        .iter()
+                        .filter_map(|(kind, n)| n.as_u64().filter(|n| *n > 0).map(|n| format!("{n} {kind}")))
+                        .collect();
+                    if !found.is_empty() {
+                        text.push_str(&format!("; masked in the {direction}: {}", found.join(", ")));
+                    }
                 }
             }
             text.push_str(&format!("; {}", entry["outcome"]["status"]));

@@ -7,6 +7,7 @@ mod approvals;
 mod audit;
 mod audit_replay;
 mod audit_report;
+mod audit_search;
 mod policy;
 mod serve;
 
@@ -76,7 +77,8 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Evidence: export a bundle from the ledger, verify one offline, show its records.
+    /// Evidence: export a bundle from the ledger, verify one offline, show or search its
+    /// records, replay a decision, write a report.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
@@ -187,6 +189,39 @@ enum AuditCommand {
         /// The bundle.
         bundle: PathBuf,
     },
+    /// Print the bundle's entries that match every criterion given, as timeline lines
+    /// (exit 0 if any matched, 1 if none did).
+    Search {
+        /// The bundle.
+        bundle: PathBuf,
+        /// The caller's subject, an actor acting for it, or an approver.
+        #[arg(long)]
+        who: Option<String>,
+        /// Text in the action: path, MCP method or tool, SQL class or table.
+        #[arg(long)]
+        action: Option<String>,
+        /// The decision's effect (allow, deny, require_approval, ...).
+        #[arg(long)]
+        effect: Option<String>,
+        /// An approval id.
+        #[arg(long)]
+        approval: Option<String>,
+        /// The status sent downstream.
+        #[arg(long)]
+        status: Option<u32>,
+        /// Entry kind: request, gap, intent, approval_event.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only requests where something was masked.
+        #[arg(long)]
+        masked: bool,
+        /// From this time on (RFC 3339, e.g. 2026-11-26T10:00:00Z, or milliseconds since the epoch).
+        #[arg(long, value_parser = audit_search::parse_time)]
+        since: Option<u64>,
+        /// Before this time (same forms as --since).
+        #[arg(long, value_parser = audit_search::parse_time)]
+        until: Option<u64>,
+    },
     /// Re-decide a recorded request with the policy its decision names (from the bundle) and
     /// the recorded identity: same decision (exit 0) or exactly how it differs (exit 1).
     Replay {
@@ -292,6 +327,20 @@ fn main() -> ExitCode {
                 audit::verify(&bundle, &trust.log_key, &trust.witness_keys, trust.witnesses)
             }
             AuditCommand::Show { bundle } => audit::show(&bundle),
+            AuditCommand::Search { bundle, who, action, effect, approval, status, kind, masked, since, until } => {
+                let query = audit_search::Query {
+                    who,
+                    action,
+                    effect,
+                    approval,
+                    status,
+                    kind,
+                    masked,
+                    since_ms: since,
+                    until_ms: until,
+                };
+                audit::search(&bundle, &query)
+            }
             AuditCommand::Replay { bundle, index } => audit_replay::replay(&bundle, index),
             AuditCommand::Report { bundle, trust, framework, out } => {
                 audit::report(&bundle, &trust.log_key, &trust.witness_keys, trust.witnesses, &framework, out.as_deref())

@@ -5,6 +5,7 @@
 //! a loss is always visible, never silent.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use warden_kit::{Callout, CalloutResponse, ConfigError};
 
@@ -135,7 +136,7 @@ pub enum Delivery {
 /// One VM's buffer of sealed records on their way to the ledger.
 #[derive(Debug, Default)]
 pub struct Shipper {
-    buffer: VecDeque<Vec<u8>>,
+    buffer: VecDeque<Arc<[u8]>>,
     in_flight: Option<usize>,
     /// Records dropped (buffer full) and not yet reported by a gap record.
     pub dropped: u64,
@@ -160,9 +161,9 @@ impl Shipper {
     }
 
     /// Queues a sealed record, or counts it dropped when the buffer is full (false).
-    pub fn push(&mut self, ledger: &Ledger, record: Vec<u8>) -> bool {
+    pub fn push(&mut self, ledger: &Ledger, record: impl Into<Arc<[u8]>>) -> bool {
         if self.has_room(ledger) {
-            self.buffer.push_back(record);
+            self.buffer.push_back(record.into());
             true
         } else {
             self.dropped += 1;

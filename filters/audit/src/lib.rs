@@ -11,11 +11,13 @@ pub mod ledger;
 mod record;
 mod stage;
 mod stream;
+mod writer;
 
 pub use config::AuditConfig;
 pub use record::{build, Observed};
 pub use stage::Audit;
 pub use stream::Stream;
+pub use writer::{write, Position};
 
 use warden_kit::StageFactory;
 

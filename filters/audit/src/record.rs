@@ -99,7 +99,7 @@ pub fn build(facts: &Facts, observed: &Observed, keep_query: bool) -> AuditRecor
 }
 
 /// `a=1&b=2&a=3` → `a&b&a`: the parameter names in order, values dropped.
-fn query_names(query: &str) -> String {
+pub(crate) fn query_names(query: &str) -> String {
     query
         .split('&')
         .filter(|p| !p.is_empty())

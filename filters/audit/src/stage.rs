@@ -4,9 +4,11 @@ use crate::config::{AuditConfig, OutcomeDetail, StrictConfig};
 use crate::ledger::{Delivery, Ledger, Shipper, TAG};
 use crate::record::{build, Observed};
 use crate::stream::Stream;
+use crate::writer::write;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use warden_kit::audit::AUDIT;
-use warden_kit::facts::{self, EncodedFact};
+use warden_kit::audit::{RecordKind, AUDIT};
+use warden_kit::facts;
 use warden_kit::{
     Callout, CalloutResponse, ConfigError, Cx, Effect, Flow, LogLevel, MetricKind, Needs, RequestView, Stage,
     StageKind, VmState,
@@ -140,19 +142,27 @@ fn observe_request(cx: &Cx<'_>) -> Observed {
 }
 
 /// What the proxy observed about the finished request: [`observe_request`] and its outcome.
+/// The duration is timed by the chain from the request headers (a clock read costs a fraction
+/// of a property read), or read from the proxy when the chain never saw them (an earlier
+/// filter answered).
 fn observe(cx: &Cx<'_>, detail: OutcomeDetail) -> Observed {
     let view = cx.request;
     let request = observe_request(cx);
     let status = u32::try_from(int(view, &["response", "code"])).unwrap_or(0);
+    let timed = cx.started.map(|at| {
+        let micros = cx.now.duration_since(at).map(|d| d.as_micros()).unwrap_or(0);
+        u64::try_from(micros).unwrap_or(u64::MAX)
+    });
+    let duration_us = || timed.unwrap_or_else(|| int(view, &["request", "duration"]) / 1000);
     match detail {
-        OutcomeDetail::Status => Observed { status, ..request },
+        OutcomeDetail::Status => Observed { status, duration_us: timed.unwrap_or(0), ..request },
         OutcomeDetail::Full => Observed {
             status,
             details: text(view, &["response", "code_details"]),
             flags: int(view, &["response", "flags"]),
             request_bytes: int(view, &["request", "total_size"]),
             response_bytes: int(view, &["response", "total_size"]),
-            duration_us: int(view, &["request", "duration"]) / 1000,
+            duration_us: duration_us(),
             ..request
         },
     }
@@ -226,14 +236,21 @@ impl Stage for Audit {
         if !strict.matches(method, path.split('?').next().unwrap_or_default()) {
             return Flow::Continue;
         }
-        let mut record = build(cx.facts, &observe_request(cx), self.keep_query);
-        record.kind = warden_kit::audit::RecordKind::Intent;
-        record.outcome = None;
+        let observed = observe_request(cx);
         let seed =
             (cx.vm.get_mut::<AuditVm>().is_some_and(|vm| vm.intents.is_none())).then(|| stream_seed(cx, "intents"));
         let Some(vm) = cx.vm.get_mut::<AuditVm>() else { return refuse_unrecorded(cx) };
         let stream = vm.intents.get_or_insert_with(|| Stream::new(&seed.unwrap_or_default()));
-        match stream.seal(&mut record) {
+        let sealed = stream.seal_written(
+            |at| write(cx.facts, &observed, self.keep_query, RecordKind::Intent, false, at),
+            || {
+                let mut record = build(cx.facts, &observed, self.keep_query);
+                record.kind = RecordKind::Intent;
+                record.outcome = None;
+                record
+            },
+        );
+        match sealed {
             Ok(mut bytes) => {
                 bytes.push(b'\n');
                 Flow::Callout(ledger.callout(bytes, INTENT_TAG))
@@ -264,14 +281,17 @@ impl Stage for Audit {
 
     fn on_log(&self, cx: &mut Cx<'_>) {
         let observed = observe(cx, self.outcome);
-        let mut record = build(cx.facts, &observed, self.keep_query);
         let seed =
             (cx.vm.get_mut::<AuditVm>().is_some_and(|vm| vm.stream.is_none())).then(|| stream_seed(cx, "records"));
         let Some(vm) = cx.vm.get_mut::<AuditVm>() else { return };
         let stream = vm.stream.get_or_insert_with(|| Stream::new(&seed.unwrap_or_default()));
-        let sealed = stream.seal_value(&mut record);
+        let sealed = stream.seal_written(
+            |at| write(cx.facts, &observed, self.keep_query, RecordKind::Request, true, at),
+            || build(cx.facts, &observed, self.keep_query),
+        );
         match sealed {
-            Ok((value, bytes)) => {
+            Ok(bytes) => {
+                let bytes: Arc<[u8]> = Arc::from(bytes);
                 if let Some(ledger) = &self.ledger {
                     if !vm.shipper.push(ledger, bytes.clone()) {
                         cx.effects.push(Effect::Metric {
@@ -283,7 +303,7 @@ impl Stage for Audit {
                     vm.report_drops(ledger, cx.now, cx.effects);
                 }
                 if self.filter_state {
-                    cx.facts.write_encoded(AUDIT, &EncodedFact::from_parts(value, bytes));
+                    cx.facts.write_json(AUDIT, bytes);
                 }
                 cx.effects.push(Effect::Metric {
                     name: "warden_audit_records_total",

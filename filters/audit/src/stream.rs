@@ -1,5 +1,6 @@
 //! A VM's record stream: its id, the next sequence number and the previous record's hash.
 
+use crate::writer::Position;
 use sha2::{Digest, Sha256};
 use warden_kit::audit::{chain_hash, AuditRecord, Gap, RecordKind, RECORD_VERSION};
 use warden_kit::canonical::CanonicalError;
@@ -43,6 +44,25 @@ impl Stream {
         self.prev = chain_hash(&bytes);
         self.next_seq += 1;
         Ok((value, bytes))
+    }
+
+    /// The record at this stream's next position, written by `write` (its canonical bytes,
+    /// or `None` to fall back to [`Stream::seal`] of the record `fallback` builds); the stream
+    /// then advances.
+    pub fn seal_written(
+        &mut self,
+        write: impl FnOnce(Position<'_>) -> Option<Vec<u8>>,
+        fallback: impl FnOnce() -> AuditRecord,
+    ) -> Result<Vec<u8>, CanonicalError> {
+        let position = Position { stream: &self.id, seq: self.next_seq, prev: &self.prev };
+        match write(position) {
+            Some(bytes) => {
+                self.prev = chain_hash(&bytes);
+                self.next_seq += 1;
+                Ok(bytes)
+            }
+            None => self.seal(&mut fallback()),
+        }
     }
 
     /// A sealed `gap` record saying `dropped` records were lost at `time_ms`.

@@ -18,7 +18,7 @@ pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CanonicalErro
 /// order, integers as digits), and it is several times faster. Anything else goes through the
 /// general RFC 8785 writer.
 pub fn from_value(value: &Value) -> Result<Vec<u8>, CanonicalError> {
-    if plain(value) {
+    if is_plain(value) {
         serde_json::to_vec(value).map_err(|err| CanonicalError(err.to_string()))
     } else {
         serde_jcs::to_vec(value).map_err(|err| CanonicalError(err.to_string()))
@@ -26,22 +26,25 @@ pub fn from_value(value: &Value) -> Result<Vec<u8>, CanonicalError> {
 }
 
 /// Largest integer written as plain digits by both writers (2^53).
-const EXACT_INTEGER: u64 = 1 << 53;
+pub const EXACT_INTEGER: u64 = 1 << 53;
 
-fn plain(value: &Value) -> bool {
+/// Whether serde_json's own output of `value` is its canonical form: no floats, no integer
+/// beyond 2^53 and only ASCII object keys (serde_json's maps iterate sorted). A writer that
+/// embeds values in canonical output checks this first.
+pub fn is_plain(value: &Value) -> bool {
     match value {
         Value::Number(n) => match (n.as_u64(), n.as_i64()) {
             (Some(u), _) => u <= EXACT_INTEGER,
             (None, Some(i)) => i.unsigned_abs() <= EXACT_INTEGER,
             _ => false,
         },
-        Value::Array(items) => items.iter().all(plain),
+        Value::Array(items) => items.iter().all(is_plain),
         Value::Object(map) => {
             let mut previous: Option<&str> = None;
             map.iter().all(|(key, v)| {
                 let ordered = key.is_ascii() && previous.is_none_or(|p| p < key.as_str());
                 previous = Some(key);
-                ordered && plain(v)
+                ordered && is_plain(v)
             })
         }
         Value::Null | Value::Bool(_) | Value::String(_) => true,

@@ -209,6 +209,7 @@ impl Chain {
             chunks_seen: false,
             headers_only: false,
             scratch: self.inner.stages.iter().map(|_| Scratch::default()).collect(),
+            started: None,
         }
     }
 }
@@ -247,6 +248,8 @@ pub struct ChainRun {
     headers_only: bool,
     /// Each stage's working state for this request.
     scratch: Vec<Scratch>,
+    /// When the request headers reached the chain.
+    started: Option<std::time::SystemTime>,
 }
 
 /// The view stages read: headers cached from their phase, properties through the host.
@@ -545,6 +548,9 @@ impl ChainRun {
 
     fn run_phase(&mut self, host: &mut dyn Host, phase: Phase, from: usize) -> Step {
         let now = host.now();
+        if matches!(phase, Phase::RequestHeaders) && self.started.is_none() {
+            self.started = Some(now);
+        }
         for i in from..self.inner.stages.len() {
             if !self.wants(i, phase) {
                 continue;
@@ -633,6 +639,7 @@ impl ChainRun {
                 approval_follows: inner.approval_follows[i],
                 headers_only: self.headers_only,
                 vm_seed: inner.vm_seed,
+                started: self.started,
             };
             match (callout, phase) {
                 (Some(response), _) => stage.on_callout_response(&mut cx, response),

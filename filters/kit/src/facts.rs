@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A documented fact key and the shape stored under it: reads and writes through a key are
 /// typed, so a stage cannot store one shape under another's key or read it as the wrong one.
@@ -468,11 +468,26 @@ pub struct Facts {
     dirty: Vec<&'static str>,
 }
 
-/// A stored value, with its filter-state bytes when they are already known.
+/// A stored value, with its filter-state bytes when they are already known. At least one
+/// of the two is set; a value stored only as JSON bytes is parsed when first read.
 #[derive(Debug, Clone, PartialEq)]
 struct Entry {
-    value: Arc<Value>,
+    value: OnceLock<Arc<Value>>,
     bytes: Option<Arc<[u8]>>,
+}
+
+impl Entry {
+    fn of_value(value: Arc<Value>, bytes: Option<Arc<[u8]>>) -> Entry {
+        Entry { value: OnceLock::from(value), bytes }
+    }
+
+    /// The value (parsed from the bytes on first use; `Null` if they are not JSON, which
+    /// [`Facts::write_json`]'s callers rule out).
+    fn value(&self) -> &Value {
+        self.value.get_or_init(|| {
+            Arc::new(self.bytes.as_deref().and_then(|b| serde_json::from_slice(b).ok()).unwrap_or(Value::Null))
+        })
+    }
 }
 
 impl Facts {
@@ -501,14 +516,21 @@ impl Facts {
     /// stored (the shapes in this module always serialize).
     pub fn write<T: Serialize>(&mut self, key: FactKey<T>, fact: &T) {
         if let Ok(value) = serde_json::to_value(fact) {
-            self.store(key.name, Entry { value: Arc::new(value), bytes: None });
+            self.store(key.name, Entry::of_value(Arc::new(value), None));
         }
     }
 
     /// Stores an already serialized fact under `key` (marked for export; exported without
     /// serializing again).
     pub fn write_encoded<T>(&mut self, key: FactKey<T>, fact: &EncodedFact<T>) {
-        self.store(key.name, Entry { value: fact.value.clone(), bytes: Some(fact.bytes.clone()) });
+        self.store(key.name, Entry::of_value(fact.value.clone(), Some(fact.bytes.clone())));
+    }
+
+    /// Stores a fact given only as its JSON `bytes` (an object or array of the key's shape,
+    /// e.g. canonical JSON written straight from other facts), exported as they are and
+    /// parsed only if a stage reads the fact. Bytes that are not JSON read as `null`.
+    pub fn write_json<T>(&mut self, key: FactKey<T>, bytes: Arc<[u8]>) {
+        self.store(key.name, Entry { value: OnceLock::new(), bytes: Some(bytes) });
     }
 
     fn store(&mut self, key: &'static str, entry: Entry) {
@@ -521,12 +543,12 @@ impl Facts {
     /// The raw value under the key named `name` (for the chain's filter-state import and for
     /// tools that show facts).
     pub fn raw(&self, name: &str) -> Option<&Value> {
-        self.values.get(name).map(|e| &*e.value)
+        self.values.get(name).map(Entry::value)
     }
 
     /// Stores a value read from filter state without marking it for export.
     pub fn import(&mut self, name: &'static str, value: Value) {
-        self.values.insert(name, Entry { value: Arc::new(value), bytes: None });
+        self.values.insert(name, Entry::of_value(Arc::new(value), None));
     }
 
     /// Keys changed since the last call, with their filter-state bytes (strings as plain
@@ -538,7 +560,7 @@ impl Facts {
                 let entry = self.values.get(k)?;
                 let bytes = match &entry.bytes {
                     Some(bytes) => bytes.clone(),
-                    None => encode(&entry.value)?,
+                    None => encode(entry.value())?,
                 };
                 Some((k, bytes))
             })
@@ -549,6 +571,17 @@ impl Facts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fact_written_as_json_bytes_is_exported_as_given_and_read_when_asked() {
+        let mut facts = Facts::default();
+        let bytes: Arc<[u8]> = Arc::from(&br#"{"b":1,"a":[true]}"#[..]);
+        facts.write_json(crate::audit::AUDIT, bytes.clone());
+        assert_eq!(facts.take_changes(), vec![("warden.audit", bytes)]);
+        assert_eq!(facts.raw("warden.audit"), Some(&serde_json::json!({"a": [true], "b": 1})));
+        facts.write_json(crate::audit::AUDIT, Arc::from(&b"not json"[..]));
+        assert_eq!(facts.raw("warden.audit"), Some(&Value::Null));
+    }
 
     #[test]
     fn identity_shape_round_trips_with_defaults() {

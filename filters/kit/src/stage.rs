@@ -83,6 +83,9 @@ pub struct Cx<'a> {
     /// Random bytes drawn once for this VM by the adapter (an input: cores never draw them),
     /// e.g. to name the VM's audit record stream. All zero when the host gave none.
     pub vm_seed: [u8; 16],
+    /// When the request headers reached this chain (the proxy's clock); `None` if they never
+    /// did (an earlier filter answered the request first).
+    pub started: Option<SystemTime>,
 }
 
 /// A filter stage: compiled, immutable configuration shared by every request of a worker.
