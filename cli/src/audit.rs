@@ -153,7 +153,12 @@ pub fn describe(entry: &Value) -> String {
     let s = |v: &Value| v.as_str().unwrap_or("").to_string();
     match entry["kind"].as_str() {
         Some("approval_event") => {
-            format!("approval {} {} by {}", s(&entry["approval_id"]), s(&entry["event"]), s(&entry["actor"]))
+            let mut text =
+                format!("approval {} {} by {}", s(&entry["approval_id"]), s(&entry["event"]), s(&entry["actor"]));
+            if let Some(channel) = entry["detail"]["channel"].as_str() {
+                text.push_str(&format!(" ({channel})"));
+            }
+            text
         }
         Some("gap") => {
             format!("stream {}: {} records dropped by the proxy", s(&entry["stream"]), entry["gap"]["dropped"])

@@ -126,9 +126,19 @@ pub enum JwtOutcome {
     KeysUnavailable,
 }
 
+/// The `iss` claim of a token, read without verifying it: only to choose among providers
+/// that take tokens from the same place (verification checks it again).
+fn unverified_issuer(token: &str, max_bytes: usize) -> Option<String> {
+    let decoded = jwt::decode(token, max_bytes).ok()?;
+    decoded.claims.get("iss").and_then(Value::as_str).map(str::to_owned)
+}
+
 /// Tries every JWT provider in order; a token verified before (and not expired) comes from
-/// the VM's token cache without a signature check.
+/// the VM's token cache without a signature check. When several providers read tokens from
+/// the same place, a token goes to the one whose `issuer` its `iss` names (as Envoy's
+/// `jwt_authn` chooses); a token no provider's issuer matches is refused.
 pub fn jwt(identity: &Identity, request: &dyn RequestView, now_secs: u64, vm: &mut IdentityVm) -> JwtOutcome {
+    let mut other_issuer = false;
     for (index, provider) in identity.providers.iter().enumerate() {
         let Some(found) = token(provider, request) else { continue };
         let token = match found {
@@ -137,6 +147,13 @@ pub fn jwt(identity: &Identity, request: &dyn RequestView, now_secs: u64, vm: &m
         };
         if let Some(verified) = vm.cache.get(index, token, now_secs) {
             return JwtOutcome::Verified(verified);
+        }
+        if identity.providers.len() > 1 {
+            let issuer = unverified_issuer(token, provider.max_token_bytes);
+            if issuer.as_ref().is_some_and(|iss| *iss != provider.rules.issuer) {
+                other_issuer = true;
+                continue;
+            }
         }
         let Some(fetched) = vm.fetched.get(index) else { return JwtOutcome::KeysUnavailable };
         let keys = match &provider.remote {
@@ -176,6 +193,9 @@ pub fn jwt(identity: &Identity, request: &dyn RequestView, now_secs: u64, vm: &m
             }
             Err(e) => JwtOutcome::Refused(Refusal { reason: e.to_string() }),
         };
+    }
+    if other_issuer {
+        return JwtOutcome::Refused(Refusal { reason: "no provider accepts tokens from this issuer".into() });
     }
     JwtOutcome::Absent
 }

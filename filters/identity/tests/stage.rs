@@ -213,3 +213,42 @@ fn repeated_token_comes_from_the_cache_but_never_past_exp() {
         "expired beyond skew: verified afresh and refused"
     );
 }
+
+/// Two providers reading the same header: a token goes to the provider its `iss` names.
+fn two_issuers() -> serde_json::Value {
+    let other_secret = b"fedcba9876543210fedcba9876543210";
+    json!({
+        "providers": [
+            {"name": "partner", "issuer": "https://partner.test", "algorithms": ["HS256"],
+             "jwks": {"keys": [{"kty": "oct", "kid": "p1", "alg": "HS256", "k": b64(other_secret)}]}},
+            {"name": "idp", "issuer": "https://idp.test", "audiences": ["warden"], "algorithms": ["HS256"],
+             "jwks": {"keys": [{"kty": "oct", "kid": "k1", "alg": "HS256", "k": b64(SECRET)}]}}
+        ]
+    })
+}
+
+#[test]
+fn providers_sharing_a_header_are_chosen_by_the_tokens_issuer() {
+    let chain = STAGE.standalone(two_issuers().to_string().as_bytes()).unwrap();
+    let send = |claims: serde_json::Value| {
+        let bearer = format!("Bearer {}", token(claims));
+        let mut host = FakeHost::with_request(&[(":path", "/api"), (":method", "GET"), ("authorization", &bearer)]);
+        host.now = UNIX_EPOCH + Duration::from_secs(NOW);
+        chain.start().on_request_headers(&mut host, true);
+        host
+    };
+    // The second provider's token is verified by the second provider (the first is skipped).
+    let host = send(alice());
+    assert!(host.local_reply.is_none(), "{:?}", host.local_reply);
+    assert_eq!(fact(&host).issuer, "https://idp.test");
+    // A token naming no configured issuer is refused, not passed as anonymous.
+    let mut stranger = alice();
+    stranger["iss"] = json!("https://elsewhere.test");
+    let host = send(stranger);
+    assert_eq!(host.local_reply.as_ref().map(|r| r.status), Some(401));
+    // A token that names the first provider but is signed with the second's key is refused.
+    let mut forged = alice();
+    forged["iss"] = json!("https://partner.test");
+    let host = send(forged);
+    assert_eq!(host.local_reply.as_ref().map(|r| r.status), Some(401));
+}

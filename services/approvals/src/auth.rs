@@ -64,6 +64,22 @@ pub fn authenticate(service: &Service, authorization: Option<&str>, now_secs: u6
     }
 }
 
+/// Verifies a person's token (e.g. an ID token from the web login) with the approvers'
+/// providers: who it names, and the raw identity. May fetch a key set (blocking).
+pub fn person(service: &Service, token: &str, now_secs: u64) -> Result<Approver, Unauthenticated> {
+    let view = BearerOnly { headers: vec![("authorization".into(), format!("Bearer {token}"))] };
+    let approvers = service
+        .approvers
+        .as_ref()
+        .ok_or_else(|| Unauthenticated("no approver token providers are configured".into()))?;
+    let fetch = |remote: &warden_identity::compile::Remote| crate::keys::fetch(&service.clusters, remote);
+    match approvers.verify(&view, now_secs, &fetch) {
+        Ok(Some(fact)) => Ok(Approver::from_identity(&fact)),
+        Ok(None) => Err(Unauthenticated("no configured provider accepts this token".into())),
+        Err(reason) => Err(Unauthenticated(format!("token refused: {reason}"))),
+    }
+}
+
 /// A request view holding only the credential (nothing else from the network is read).
 struct BearerOnly {
     headers: Vec<(String, String)>,

@@ -46,6 +46,73 @@ pub struct ServiceConfig {
     /// by `warden-evidence`, carried here untouched.
     #[serde(default)]
     pub evidence: Option<serde_json::Value>,
+    /// The approvers' web pages (`/ui`), with OpenID Connect login. Default: none (no pages).
+    #[serde(default)]
+    pub web: Option<WebConfig>,
+}
+
+/// The web pages' section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// The OpenID Connect client people log in with.
+    pub oidc: OidcConfig,
+    /// 32-byte key the session cookies are signed with, created (mode 0600) when absent;
+    /// replicas share it. Default `warden-data/web-session.key`.
+    #[serde(default)]
+    pub session_key_file: Option<PathBuf>,
+    /// How long a login lasts, seconds. Default 28800 (8 hours).
+    #[serde(default)]
+    pub session_ttl_secs: Option<u64>,
+    /// Step-up for every decision made on the pages: a login older than this many seconds
+    /// must sign in again first. Default: none.
+    #[serde(default)]
+    pub max_auth_age_secs: Option<u64>,
+}
+
+/// An OpenID Connect client (authorization code flow with PKCE).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The provider's issuer; one of `approvers.providers` must have it, with `client_id`
+    /// among its `audiences` (that provider's keys verify the ID tokens).
+    pub issuer: String,
+    /// Our client id.
+    pub client_id: String,
+    /// File holding the client secret (whitespace trimmed). Required.
+    pub client_secret_file: PathBuf,
+    /// Discovery document URL. Default `<issuer>/.well-known/openid-configuration`.
+    #[serde(default)]
+    pub discovery_url: Option<String>,
+    /// Scopes asked for. Default `[openid, profile, email]`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Timeout of each call to the provider, milliseconds. Default 5000.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+/// The compiled web section (secrets are read at start, see `crate::web::WebApp`).
+#[derive(Debug, Clone)]
+pub struct Web {
+    /// Issuer.
+    pub issuer: String,
+    /// Client id.
+    pub client_id: String,
+    /// Client secret file.
+    pub client_secret_file: PathBuf,
+    /// Discovery URL.
+    pub discovery_url: String,
+    /// Scopes (`openid` included).
+    pub scopes: Vec<String>,
+    /// Provider call timeout.
+    pub timeout: std::time::Duration,
+    /// Session key file.
+    pub session_key_file: PathBuf,
+    /// Session lifetime, seconds.
+    pub session_ttl_secs: u64,
+    /// Step-up bound, seconds.
+    pub max_auth_age_secs: Option<u64>,
 }
 
 /// One proxy (an Envoy, or a fleet sharing a key).
@@ -124,6 +191,8 @@ pub struct Service {
     pub max_use_by_secs: u64,
     /// Longest wait, seconds.
     pub max_wait_secs: u64,
+    /// The web pages, when configured.
+    pub web: Option<Web>,
 }
 
 impl std::fmt::Debug for Service {
@@ -194,6 +263,7 @@ impl ServiceConfig {
                 }
             }
         }
+        let web = self.web.map(|w| compile_web(w, &self.approvers.providers)).transpose()?;
         let approvers = if self.approvers.providers.is_empty() {
             None
         } else {
@@ -220,8 +290,47 @@ impl ServiceConfig {
             max_pending_ttl_secs: limit(self.limits.max_pending_ttl_secs, 86_400, "max_pending_ttl_secs")?,
             max_use_by_secs: limit(self.limits.max_use_by_secs, 3_600, "max_use_by_secs")?,
             max_wait_secs: limit(self.limits.max_wait_secs, 60, "max_wait_secs")?,
+            web,
         })
     }
+}
+
+fn compile_web(web: WebConfig, providers: &[ProviderConfig]) -> Result<Web, ConfigError> {
+    let oidc = web.oidc;
+    let provider = providers.iter().find(|p| p.issuer == oidc.issuer).ok_or_else(|| {
+        ConfigError::new("web.oidc.issuer", "add this issuer to approvers.providers (its keys verify the ID tokens)")
+    })?;
+    if oidc.client_id.is_empty() || !provider.audiences.contains(&oidc.client_id) {
+        return Err(ConfigError::new(
+            "web.oidc.client_id",
+            format!("a non-empty client id listed in the audiences of approvers provider `{}`", provider.name),
+        ));
+    }
+    if !oidc.issuer.starts_with("https://") && !oidc.issuer.starts_with("http://") {
+        return Err(ConfigError::new("web.oidc.issuer", "an http(s) URL"));
+    }
+    let mut scopes =
+        if oidc.scopes.is_empty() { vec!["openid".to_string(), "profile".into(), "email".into()] } else { oidc.scopes };
+    if !scopes.iter().any(|s| s == "openid") {
+        scopes.insert(0, "openid".into());
+    }
+    let positive = |value: Option<u64>, default: u64, field: &str| match value {
+        Some(0) => Err(ConfigError::new(format!("web.{field}"), "must be at least 1")),
+        other => Ok(other.unwrap_or(default)),
+    };
+    Ok(Web {
+        discovery_url: oidc
+            .discovery_url
+            .unwrap_or_else(|| format!("{}/.well-known/openid-configuration", oidc.issuer.trim_end_matches('/'))),
+        issuer: oidc.issuer,
+        client_id: oidc.client_id,
+        client_secret_file: oidc.client_secret_file,
+        scopes,
+        timeout: std::time::Duration::from_millis(positive(oidc.timeout_ms, 5000, "oidc.timeout_ms")?),
+        session_key_file: web.session_key_file.unwrap_or_else(|| "warden-data/web-session.key".into()),
+        session_ttl_secs: positive(web.session_ttl_secs, 28_800, "session_ttl_secs")?,
+        max_auth_age_secs: web.max_auth_age_secs,
+    })
 }
 
 /// Parses 64 hex digits.

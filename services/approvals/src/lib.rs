@@ -6,6 +6,7 @@
 //! - [`store`]: SQLite or PostgreSQL storage, one transaction per change.
 //! - [`http`], [`serve`]: the JSON API under `/v1` (axum) and starting it (`warden serve`).
 //! - [`config`], [`auth`]: the configuration file; who is calling (proxy key or person's JWT).
+//! - [`web`]: the approvers' web pages (`/ui`) with OpenID Connect login.
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -15,6 +16,7 @@ pub mod http;
 pub mod keys;
 pub mod serve;
 pub mod store;
+pub mod web;
 
 /// Seconds since the epoch, from the system clock (the glue's one clock).
 pub fn unix_now() -> u64 {

@@ -29,8 +29,9 @@ pub const EXPIRY_PERIOD: Duration = Duration::from_secs(5);
 pub async fn open(service: Service) -> Result<Arc<App>, StartError> {
     let signer = signing_key(&service.signing_key_file).map_err(StartError::Config)?;
     let store = Store::connect(&service.database).await?;
+    let web = service.web.clone().map(crate::web::WebApp::open).transpose().map_err(StartError::Config)?;
     let rules = DecisionRules { signer, break_glass_group: service.break_glass_group.clone() };
-    Ok(Arc::new(App { service, store, rules }))
+    Ok(Arc::new(App { service, store, rules, web }))
 }
 
 /// A bound, ready server.

@@ -57,13 +57,14 @@ fn person_only(caller: &Caller) -> Result<&Approver, ApiError> {
     }
 }
 
-/// Whether `caller` may read `approval`: proxies, the requester, whoever may decide it, and
-/// whoever already voted on it.
-fn may_read(app: &App, caller: &Caller, approval: &Approval) -> bool {
+/// Whether `caller` may read `approval`: proxies, the requester (and anyone in its actor
+/// chain: the same subject names the same person to the service, as for eligibility),
+/// whoever may decide it, and whoever already voted on it.
+pub(crate) fn may_read(app: &App, caller: &Caller, approval: &Approval) -> bool {
     match caller {
         Caller::Proxy { .. } => true,
         Caller::Person(p) => {
-            (approval.requester.subject == p.subject && approval.requester.issuer == p.issuer)
+            approval.requester.involves(&p.subject)
                 || may_vote(p, approval).is_ok()
                 || may_force(p, approval, app.service.break_glass_group.as_deref()).is_ok()
                 || approval.votes.iter().any(|v| v.subject == p.subject)
@@ -224,7 +225,7 @@ pub struct ForceBody {
 
 async fn decide(app: &App, caller: &Caller, id: &str, request: VoteRequest, source: Option<String>) -> Answer {
     let who = person_only(caller)?;
-    let ballot = Ballot { who, request, source };
+    let ballot = Ballot { who, request, source, channel: "api", auth_time: None };
     let approval = app.store.vote(id, ballot, crate::unix_now(), &app.rules).await?;
     ok(view(app, &approval))
 }

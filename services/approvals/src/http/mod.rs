@@ -23,6 +23,8 @@ pub struct App {
     pub store: Store,
     /// Signing key and break-glass group.
     pub rules: DecisionRules,
+    /// The approvers' web pages, when configured.
+    pub web: Option<crate::web::WebApp>,
 }
 
 /// Every route (method, path as in `openapi.json`); tests check the document and the router
@@ -56,6 +58,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/approvals/{id}/consume", post(handlers::consume))
         .route("/v1/approvals/{id}/cancel", post(handlers::cancel))
         .route("/v1/events", get(handlers::events))
+        .merge(crate::web::router())
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .with_state(app)
 }

@@ -80,6 +80,10 @@ pub struct Ballot<'a> {
     pub request: VoteRequest,
     /// Their address.
     pub source: Option<String>,
+    /// Where they decided: `api` (the JSON API, e.g. `warden approvals`), `web`, `slack`.
+    pub channel: &'static str,
+    /// When they last authenticated (a web login's `auth_time`), if known.
+    pub auth_time: Option<u64>,
 }
 
 /// What a decision is made and signed with: the service's key and break-glass group.
@@ -274,7 +278,7 @@ impl Store {
         now: u64,
         rules: &DecisionRules,
     ) -> Result<Approval, StoreError> {
-        let Ballot { who, request, source } = ballot;
+        let Ballot { who, request, source, channel, auth_time } = ballot;
         let (signer, break_glass_group) = (&rules.signer, rules.break_glass_group.as_deref());
         let origin = Origin { actor: format!("person:{}", who.subject), source };
         for _ in 0..OPTIMISTIC_RETRIES {
@@ -329,7 +333,8 @@ impl Store {
                 now,
                 &origin,
                 kind,
-                json!({"decision": v.decision, "reason": v.reason, "groups": v.groups}),
+                json!({"decision": v.decision, "reason": v.reason, "groups": v.groups, "channel": channel,
+                       "issuer": who.issuer, "auth_time": auth_time}),
             )
             .await?;
             if change.decided {

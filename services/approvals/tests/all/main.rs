@@ -8,3 +8,4 @@ mod api;
 mod fetched_keys;
 mod rules;
 mod store;
+mod web;

@@ -28,7 +28,7 @@ fn rules() -> DecisionRules {
 }
 
 fn ballot(who: &Approver) -> Ballot<'_> {
-    Ballot { who, request: approve(), source: None }
+    Ballot { who, request: approve(), source: None, channel: "api", auth_time: None }
 }
 
 async fn approved(store: &Store, id: &str, now: u64) -> Signer {
