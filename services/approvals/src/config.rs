@@ -49,6 +49,135 @@ pub struct ServiceConfig {
     /// The approvers' web pages (`/ui`), with OpenID Connect login. Default: none (no pages).
     #[serde(default)]
     pub web: Option<WebConfig>,
+    /// Where people hear about approvals: webhooks and Teams. Default: none.
+    #[serde(default)]
+    pub channels: ChannelsConfig,
+}
+
+/// The channels' section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelsConfig {
+    /// Signed webhooks (Standard Webhooks).
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
+    /// Microsoft Teams Workflows webhooks (Adaptive Cards).
+    #[serde(default)]
+    pub teams: Vec<TeamsConfig>,
+    /// Attempts per delivery before giving up (with a `delivery_failed` event). Default 8.
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
+    /// Timeout of each attempt, milliseconds. Default 5000.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+/// One webhook endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Name (unique among channels; in the outbox and the approval history).
+    pub name: String,
+    /// Where events are POSTed.
+    pub url: String,
+    /// File holding the signing secret (`whsec_<base64>`, as Standard Webhooks gives them).
+    pub secret_file: PathBuf,
+    /// Events sent. Default: all of `approval.created`, `approval.decided`,
+    /// `approval.expired`, `approval.consumed`.
+    #[serde(default)]
+    pub events: Vec<String>,
+}
+
+/// One Teams channel, through a Workflows webhook ("When a Teams webhook request is received").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamsConfig {
+    /// Name (unique among channels).
+    pub name: String,
+    /// File holding the workflow's URL (it carries a signature: treat it as a secret).
+    pub url_file: PathBuf,
+    /// Events sent. Default: `approval.created` and `approval.decided`.
+    #[serde(default)]
+    pub events: Vec<String>,
+}
+
+/// A compiled channel (its secret file is read at start).
+#[derive(Debug, Clone)]
+pub struct ChannelSpec {
+    /// Name.
+    pub name: String,
+    /// Kind and target.
+    pub kind: ChannelKind,
+    /// Events it takes.
+    pub events: Vec<String>,
+}
+
+/// Where a channel sends.
+#[derive(Debug, Clone)]
+pub enum ChannelKind {
+    /// A signed webhook.
+    Webhook {
+        /// URL.
+        url: String,
+        /// Secret file.
+        secret_file: PathBuf,
+    },
+    /// A Teams Workflows webhook.
+    Teams {
+        /// File with the URL.
+        url_file: PathBuf,
+    },
+}
+
+/// The compiled channels' section.
+#[derive(Debug, Clone, Default)]
+pub struct ChannelsSection {
+    /// Channels.
+    pub channels: Vec<ChannelSpec>,
+    /// Attempts per delivery.
+    pub max_attempts: u32,
+    /// Timeout per attempt.
+    pub timeout: std::time::Duration,
+}
+
+fn compile_channels(config: ChannelsConfig) -> Result<ChannelsSection, ConfigError> {
+    let mut channels: Vec<ChannelSpec> = Vec::new();
+    let mut add = |field: String, name: &str, kind: ChannelKind, events: Vec<String>, default: &[&str]| {
+        if name.is_empty() || channels.iter().any(|c| c.name == name) {
+            return Err(ConfigError::new(format!("{field}.name"), "a unique, non-empty name"));
+        }
+        let events = if events.is_empty() { default.iter().map(|e| e.to_string()).collect() } else { events };
+        for (j, e) in events.iter().enumerate() {
+            if !crate::channels::notice::EVENT_TYPES.contains(&e.as_str()) {
+                return Err(ConfigError::new(
+                    format!("{field}.events[{j}]"),
+                    format!("one of {}", crate::channels::notice::EVENT_TYPES.join(", ")),
+                ));
+            }
+        }
+        channels.push(ChannelSpec { name: name.to_string(), kind, events });
+        Ok(())
+    };
+    for (i, w) in config.webhooks.into_iter().enumerate() {
+        if !w.url.starts_with("https://") && !w.url.starts_with("http://") {
+            return Err(ConfigError::new(format!("channels.webhooks[{i}].url"), "an http(s) URL"));
+        }
+        let kind = ChannelKind::Webhook { url: w.url, secret_file: w.secret_file };
+        add(format!("channels.webhooks[{i}]"), &w.name, kind, w.events, &crate::channels::notice::EVENT_TYPES)?;
+    }
+    for (i, t) in config.teams.into_iter().enumerate() {
+        let kind = ChannelKind::Teams { url_file: t.url_file };
+        add(format!("channels.teams[{i}]"), &t.name, kind, t.events, &["approval.created", "approval.decided"])?;
+    }
+    let max_attempts = match config.max_attempts {
+        Some(0) => return Err(ConfigError::new("channels.max_attempts", "must be at least 1")),
+        other => other.unwrap_or(8),
+    };
+    let timeout_ms = match config.timeout_ms {
+        Some(0) => return Err(ConfigError::new("channels.timeout_ms", "must be at least 1")),
+        other => other.unwrap_or(5000),
+    };
+    Ok(ChannelsSection { channels, max_attempts, timeout: std::time::Duration::from_millis(timeout_ms) })
 }
 
 /// The web pages' section.
@@ -193,6 +322,8 @@ pub struct Service {
     pub max_wait_secs: u64,
     /// The web pages, when configured.
     pub web: Option<Web>,
+    /// People's channels (webhooks, Teams).
+    pub channels: ChannelsSection,
 }
 
 impl std::fmt::Debug for Service {
@@ -291,6 +422,7 @@ impl ServiceConfig {
             max_use_by_secs: limit(self.limits.max_use_by_secs, 3_600, "max_use_by_secs")?,
             max_wait_secs: limit(self.limits.max_wait_secs, 60, "max_wait_secs")?,
             web,
+            channels: compile_channels(self.channels)?,
         })
     }
 }

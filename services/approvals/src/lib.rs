@@ -7,9 +7,11 @@
 //! - [`http`], [`serve`]: the JSON API under `/v1` (axum) and starting it (`warden serve`).
 //! - [`config`], [`auth`]: the configuration file; who is calling (proxy key or person's JWT).
 //! - [`web`]: the approvers' web pages (`/ui`) with OpenID Connect login.
+//! - [`channels`]: signed webhooks and Teams cards for approval events, through an outbox.
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod channels;
 pub mod config;
 pub mod core;
 pub mod http;

@@ -22,6 +22,9 @@ pub enum StartError {
     Listen(SocketAddr, std::io::Error),
 }
 
+/// How often new approval events are turned into deliveries and due deliveries are sent.
+pub const DELIVERY_PERIOD: Duration = Duration::from_secs(1);
+
 /// How often approvals past their time are marked expired (with an event).
 pub const EXPIRY_PERIOD: Duration = Duration::from_secs(5);
 
@@ -30,8 +33,9 @@ pub async fn open(service: Service) -> Result<Arc<App>, StartError> {
     let signer = signing_key(&service.signing_key_file).map_err(StartError::Config)?;
     let store = Store::connect(&service.database).await?;
     let web = service.web.clone().map(crate::web::WebApp::open).transpose().map_err(StartError::Config)?;
+    let channels = crate::channels::ChannelsApp::open(&service.channels).map_err(StartError::Config)?;
     let rules = DecisionRules { signer, break_glass_group: service.break_glass_group.clone() };
-    Ok(Arc::new(App { service, store, rules, web }))
+    Ok(Arc::new(App { service, store, rules, web, channels }))
 }
 
 /// A bound, ready server.
@@ -78,9 +82,19 @@ impl Server {
                 }
             }
         });
+        let app = self.app.clone();
+        let deliveries = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(DELIVERY_PERIOD).await;
+                if let Err(e) = crate::channels::run_once(&app, &app.channels, crate::unix_now()).await {
+                    eprintln!("warden approvals: notifying channels: {e}");
+                }
+            }
+        });
         let service = router(self.app).merge(extra).into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         expiry.abort();
+        deliveries.abort();
         result
     }
 }

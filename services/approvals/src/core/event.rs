@@ -25,6 +25,9 @@ pub enum EventKind {
     Cancelled,
     /// Not decided or not used in time (recorded when first noticed).
     Expired,
+    /// A notification to a channel (webhook, Teams, Slack) was given up on after its retries
+    /// (detail: channel, notice, attempts, error).
+    DeliveryFailed,
 }
 
 impl EventKind {
@@ -40,6 +43,7 @@ impl EventKind {
             EventKind::ConsumeRefused => "consume_refused",
             EventKind::Cancelled => "cancelled",
             EventKind::Expired => "expired",
+            EventKind::DeliveryFailed => "delivery_failed",
         }
     }
 }

@@ -25,6 +25,8 @@ pub struct App {
     pub rules: DecisionRules,
     /// The approvers' web pages, when configured.
     pub web: Option<crate::web::WebApp>,
+    /// People's channels with their secrets (webhooks, Teams).
+    pub channels: crate::channels::ChannelsApp,
 }
 
 /// Every route (method, path as in `openapi.json`); tests check the document and the router

@@ -8,12 +8,20 @@ use sqlx::AnyPool;
 use std::borrow::Cow;
 
 /// (version, description, SQLite text, PostgreSQL text).
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "approvals, votes, events",
-    include_str!("../../migrations/sqlite/0001_approvals.sql"),
-    include_str!("../../migrations/postgres/0001_approvals.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "approvals, votes, events",
+        include_str!("../../migrations/sqlite/0001_approvals.sql"),
+        include_str!("../../migrations/postgres/0001_approvals.sql"),
+    ),
+    (
+        2,
+        "deliveries to people's channels",
+        include_str!("../../migrations/sqlite/0002_deliveries.sql"),
+        include_str!("../../migrations/postgres/0002_deliveries.sql"),
+    ),
+];
 
 /// Applies the migrations not yet applied.
 pub async fn run(pool: &AnyPool, backend: Backend) -> Result<(), sqlx::Error> {

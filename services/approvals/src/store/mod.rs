@@ -3,6 +3,7 @@
 //! nothing is half-written. Using an approval is one conditional update, so exactly one of
 //! many concurrent attempts wins, on one replica or several.
 
+pub mod deliveries;
 mod migrations;
 mod notify;
 mod rows;

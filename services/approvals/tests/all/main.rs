@@ -5,6 +5,7 @@
 mod common;
 
 mod api;
+mod channels;
 mod fetched_keys;
 mod rules;
 mod store;

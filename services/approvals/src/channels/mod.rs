@@ -1,0 +1,185 @@
+//! Telling people where they already are: signed webhooks (Standard Webhooks) and Microsoft
+//! Teams cards (a Workflows webhook) for approval events. Deliveries go through the store's
+//! outbox ([`crate::store::deliveries`]): a channel that is down never blocks or decides an
+//! approval; it is retried with backoff, and given up on with a `delivery_failed` event in the
+//! approval's history. Each replica runs [`run_once`] on a timer; the outbox keeps them from
+//! sending twice.
+
+pub mod notice;
+pub mod sign;
+
+use crate::config::{ChannelKind, ChannelsSection};
+use crate::http::App;
+use crate::store::deliveries::{Delivery, NewDelivery, Outcome};
+use crate::store::StoreError;
+use sign::WebhookSecret;
+use std::time::Duration;
+use warden_kit::ConfigError;
+
+/// A channel ready to send: where, how, and which notices it takes.
+pub struct Channel {
+    /// Configured name.
+    pub name: String,
+    target: Target,
+    events: Vec<String>,
+}
+
+enum Target {
+    Webhook { url: String, secret: WebhookSecret },
+    Teams { url: String },
+}
+
+/// The channels with their secrets read (at start), and the retry policy.
+pub struct ChannelsApp {
+    channels: Vec<Channel>,
+    max_attempts: u32,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for ChannelsApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelsApp")
+            .field("channels", &self.channels.iter().map(|c| &c.name).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+fn read_secret(path: &std::path::Path, field: String) -> Result<String, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(field.clone(), format!("cannot read {}: {e}", path.display())))?;
+    let text = text.trim().to_string();
+    if text.is_empty() {
+        return Err(ConfigError::new(field, "the file is empty"));
+    }
+    Ok(text)
+}
+
+impl ChannelsApp {
+    /// Reads each channel's secret file; errors name the field, never the secret.
+    pub fn open(section: &ChannelsSection) -> Result<ChannelsApp, ConfigError> {
+        let mut channels = Vec::new();
+        for (i, c) in section.channels.iter().enumerate() {
+            let target = match &c.kind {
+                ChannelKind::Webhook { url, secret_file } => {
+                    let field = format!("channels.webhooks[{i}].secret_file");
+                    let secret = WebhookSecret::parse(&read_secret(secret_file, field.clone())?)
+                        .ok_or_else(|| ConfigError::new(field, "`whsec_<base64>` or at least 16 bytes of secret"))?;
+                    Target::Webhook { url: url.clone(), secret }
+                }
+                ChannelKind::Teams { url_file } => {
+                    let field = format!("channels.teams[{i}].url_file");
+                    let url = read_secret(url_file, field.clone())?;
+                    if !url.starts_with("https://") && !url.starts_with("http://") {
+                        return Err(ConfigError::new(field, "the file must hold the workflow's http(s) URL"));
+                    }
+                    Target::Teams { url }
+                }
+            };
+            channels.push(Channel { name: c.name.clone(), target, events: c.events.clone() });
+        }
+        Ok(ChannelsApp { channels, max_attempts: section.max_attempts, timeout: section.timeout })
+    }
+
+    fn body(
+        &self,
+        channel: &Channel,
+        kind: &str,
+        approval: &crate::core::approval::Approval,
+        url: &str,
+        now: u64,
+    ) -> String {
+        match channel.target {
+            Target::Webhook { .. } => notice::webhook_body(kind, approval, url, now),
+            Target::Teams { .. } => notice::teams_card(kind, approval, url, now),
+        }
+    }
+}
+
+/// Seconds before the next attempt after `attempts` failures: 2, 4, 8, ... up to an hour.
+pub fn backoff_secs(attempts: u32) -> u64 {
+    2u64.saturating_pow(attempts.clamp(1, 12)).min(3600)
+}
+
+/// One round: turn new approval events into deliveries, then send those due. Returns how
+/// many were sent successfully.
+pub async fn run_once(app: &App, channels: &ChannelsApp, now: u64) -> Result<usize, StoreError> {
+    let (cursor, events) = app.store.undelivered_events(200).await?;
+    if let Some(last) = events.last() {
+        let mut new = Vec::new();
+        for event in &events {
+            let Some(kind) = notice::notice_type(event) else { continue };
+            let wanted: Vec<&Channel> =
+                channels.channels.iter().filter(|c| c.events.iter().any(|e| e == kind)).collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            let Some(approval) = app.store.get(&event.approval_id).await? else { continue };
+            let url = format!("{}/ui/approvals/{}", app.service.public_url, approval.id);
+            for channel in wanted {
+                let body = channels.body(channel, kind, &approval, &url, now);
+                let delivery = NewDelivery { channel: channel.name.clone(), kind: kind.to_string(), body };
+                new.push((event.seq, event.approval_id.clone(), delivery));
+            }
+        }
+        app.store.enqueue(cursor, last.seq, &new, now).await?;
+    }
+    let mut sent = 0;
+    for delivery in app.store.claim_due(now, 20).await? {
+        let Some(channel) = channels.channels.iter().find(|c| c.name == delivery.channel) else {
+            let outcome = Outcome::Failed { error: "channel no longer configured".into(), retry_at: None };
+            app.store.finish(&delivery, &outcome, now).await?;
+            continue;
+        };
+        let outcome = send(channel, &delivery, channels.timeout, now).await;
+        let outcome = match outcome {
+            Ok(()) => {
+                sent += 1;
+                Outcome::Delivered
+            }
+            Err(error) => {
+                eprintln!("warden approvals: delivery to {} failed: {error}", channel.name);
+                let retry_at =
+                    (delivery.attempts + 1 < channels.max_attempts).then(|| now + backoff_secs(delivery.attempts + 1));
+                Outcome::Failed { error, retry_at }
+            }
+        };
+        app.store.finish(&delivery, &outcome, crate::unix_now()).await?;
+    }
+    Ok(sent)
+}
+
+/// A transport error described without its URL (a Teams workflow URL is a credential).
+fn describe(error: &ureq::Error) -> String {
+    match error {
+        ureq::Error::Timeout(_) => "timed out".into(),
+        ureq::Error::HostNotFound => "host not found".into(),
+        ureq::Error::ConnectionFailed => "connection failed".into(),
+        ureq::Error::Io(e) => format!("i/o error: {}", e.kind()),
+        _ => "transport error".into(),
+    }
+}
+
+async fn send(channel: &Channel, delivery: &Delivery, timeout: Duration, now: u64) -> Result<(), String> {
+    let (url, headers) = match &channel.target {
+        Target::Webhook { url, secret } => {
+            (url.clone(), secret.headers(&format!("wdl_{}", delivery.id), now, &delivery.body).to_vec())
+        }
+        Target::Teams { url } => (url.clone(), Vec::new()),
+    };
+    let body = delivery.body.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent =
+            ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(timeout)).build().into();
+        let mut request = agent.post(&url).header("content-type", "application/json");
+        for (name, value) in &headers {
+            request = request.header(*name, value);
+        }
+        match request.send(body.as_bytes()) {
+            Ok(response) if response.status().is_success() => Ok(()),
+            Ok(response) => Err(format!("answered {}", response.status().as_u16())),
+            Err(e) => Err(describe(&e)),
+        }
+    })
+    .await;
+    result.unwrap_or_else(|_| Err("the send did not finish".into()))
+}
