@@ -64,6 +64,9 @@ pub struct ChannelsConfig {
     /// Microsoft Teams Workflows webhooks (Adaptive Cards).
     #[serde(default)]
     pub teams: Vec<TeamsConfig>,
+    /// Slack apps (Block Kit messages with Approve/Deny; interactivity at `/slack/interactions`).
+    #[serde(default)]
+    pub slack: Vec<SlackConfig>,
     /// Attempts per delivery before giving up (with a `delivery_failed` event). Default 8.
     #[serde(default)]
     pub max_attempts: Option<u32>,
@@ -101,6 +104,31 @@ pub struct TeamsConfig {
     pub events: Vec<String>,
 }
 
+/// One Slack channel, through a Slack app's bot (scopes `chat:write`, `users:read`,
+/// `users:read.email`; interactivity URL `<public_url>/slack/interactions`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackConfig {
+    /// Name (unique among channels).
+    pub name: String,
+    /// Channel id messages are posted to (`C0123456789`).
+    pub channel: String,
+    /// File holding the bot token (`xoxb-...`).
+    pub bot_token_file: PathBuf,
+    /// File holding the app's signing secret (verifies interactivity requests).
+    pub signing_secret_file: PathBuf,
+    /// Web API base URL. Default `https://slack.com/api`.
+    #[serde(default)]
+    pub api_url: Option<String>,
+    /// Where `response_url`s must point (ephemeral answers go there). Default
+    /// `https://hooks.slack.com/`.
+    #[serde(default)]
+    pub response_url_prefix: Option<String>,
+    /// Events that post or update the message. Default: all.
+    #[serde(default)]
+    pub events: Vec<String>,
+}
+
 /// A compiled channel (its secret file is read at start).
 #[derive(Debug, Clone)]
 pub struct ChannelSpec {
@@ -126,6 +154,19 @@ pub enum ChannelKind {
     Teams {
         /// File with the URL.
         url_file: PathBuf,
+    },
+    /// A Slack channel.
+    Slack {
+        /// Channel id.
+        channel: String,
+        /// Bot token file.
+        bot_token_file: PathBuf,
+        /// Signing secret file.
+        signing_secret_file: PathBuf,
+        /// Web API base URL.
+        api_url: String,
+        /// Allowed `response_url` prefix.
+        response_url_prefix: String,
     },
 }
 
@@ -168,6 +209,26 @@ fn compile_channels(config: ChannelsConfig) -> Result<ChannelsSection, ConfigErr
     for (i, t) in config.teams.into_iter().enumerate() {
         let kind = ChannelKind::Teams { url_file: t.url_file };
         add(format!("channels.teams[{i}]"), &t.name, kind, t.events, &["approval.created", "approval.decided"])?;
+    }
+    for (i, c) in config.slack.into_iter().enumerate() {
+        if c.channel.is_empty() {
+            return Err(ConfigError::new(format!("channels.slack[{i}].channel"), "a channel id, e.g. C0123456789"));
+        }
+        let api_url = c.api_url.unwrap_or_else(|| "https://slack.com/api".into());
+        let response_url_prefix = c.response_url_prefix.unwrap_or_else(|| "https://hooks.slack.com/".into());
+        for (field, url) in [("api_url", &api_url), ("response_url_prefix", &response_url_prefix)] {
+            if !url.starts_with("https://") && !url.starts_with("http://") {
+                return Err(ConfigError::new(format!("channels.slack[{i}].{field}"), "an http(s) URL"));
+            }
+        }
+        let kind = ChannelKind::Slack {
+            channel: c.channel,
+            bot_token_file: c.bot_token_file,
+            signing_secret_file: c.signing_secret_file,
+            api_url,
+            response_url_prefix,
+        };
+        add(format!("channels.slack[{i}]"), &c.name, kind, c.events, &crate::channels::notice::EVENT_TYPES)?;
     }
     let max_attempts = match config.max_attempts {
         Some(0) => return Err(ConfigError::new("channels.max_attempts", "must be at least 1")),

@@ -5,8 +5,10 @@
 //! approval's history. Each replica runs [`run_once`] on a timer; the outbox keeps them from
 //! sending twice.
 
+pub mod interactions;
 pub mod notice;
 pub mod sign;
+pub mod slack;
 
 use crate::config::{ChannelKind, ChannelsSection};
 use crate::http::App;
@@ -27,6 +29,22 @@ pub struct Channel {
 enum Target {
     Webhook { url: String, secret: WebhookSecret },
     Teams { url: String },
+    Slack(SlackTarget),
+}
+
+/// A Slack channel with its secrets.
+#[derive(Clone)]
+pub struct SlackTarget {
+    /// Channel id.
+    pub channel: String,
+    /// Bot token.
+    pub token: String,
+    /// Signing secret.
+    pub signing_secret: String,
+    /// Web API base.
+    pub api: String,
+    /// Allowed `response_url` prefix.
+    pub response_url_prefix: String,
 }
 
 /// The channels with their secrets read (at start), and the retry policy.
@@ -74,6 +92,18 @@ impl ChannelsApp {
                     }
                     Target::Teams { url }
                 }
+                ChannelKind::Slack { channel, bot_token_file, signing_secret_file, api_url, response_url_prefix } => {
+                    Target::Slack(SlackTarget {
+                        channel: channel.clone(),
+                        token: read_secret(bot_token_file, format!("channels.slack[{i}].bot_token_file"))?,
+                        signing_secret: read_secret(
+                            signing_secret_file,
+                            format!("channels.slack[{i}].signing_secret_file"),
+                        )?,
+                        api: api_url.clone(),
+                        response_url_prefix: response_url_prefix.clone(),
+                    })
+                }
             };
             channels.push(Channel { name: c.name.clone(), target, events: c.events.clone() });
         }
@@ -91,7 +121,21 @@ impl ChannelsApp {
         match channel.target {
             Target::Webhook { .. } => notice::webhook_body(kind, approval, url, now),
             Target::Teams { .. } => notice::teams_card(kind, approval, url, now),
+            Target::Slack(_) => slack::message(approval, url, now).to_string(),
         }
+    }
+
+    /// The Slack channels (for the interactivity endpoint).
+    pub fn slack(&self) -> impl Iterator<Item = &SlackTarget> {
+        self.channels.iter().filter_map(|c| match &c.target {
+            Target::Slack(s) => Some(s),
+            _ => None,
+        })
+    }
+
+    /// Timeout of each call out.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 }
 
@@ -130,7 +174,10 @@ pub async fn run_once(app: &App, channels: &ChannelsApp, now: u64) -> Result<usi
             app.store.finish(&delivery, &outcome, now).await?;
             continue;
         };
-        let outcome = send(channel, &delivery, channels.timeout, now).await;
+        let outcome = match &channel.target {
+            Target::Slack(target) => send_slack(app, &channel.name, target, &delivery, channels.timeout).await,
+            _ => send(channel, &delivery, channels.timeout, now).await,
+        };
         let outcome = match outcome {
             Ok(()) => {
                 sent += 1;
@@ -148,8 +195,43 @@ pub async fn run_once(app: &App, channels: &ChannelsApp, now: u64) -> Result<usi
     Ok(sent)
 }
 
+/// Posts an approval's Slack message (`approval.created`, or any notice when none was posted
+/// yet) and remembers where it is, or updates it in place.
+async fn send_slack(
+    app: &App,
+    channel_name: &str,
+    target: &SlackTarget,
+    delivery: &Delivery,
+    timeout: Duration,
+) -> Result<(), String> {
+    let posted = app.store.slack_message(&delivery.approval_id, channel_name).await.map_err(|e| e.to_string())?;
+    let mut body: serde_json::Value = serde_json::from_str(&delivery.body).map_err(|_| "bad message".to_string())?;
+    let (method, channel) = match &posted {
+        Some((channel, ts)) => {
+            body["ts"] = serde_json::Value::String(ts.clone());
+            ("chat.update", channel.clone())
+        }
+        None => ("chat.postMessage", target.channel.clone()),
+    };
+    body["channel"] = serde_json::Value::String(channel);
+    let (api, token) = (target.api.clone(), target.token.clone());
+    let answer = tokio::task::spawn_blocking(move || slack::call(&api, &token, method, &body, timeout))
+        .await
+        .unwrap_or_else(|_| Err("the send did not finish".into()))?;
+    if posted.is_none() {
+        let (Some(channel), Some(ts)) = (answer["channel"].as_str(), answer["ts"].as_str()) else {
+            return Err("chat.postMessage answered without channel and ts".into());
+        };
+        app.store
+            .remember_slack_message(&delivery.approval_id, channel_name, channel, ts)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 /// A transport error described without its URL (a Teams workflow URL is a credential).
-fn describe(error: &ureq::Error) -> String {
+pub(crate) fn describe(error: &ureq::Error) -> String {
     match error {
         ureq::Error::Timeout(_) => "timed out".into(),
         ureq::Error::HostNotFound => "host not found".into(),
@@ -165,6 +247,7 @@ async fn send(channel: &Channel, delivery: &Delivery, timeout: Duration, now: u6
             (url.clone(), secret.headers(&format!("wdl_{}", delivery.id), now, &delivery.body).to_vec())
         }
         Target::Teams { url } => (url.clone(), Vec::new()),
+        Target::Slack(_) => return Err("Slack messages are sent by send_slack".into()),
     };
     let body = delivery.body.clone();
     let result = tokio::task::spawn_blocking(move || {

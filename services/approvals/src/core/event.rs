@@ -28,6 +28,8 @@ pub enum EventKind {
     /// A notification to a channel (webhook, Teams, Slack) was given up on after its retries
     /// (detail: channel, notice, attempts, error).
     DeliveryFailed,
+    /// A decision from a chat channel was refused (detail: channel, chat user, reason).
+    VoteRefused,
 }
 
 impl EventKind {
@@ -44,6 +46,7 @@ impl EventKind {
             EventKind::Cancelled => "cancelled",
             EventKind::Expired => "expired",
             EventKind::DeliveryFailed => "delivery_failed",
+            EventKind::VoteRefused => "vote_refused",
         }
     }
 }

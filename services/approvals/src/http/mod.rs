@@ -60,6 +60,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/approvals/{id}/consume", post(handlers::consume))
         .route("/v1/approvals/{id}/cancel", post(handlers::cancel))
         .route("/v1/events", get(handlers::events))
+        .route("/slack/interactions", post(crate::channels::interactions::slack))
         .merge(crate::web::router())
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .with_state(app)

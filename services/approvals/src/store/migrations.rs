@@ -21,6 +21,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0002_deliveries.sql"),
         include_str!("../../migrations/postgres/0002_deliveries.sql"),
     ),
+    (
+        3,
+        "people's verified emails, Slack messages",
+        include_str!("../../migrations/sqlite/0003_slack.sql"),
+        include_str!("../../migrations/postgres/0003_slack.sql"),
+    ),
 ];
 
 /// Applies the migrations not yet applied.

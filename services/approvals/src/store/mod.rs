@@ -6,6 +6,7 @@
 pub mod deliveries;
 mod migrations;
 mod notify;
+mod people;
 mod rows;
 
 use crate::core::approval::{Action, Approval, Requester, Requirement, Status};

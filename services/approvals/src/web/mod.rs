@@ -262,11 +262,11 @@ async fn callback(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Que
         .map_err(|e| e.to_string())?;
         let now = crate::unix_now();
         let person = crate::auth::person(&app2.service, &id_token, now).map_err(|e| e.0)?;
-        let auth_time = oidc::check_claims(&id_token, &flow.nonce).map_err(|e| e.to_string())?;
-        Ok((person, auth_time, flow.next))
+        let facts = oidc::check_claims(&id_token, &flow.nonce).map_err(|e| e.to_string())?;
+        Ok((person, facts, flow.next))
     })
     .await;
-    let (person, auth_time, next) = match verified {
+    let (person, facts, next) = match verified {
         Ok(Ok(done)) => done,
         Ok(Err(why)) => return refused(&why),
         Err(_) => return message(StatusCode::SERVICE_UNAVAILABLE, "Cannot sign in", "The sign-in did not finish."),
@@ -274,6 +274,13 @@ async fn callback(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Que
     let Some(sid) = session::random_token(24) else {
         return message(StatusCode::SERVICE_UNAVAILABLE, "Cannot sign in", "No randomness is available.");
     };
+    let auth_time = facts.auth_time;
+    if let Some(email) = &facts.email {
+        // How a chat user's verified email is matched to this person later (Slack).
+        if let Err(e) = app.store.remember_person(&person, email, crate::unix_now()).await {
+            eprintln!("warden approvals: remembering a login: {e}");
+        }
+    }
     let ttl = web.config.session_ttl_secs;
     let signed_in = Session {
         sub: person.subject,

@@ -160,11 +160,27 @@ pub struct LoginClaims {
     /// When the token was issued.
     #[serde(default)]
     pub iat: Option<u64>,
+    /// The person's email.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Whether the provider verified the email (absent: taken as verified by the provider
+    /// the service trusts; `false`: not used).
+    #[serde(default)]
+    pub email_verified: Option<bool>,
+}
+
+/// What the login learned beyond the identity: when the person authenticated, and their
+/// verified email (used to recognise them in chat channels).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginFacts {
+    /// `auth_time`, else `iat`.
+    pub auth_time: u64,
+    /// The email, unless the provider says it is not verified.
+    pub email: Option<String>,
 }
 
 /// The claims of an ID token whose signature was already verified; `nonce` must match.
-/// Returns the authentication time (`auth_time`, else `iat`).
-pub fn check_claims(id_token: &str, nonce: &str) -> Result<u64, LoginError> {
+pub fn check_claims(id_token: &str, nonce: &str) -> Result<LoginFacts, LoginError> {
     let payload = id_token.split('.').nth(1).ok_or_else(|| LoginError::Invalid("not a JWT".into()))?;
     let bytes = URL_SAFE_NO_PAD.decode(payload).map_err(|_| LoginError::Invalid("not a JWT".into()))?;
     let claims: LoginClaims =
@@ -172,7 +188,12 @@ pub fn check_claims(id_token: &str, nonce: &str) -> Result<u64, LoginError> {
     if claims.nonce.as_deref() != Some(nonce) {
         return Err(LoginError::Invalid("the ID token's nonce is not this login's".into()));
     }
-    claims.auth_time.or(claims.iat).ok_or_else(|| LoginError::Invalid("the ID token has no auth_time or iat".into()))
+    let auth_time = claims
+        .auth_time
+        .or(claims.iat)
+        .ok_or_else(|| LoginError::Invalid("the ID token has no auth_time or iat".into()))?;
+    let email = claims.email.filter(|e| e.contains('@') && claims.email_verified != Some(false));
+    Ok(LoginFacts { auth_time, email })
 }
 
 #[cfg(test)]
@@ -223,8 +244,14 @@ mod tests {
     #[test]
     fn the_nonce_must_be_this_logins() {
         let token = |claims: &str| format!("e30.{}.sig", URL_SAFE_NO_PAD.encode(claims));
-        assert_eq!(check_claims(&token(r#"{"nonce":"n1","auth_time":5,"iat":9}"#), "n1"), Ok(5));
-        assert_eq!(check_claims(&token(r#"{"nonce":"n1","iat":9}"#), "n1"), Ok(9));
+        let facts = |auth_time, email: Option<&str>| Ok(LoginFacts { auth_time, email: email.map(str::to_owned) });
+        assert_eq!(check_claims(&token(r#"{"nonce":"n1","auth_time":5,"iat":9}"#), "n1"), facts(5, None));
+        assert_eq!(
+            check_claims(&token(r#"{"nonce":"n1","iat":9,"email":"b@x.org"}"#), "n1"),
+            facts(9, Some("b@x.org"))
+        );
+        let unverified = r#"{"nonce":"n1","iat":9,"email":"b@x.org","email_verified":false}"#;
+        assert_eq!(check_claims(&token(unverified), "n1"), facts(9, None));
         assert!(check_claims(&token(r#"{"nonce":"n2","iat":9}"#), "n1").is_err());
         assert!(check_claims(&token(r#"{"iat":9}"#), "n1").is_err());
     }

@@ -8,5 +8,6 @@ mod api;
 mod channels;
 mod fetched_keys;
 mod rules;
+mod slack;
 mod store;
 mod web;
