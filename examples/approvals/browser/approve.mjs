@@ -62,6 +62,7 @@ try {
     await link.click();
     await page.getByRole("heading", { name: /Approval apr_/ }).waitFor();
     seen.action = await page.locator('tr:has(th:text-is("Action"))').innerText();
+    seen.preview = await page.locator("pre.preview").innerText();
     await page.screenshot({ path: `${shots}/approval.png`, fullPage: true });
     // Keyboard: the reason field and the buttons are reachable and labelled.
     await page.getByLabel("Reason (required to deny)").fill("change ticket OPS-9");

@@ -22,6 +22,8 @@ pub struct Approval {
     pub max_hold_timeout_ms: u64,
     /// Longest single long-poll wait, seconds.
     pub poll_secs: u64,
+    /// Body bytes sent for the approvers' preview (0: none).
+    pub preview_bytes: usize,
 }
 
 impl std::fmt::Debug for Approval {
@@ -80,6 +82,7 @@ impl StageKind for Approval {
             receipt_key,
             max_hold_timeout_ms,
             poll_secs,
+            preview_bytes: config.preview_bytes.unwrap_or(16 * 1024).min(64 * 1024),
         })
     }
 }

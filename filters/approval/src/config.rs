@@ -18,6 +18,11 @@ pub struct ApprovalConfig {
     /// Longest single long-poll wait while holding, seconds (default 25, at most 60).
     #[serde(default)]
     pub poll_secs: Option<u64>,
+    /// Bytes of the request body sent with a new approval for the approvers' preview (default
+    /// 16384; 0: none). The service masks it with its preview profile before storing or showing
+    /// any of it.
+    #[serde(default)]
+    pub preview_bytes: Option<usize>,
     /// Not offered: this stage always fails closed. Present only to say so when set.
     #[serde(default)]
     pub failure_mode: Option<serde::de::IgnoredAny>,

@@ -76,6 +76,7 @@ impl Approval {
                 "min_approvals": requirement.min_approvals, "all_groups": requirement.all_groups,
                 "deny_threshold": requirement.deny_threshold,
                 "pending_ttl_secs": requirement.ttl_secs, "use_by_secs": requirement.use_by_secs,
+                "max_auth_age_secs": requirement.max_auth_age_secs,
             }
         });
         self.callout("POST", "/v1/approvals".into(), Some(body), self.timeout, CREATE)

@@ -132,11 +132,24 @@ impl Approval {
             held.deadline = Some(cx.now + Duration::from_millis(requirement.hold_timeout_ms));
         }
         let requester = json!({"subject": identity.subject, "issuer": identity.issuer, "kind": identity.kind, "actors": identity.actors});
-        let action = json!({
+        let mut action = json!({
             "method": input.method, "authority": input.authority, "path": input.path,
             "tool": input.mcp.as_ref().map(|m| m.tool.clone()),
             "rules": decision.rules, "reasons": decision.reasons, "policy": decision.policy,
         });
+        // What the approvers see besides: argument names, the SQL read, and the body's start
+        // (masked by the service before it is stored or shown).
+        if let Some(arguments) = input.mcp.as_ref().and_then(|m| m.arguments.as_object()) {
+            action["arguments"] = json!(arguments.keys().collect::<Vec<_>>());
+        }
+        if let Some(sql) = decision.action.as_ref().and_then(|a| a.sql.as_ref()) {
+            action["sql"] = json!({"classes": sql.classes, "tables": sql.tables});
+        }
+        if let Some(body) = body.filter(|b| !b.is_empty() && self.preview_bytes > 0) {
+            let cut = body.len().min(self.preview_bytes);
+            action["body"] = json!(String::from_utf8_lossy(&body[..cut]));
+            action["body_truncated"] = json!(cut < body.len());
+        }
         let callout = self.create(&held.digest, requester, action, &requirement);
         cx.scratch.set(held);
         Flow::Callout(callout)

@@ -194,6 +194,11 @@ pub struct ApprovalRequirement {
     pub mode: ApprovalMode,
     /// How long a held request waits, ms.
     pub hold_timeout_ms: u64,
+    /// Step-up: a decision counts only from a person who signed in within this many seconds
+    /// (the web page asks older logins to sign in again; channels that cannot prove a recent
+    /// sign-in are refused). `None`: no such bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_auth_age_secs: Option<u64>,
 }
 
 fn one() -> u32 {

@@ -464,7 +464,11 @@ fn approval(config: &ApprovalConfig) -> Result<ApprovalRequirement, ConfigError>
     if hold_timeout_ms == 0 || hold_timeout_ms > 300_000 {
         return Err(ConfigError::new("hold_timeout_ms", "between 1 and 300000"));
     }
+    if config.max_auth_age_secs == Some(0) {
+        return Err(ConfigError::new("max_auth_age_secs", "at least 1 (or leave it out)"));
+    }
     Ok(ApprovalRequirement {
+        max_auth_age_secs: config.max_auth_age_secs,
         groups: config.approvers.groups.clone(),
         users: config.approvers.users.clone(),
         min_approvals,

@@ -177,6 +177,10 @@ pub struct ApprovalConfig {
     /// approval stage's `max_hold_timeout_ms`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold_timeout_ms: Option<u64>,
+    /// Step-up: only people who signed in within this many seconds may decide (the approval
+    /// web page asks them to sign in again). Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_auth_age_secs: Option<u64>,
 }
 
 /// Approvers.

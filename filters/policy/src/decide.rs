@@ -188,6 +188,11 @@ pub fn combine(policy: &Policy, matched: &[&Rule]) -> Decision {
                     &(b.min_approvals, std::cmp::Reverse(b.ttl_secs), b.mode == warden_kit::facts::ApprovalMode::Hold),
                 )
             });
+        // Step-up asked by any matching rule holds, its tightest bound.
+        let step_up = approve.iter().filter_map(|r| r.approval.as_ref()?.max_auth_age_secs).min();
+        if let Some(approval) = fact.approval.as_mut() {
+            approval.max_auth_age_secs = step_up;
+        }
         fact.reasons = approve.iter().map(|r| format!("{}: approval required", r.id)).collect();
         approve
     } else if !allow.is_empty() {

@@ -334,3 +334,18 @@ fn office_hours_follow_the_configured_zone_and_its_summer_time() {
     // Monday 2026-01-05 07:30 UTC is 08:30 in Berlin (winter time, UTC+1): not yet open.
     assert_eq!(at(&berlin, 1_767_598_200), Verdict::Deny);
 }
+
+#[test]
+fn step_up_asked_by_any_matching_rule_holds_with_its_tightest_bound() {
+    // The less strict rule (by approvers) asks for a recent sign-in: the requirement chosen
+    // by the stricter rule carries it.
+    let yaml = MIXED.replace(
+        "approval: {approvers: {groups: [sre]}, min_approvals: 1, ttl_secs: 600}",
+        "approval: {approvers: {groups: [sre]}, min_approvals: 1, ttl_secs: 600, max_auth_age_secs: 300}",
+    );
+    let p = policy(&yaml);
+    let approval = decide(&p, "DELETE", "/api/prod/db", Some(&person(&[])), None).fact.approval.unwrap();
+    assert_eq!((approval.min_approvals, approval.max_auth_age_secs), (2, Some(300)));
+    let plain = decide(&policy(MIXED), "DELETE", "/api/prod/db", Some(&person(&[])), None).fact.approval.unwrap();
+    assert_eq!(plain.max_auth_age_secs, None);
+}

@@ -52,6 +52,23 @@ pub struct ServiceConfig {
     /// Where people hear about approvals: webhooks and Teams. Default: none.
     #[serde(default)]
     pub channels: ChannelsConfig,
+    /// The body preview approvers see (masked before it is stored). Default: every built-in
+    /// detector, 4096 bytes shown.
+    #[serde(default)]
+    pub preview: PreviewConfig,
+}
+
+/// The preview's section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewConfig {
+    /// Most bytes of masked body kept and shown. Default 4096.
+    #[serde(default)]
+    pub max_bytes: Option<usize>,
+    /// The masking profile, in the mask stage's shape (`detectors`, `custom`, `strategies`,
+    /// `paths`, ...). Default: every built-in detector, placeholders.
+    #[serde(default)]
+    pub profile: Option<warden_mask::config::ProfileConfig>,
 }
 
 /// The channels' section.
@@ -385,6 +402,8 @@ pub struct Service {
     pub web: Option<Web>,
     /// People's channels (webhooks, Teams).
     pub channels: ChannelsSection,
+    /// The body preview's masking.
+    pub preview: crate::preview::Preview,
 }
 
 impl std::fmt::Debug for Service {
@@ -484,6 +503,7 @@ impl ServiceConfig {
             max_wait_secs: limit(self.limits.max_wait_secs, 60, "max_wait_secs")?,
             web,
             channels: compile_channels(self.channels)?,
+            preview: crate::preview::Preview::compile(self.preview.profile, self.preview.max_bytes)?,
         })
     }
 }

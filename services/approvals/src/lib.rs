@@ -16,6 +16,7 @@ pub mod config;
 pub mod core;
 pub mod http;
 pub mod keys;
+pub mod preview;
 pub mod serve;
 pub mod store;
 pub mod web;

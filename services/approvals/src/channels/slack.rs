@@ -72,6 +72,15 @@ pub fn message(approval: &Approval, page_url: &str, now: u64) -> Value {
             {"type": "mrkdwn", "text": format!("*Approval*\n{} ({status})", approval.id)}
         ]}),
     ];
+    if let Some(body) = &a.body {
+        let mut shown: String = body.chars().take(600).collect();
+        if a.body_truncated || body.chars().count() > 600 {
+            shown.push('…');
+        }
+        // Masked by the service before it was stored; escaped so it cannot mention or link.
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn",
+            "text": format!("*Body (masked)*\n{}", mrkdwn(&shown))}}));
+    }
     let votes: Vec<String> =
         approval.votes.iter().map(|v| format!("{} {:?}d", mrkdwn(&v.subject), v.decision).to_lowercase()).collect();
     if !votes.is_empty() {

@@ -26,7 +26,7 @@ impl Requester {
     }
 }
 
-/// What the action is, as shown to approvers (no secrets: no headers, no body).
+/// What the action is, as shown to approvers (no secrets: no headers; the body only masked).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Action {
@@ -48,6 +48,35 @@ pub struct Action {
     /// Policy version that decided.
     #[serde(default)]
     pub policy: String,
+    /// MCP argument names of the tool call (never their values).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arguments: Vec<String>,
+    /// SQL the policy read: statement classes and tables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sql: Option<SqlSummary>,
+    /// The start of the request body, as stored: masked by the service's preview profile
+    /// before it is stored (the proxy's unmasked text is never kept), at most the preview's
+    /// `max_bytes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// The proxy sent only the body's start.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub body_truncated: bool,
+    /// What masking hid in `body`, by type.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub body_masked: std::collections::BTreeMap<String, u64>,
+}
+
+/// SQL statement classes and tables (as the policy classified them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlSummary {
+    /// Classes (`read`, `write`, `delete`, `ddl`, ...).
+    #[serde(default)]
+    pub classes: Vec<String>,
+    /// Tables.
+    #[serde(default)]
+    pub tables: Vec<String>,
 }
 
 /// Who must approve and within what time.
@@ -73,6 +102,10 @@ pub struct Requirement {
     pub pending_ttl_secs: u64,
     /// Seconds an approval may be used in once approved (`use_by`).
     pub use_by_secs: u64,
+    /// Step-up: only decisions from a sign-in within this many seconds count (web logins
+    /// prove it; channels that cannot are refused). `None`: no bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_auth_age_secs: Option<u64>,
 }
 
 fn one() -> u32 {

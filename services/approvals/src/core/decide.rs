@@ -30,6 +30,18 @@ pub enum DecideError {
     /// A deny or a forced decision without a reason.
     #[error("a reason is required to deny or to force a decision")]
     ReasonRequired,
+    /// The rule asks for a recent sign-in, and this one is older or unknown.
+    #[error("this rule asks for a sign-in within {0} seconds: sign in again on the web page to decide")]
+    StepUpRequired(u64),
+}
+
+/// Step-up: when the rule bounds the sign-in age, a decision needs a known sign-in time
+/// (`auth_time`, from a web login) no older than the bound at `now`.
+pub fn step_up(approval: &Approval, auth_time: Option<u64>, now: u64) -> Result<(), DecideError> {
+    match approval.requirement.max_auth_age_secs {
+        Some(max) if auth_time.is_none_or(|at| now.saturating_sub(at) > max) => Err(DecideError::StepUpRequired(max)),
+        _ => Ok(()),
+    }
 }
 
 /// Longest reason kept, in bytes.

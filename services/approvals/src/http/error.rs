@@ -76,6 +76,7 @@ impl From<DecideError> for ApiError {
             DecideError::Ineligible(_) => (StatusCode::FORBIDDEN, "not_eligible"),
             DecideError::AlreadyVoted => (StatusCode::CONFLICT, "already_decided"),
             DecideError::ReasonRequired => (StatusCode::BAD_REQUEST, "reason_required"),
+            DecideError::StepUpRequired(_) => (StatusCode::FORBIDDEN, "step_up_required"),
         };
         ApiError::new(status, code, err.to_string())
     }

@@ -124,12 +124,9 @@ pub async fn create(
     if r.use_by_secs == 0 || r.use_by_secs > app.service.max_use_by_secs {
         return Err(ApiError::invalid("requirement.use_by_secs", format!("1 to {}", app.service.max_use_by_secs)));
     }
-    let new = NewApproval {
-        digest: body.digest,
-        requester: body.requester,
-        action: body.action,
-        requirement: body.requirement,
-    };
+    let mut action = body.action;
+    app.service.preview.apply(&mut action);
+    let new = NewApproval { digest: body.digest, requester: body.requester, action, requirement: body.requirement };
     let origin = Origin { actor: caller.actor(), source };
     let (approval, created) = app.store.create(new, new_id()?, crate::unix_now(), &origin).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };

@@ -288,6 +288,7 @@ impl Store {
             // The version first: a change after it makes the conditional update below miss.
             let Some(version) = rows::version(&mut tx, id).await? else { return Err(StoreError::NotFound) };
             let Some(before) = rows::load(&mut tx, id).await? else { return Err(StoreError::NotFound) };
+            crate::core::decide::step_up(&before, auth_time, now)?;
             let change = vote(&before, who, request.clone(), now, break_glass_group)?;
             let after = &change.after;
             let receipt = match change.decided.then(|| receipt_of(after)).flatten() {

@@ -87,6 +87,17 @@ impl Store {
         })
     }
 
+    /// One approval's history, in order.
+    pub async fn history(&self, approval_id: &str) -> Result<Vec<crate::core::event::Event>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, approval_id, at, actor, kind, detail, source FROM events WHERE approval_id = $1 ORDER BY seq LIMIT 200",
+        )
+        .bind(approval_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(rows::event).collect()
+    }
+
     /// Appends a refused chat decision to the approval's history.
     pub async fn record_refused_vote(
         &self,

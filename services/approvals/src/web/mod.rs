@@ -308,8 +308,9 @@ async fn page(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<St
         Err(_) => return message(StatusCode::SERVICE_UNAVAILABLE, "Unavailable", "The database is unavailable."),
     };
     let now = crate::unix_now();
+    let history = app.store.history(&approval.id).await.unwrap_or_default();
     let standing = pages::standing(&person, &approval, now, session.auth_time, web.config.max_auth_age_secs);
-    html(StatusCode::OK, pages::approval_page(&person, &web.key.csrf(&session), &approval, now, &standing))
+    html(StatusCode::OK, pages::approval_page(&person, &web.key.csrf(&session), &approval, &history, now, &standing))
 }
 
 /// The decision form.

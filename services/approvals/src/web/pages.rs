@@ -9,7 +9,7 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60rem;margi
 header{display:flex;justify-content:space-between;align-items:center;border-bottom:1px solid #ccc;margin-bottom:1rem}\
 table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #eee;vertical-align:top}\
 code{background:#f3f3f3;padding:0 .2rem}.notice{padding:.6rem;border-left:4px solid #b35900;background:#fff4e5}\
-.status{font-weight:bold}form.decide{margin-top:1rem;padding:.8rem;border:1px solid #ccc}\
+.status{font-weight:bold}pre.preview{white-space:pre-wrap;background:#f6f6f6;padding:.6rem;max-height:20rem;overflow:auto}form.decide{margin-top:1rem;padding:.8rem;border:1px solid #ccc}\
 label{display:block;margin:.4rem 0 .2rem}textarea{width:100%;min-height:3rem}button{margin:.4rem .4rem 0 0;padding:.4rem 1rem}\
 :focus{outline:3px solid #1a5fb4}";
 
@@ -128,7 +128,7 @@ pub fn standing(
     }
     match may_vote(person, approval) {
         Err(why) => Standing::MayNot(format!("You cannot decide this request: {why}.")),
-        Ok(_) => match max_auth_age {
+        Ok(_) => match [max_auth_age, approval.requirement.max_auth_age_secs].into_iter().flatten().min() {
             Some(max) if now.saturating_sub(auth_time) > max => Standing::MustSignInAgain(max),
             _ => Standing::MayDecide,
         },
@@ -136,7 +136,14 @@ pub fn standing(
 }
 
 /// One approval in full, with the decision form when the person may decide it.
-pub fn approval_page(person: &Approver, csrf: &str, approval: &Approval, now: u64, standing: &Standing) -> Markup {
+pub fn approval_page(
+    person: &Approver,
+    csrf: &str,
+    approval: &Approval,
+    history: &[crate::core::event::Event],
+    now: u64,
+    standing: &Standing,
+) -> Markup {
     let a = &approval.action;
     let r = &approval.requirement;
     let digest = approval.digest.get(..19).unwrap_or(&approval.digest);
@@ -149,6 +156,12 @@ pub fn approval_page(person: &Approver, csrf: &str, approval: &Approval, now: u6
             table {
                 tr { th scope="row" { "Requested by" } td { (requester_line(approval)) " (" (approval.requester.issuer) ")" } }
                 tr { th scope="row" { "Action" } td { (action_line(approval)) } }
+                @if !a.arguments.is_empty() {
+                    tr { th scope="row" { "Tool arguments" } td { (a.arguments.join(", ")) } }
+                }
+                @if let Some(sql) = &a.sql {
+                    tr { th scope="row" { "SQL" } td { (sql.classes.join(", ")) " on " (sql.tables.join(", ")) } }
+                }
                 tr { th scope="row" { "Rule" } td { (a.rules.join(", ")) } }
                 tr { th scope="row" { "Why it needs approval" } td { @for reason in &a.reasons { (reason) br; } } }
                 tr { th scope="row" { "Approvers" } td {
@@ -163,6 +176,13 @@ pub fn approval_page(person: &Approver, csrf: &str, approval: &Approval, now: u6
                 @if let Some(at) = approval.decided_at { tr { th scope="row" { "Decided at" } td { (time(at)) } } }
                 @if let Some(at) = approval.use_by { tr { th scope="row" { "Use by" } td { (time(at)) } } }
             }
+            @if let Some(body) = &a.body {
+                h2 { "Request body (masked)" }
+                @if !a.body_masked.is_empty() {
+                    p { "Hidden: " (a.body_masked.iter().map(|(k, n)| format!("{n} {k}")).collect::<Vec<_>>().join(", ")) }
+                }
+                pre.preview { (body) @if a.body_truncated { "\n…" } }
+            }
             h2 { "Votes" }
             @if approval.votes.is_empty() { p { "No votes yet." } }
             ul {
@@ -171,6 +191,20 @@ pub fn approval_page(person: &Approver, csrf: &str, approval: &Approval, now: u6
                         strong { (v.subject) } " " (format!("{:?}", v.decision).to_lowercase()) "d at " (time(v.at))
                         @if v.forced { " (break-glass)" }
                         @if let Some(reason) = &v.reason { ": " (reason) }
+                    }
+                }
+            }
+            h2 { "History" }
+            table {
+                thead { tr { th { "When" } th { "What" } th { "Who" } th { "Channel" } } }
+                tbody {
+                    @for e in history {
+                        tr {
+                            td { (time(e.at)) }
+                            td { (e.kind.replace('_', " ")) }
+                            td { (e.actor) }
+                            td { (e.detail.get("channel").and_then(|c| c.as_str()).unwrap_or("")) }
+                        }
                     }
                 }
             }

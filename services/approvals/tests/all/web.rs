@@ -150,6 +150,7 @@ async fn an_approver_decides_on_the_page_with_the_sessions_csrf_token_only() {
     assert!(inbox.body.contains(&id) && inbox.body.contains("Waiting for you"), "{}", inbox.body);
     let page = pages.call("GET", &format!("/ui/approvals/{id}"), Some(&cookie), None).await;
     assert!(page.body.contains("name=\"decision\" value=\"approve\""), "{}", page.body);
+    assert!(page.body.contains("History") && page.body.contains("proxy:envoy"), "the history is shown");
     assert!(!page.body.contains("<script>alert(1)"), "values are escaped: {}", page.body);
     assert!(page.body.contains("&lt;script&gt;"), "{}", page.body);
 
@@ -206,4 +207,96 @@ async fn an_old_login_must_sign_in_again_before_deciding() {
     assert_eq!(answer.status, StatusCode::SEE_OTHER);
     assert!(answer.location.starts_with("/ui/login?fresh=1"), "{}", answer.location);
     assert!(pages.app.store.get(&id).await.unwrap().unwrap().votes.is_empty());
+}
+
+#[tokio::test]
+async fn the_body_preview_is_masked_before_anything_is_stored_or_shown() {
+    let pages = pages("").await;
+    let body = json!({
+        "digest": format!("sha256:{}", "d".repeat(64)),
+        "requester": {"subject": "alice", "issuer": "api_key", "kind": "human"},
+        "action": {"method": "POST", "authority": "tools", "path": "/mcp", "tool": "refund", "rules": ["refunds"],
+                   "arguments": ["customer", "card"],
+                   "sql": {"classes": ["delete"], "tables": ["orders"]},
+                   "body": "{\"customer\": \"carol@example.com\", \"card\": \"4111 1111 1111 1111\", \"note\": \"ok\"}",
+                   "body_truncated": false},
+        "requirement": {"groups": ["dba"], "pending_ttl_secs": 600, "use_by_secs": 60}
+    });
+    let request = Request::builder()
+        .method("POST")
+        .uri("/v1/approvals")
+        .header("authorization", format!("Bearer {PROXY_KEY}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let response = router(pages.app.clone()).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let created: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let id = created["id"].as_str().unwrap();
+    let stored = pages.app.store.get(id).await.unwrap().unwrap();
+    let preview = stored.action.body.clone().unwrap();
+    assert!(!preview.contains("carol@example.com") && !preview.contains("4111 1111"), "{preview}");
+    assert_eq!(stored.action.body_masked.get("email"), Some(&1));
+    assert_eq!(stored.action.body_masked.get("payment_card"), Some(&1));
+    let events = pages.app.store.events(0, 10).await.unwrap();
+    assert!(!serde_json::to_string(&events).unwrap().contains("carol@example.com"), "the event log holds no raw body");
+
+    let cookie = pages.key.seal_session(&session("bob", &["dba"], 0));
+    let page = pages.call("GET", &format!("/ui/approvals/{id}"), Some(&cookie), None).await;
+    assert!(page.body.contains("Request body (masked)") && page.body.contains("1 email"), "{}", page.body);
+    assert!(page.body.contains("customer, card") && page.body.contains("delete on orders"), "{}", page.body);
+    assert!(!page.body.contains("carol@example.com"));
+}
+
+#[tokio::test]
+async fn a_rule_asking_for_step_up_takes_only_recent_web_sign_ins() {
+    let pages = pages("").await;
+    let body = json!({
+        "digest": format!("sha256:{}", "e".repeat(64)),
+        "requester": {"subject": "alice", "issuer": "api_key", "kind": "human"},
+        "action": {"method": "DELETE", "authority": "db", "path": "/prod", "rules": ["prod-deletes"]},
+        "requirement": {"groups": ["dba"], "pending_ttl_secs": 600, "use_by_secs": 60, "max_auth_age_secs": 120}
+    });
+    let request = Request::builder()
+        .method("POST")
+        .uri("/v1/approvals")
+        .header("authorization", format!("Bearer {PROXY_KEY}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let response = router(pages.app.clone()).oneshot(request).await.unwrap();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let id = serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["id"].as_str().unwrap().to_string();
+    let path = format!("/ui/approvals/{id}");
+
+    // A login an hour old: asked to sign in again, and a posted decision does not count.
+    let old = session("bob", &["dba"], 3600);
+    let cookie = pages.key.seal_session(&old);
+    assert!(pages.call("GET", &path, Some(&cookie), None).await.body.contains("Sign in again to decide"));
+    let form = format!("decision=approve&csrf={}", pages.key.csrf(&old));
+    let answer = pages.call("POST", &path, Some(&cookie), Some(form)).await;
+    assert!(answer.location.starts_with("/ui/login?fresh=1"), "{}", answer.location);
+
+    // The JSON API cannot prove a recent sign-in: refused.
+    let token = crate::common::people::token("dave", &["dba"], json!({"aud": "warden-ui"}));
+    let request = Request::builder()
+        .method("POST")
+        .uri(format!("/v1/approvals/{id}/approve"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from("{}"))
+        .unwrap();
+    let response = router(pages.app.clone()).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&bytes).contains("step_up_required"));
+    assert!(pages.app.store.get(&id).await.unwrap().unwrap().votes.is_empty());
+
+    // A fresh login decides.
+    let fresh = session("bob", &["dba"], 5);
+    let cookie = pages.key.seal_session(&fresh);
+    let form = format!("decision=approve&csrf={}", pages.key.csrf(&fresh));
+    assert_eq!(pages.call("POST", &path, Some(&cookie), Some(form)).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(pages.app.store.get(&id).await.unwrap().unwrap().votes.len(), 1);
 }

@@ -30,6 +30,7 @@ pub fn requirement(groups: &[&str], users: &[&str], min: u32) -> Requirement {
         deny_threshold: 1,
         pending_ttl_secs: 600,
         use_by_secs: 300,
+        max_auth_age_secs: None,
     }
 }
 
@@ -42,6 +43,11 @@ pub fn action() -> Action {
         rules: vec!["destructive-sql".into()],
         reasons: vec!["DELETE needs a DBA".into()],
         policy: "sha256:00".into(),
+        arguments: Vec::new(),
+        sql: None,
+        body: None,
+        body_truncated: false,
+        body_masked: Default::default(),
     }
 }
 
