@@ -351,6 +351,26 @@ pub async fn keys(State(app): State<Arc<App>>) -> Answer {
     )
 }
 
+/// Prometheus text metrics (a proxy key authenticates the scraper): approvals by status and
+/// channel deliveries by channel and status (`failed` ones were given up on).
+pub async fn metrics(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+) -> Result<(StatusCode, [(&'static str, &'static str); 1], String), ApiError> {
+    proxy_only(&caller)?;
+    let mut text = String::from("# HELP warden_approvals Approvals by stored status.\n# TYPE warden_approvals gauge\n");
+    for (status, n) in app.store.approval_counts().await? {
+        text.push_str(&format!("warden_approvals{{status=\"{status}\"}} {n}\n"));
+    }
+    text.push_str(
+        "# HELP warden_approvals_deliveries Notifications to channels by channel and status (pending, delivered, failed).\n# TYPE warden_approvals_deliveries gauge\n",
+    );
+    for (channel, status, n) in app.store.delivery_counts().await? {
+        text.push_str(&format!("warden_approvals_deliveries{{channel=\"{channel}\",status=\"{status}\"}} {n}\n"));
+    }
+    Ok((StatusCode::OK, [("content-type", "text/plain; version=0.0.4")], text))
+}
+
 /// Liveness and database reachability (public by design; tells nothing about approvals).
 pub async fn health(State(app): State<Arc<App>>) -> Answer {
     match app.store.events(i64::MAX, 1).await {

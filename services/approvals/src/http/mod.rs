@@ -44,6 +44,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/approvals/{id}/consume"),
     ("post", "/v1/approvals/{id}/cancel"),
     ("get", "/v1/events"),
+    ("get", "/metrics"),
 ];
 
 /// The routes.
@@ -60,6 +61,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/approvals/{id}/consume", post(handlers::consume))
         .route("/v1/approvals/{id}/cancel", post(handlers::cancel))
         .route("/v1/events", get(handlers::events))
+        .route("/metrics", get(handlers::metrics))
         .route("/slack/interactions", post(crate::channels::interactions::slack))
         .merge(crate::web::router())
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))

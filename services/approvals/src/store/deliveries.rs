@@ -173,6 +173,17 @@ impl Store {
         Ok(())
     }
 
+    /// Approvals by stored status: what operators watch.
+    pub async fn approval_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM approvals GROUP BY status ORDER BY status")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
     /// Deliveries by status (`pending`, `delivered`, `failed`): what operators watch.
     pub async fn delivery_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
         let rows = sqlx::query(

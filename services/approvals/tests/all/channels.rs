@@ -211,3 +211,29 @@ async fn two_replicas_send_each_notice_once(dir: &Dir, database: &str) {
     assert_eq!(received.len(), 10, "5 approvals x (webhook + Teams), none twice");
     assert_eq!(ids.len(), 5);
 }
+
+#[tokio::test]
+async fn failed_deliveries_show_in_the_metrics() {
+    let fake = Arc::new(Fake::default());
+    let base = fake_server(fake.clone()).await;
+    let dir = Dir::new();
+    let app = service(&dir, &base, 1).await;
+    *fake.fail_first.lock().unwrap() = 1000;
+    create(&app, "/customers/7").await;
+    run_once(&app, &app.channels, now()).await.unwrap();
+    let request = |bearer: &str| {
+        axum::http::Request::builder()
+            .uri("/metrics")
+            .header("authorization", format!("Bearer {bearer}"))
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let response = router(app.clone()).oneshot(request(PROXY_KEY)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    assert!(text.contains("warden_approvals_deliveries{channel=\"automation\",status=\"failed\"} 1"), "{text}");
+    assert!(text.contains("warden_approvals{status=\"pending\"} 1"), "{text}");
+    let person = person("bob", &["dba"]);
+    assert_eq!(router(app.clone()).oneshot(request(&person)).await.unwrap().status(), StatusCode::FORBIDDEN);
+}
