@@ -5,6 +5,7 @@
 use crate::detectors::{value_start, Part};
 use crate::validators::Validator;
 use regex_automata::{meta, util::syntax, Anchored, Input, PatternID};
+use regex_syntax::hir::{Class, Hir, HirKind};
 use warden_kit::ConfigError;
 
 /// One detector as the scanner runs it.
@@ -42,6 +43,88 @@ pub struct Finding {
 pub struct Scanner {
     regex: Option<meta::Regex>,
     detectors: Vec<Detector>,
+    /// Per detector: the bytes a match of it can start with (from its pattern's syntax), so
+    /// detectors that cannot match at a position are not searched there.
+    starts: Vec<ByteSet>,
+}
+
+/// A set of bytes.
+#[derive(Clone, PartialEq, Eq)]
+struct ByteSet([bool; 256]);
+
+impl std::fmt::Debug for ByteSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ByteSet({} bytes)", self.0.iter().filter(|b| **b).count())
+    }
+}
+
+impl ByteSet {
+    fn all() -> ByteSet {
+        ByteSet([true; 256])
+    }
+}
+
+/// The bytes a match of `hir` can start with, and whether it can match the empty string
+/// (then what follows decides). Look-arounds (`\b`) consume nothing. Conservative: when in
+/// doubt, more bytes.
+fn first_bytes(hir: &Hir, set: &mut [bool; 256]) -> bool {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => true,
+        HirKind::Literal(literal) => match literal.0.first() {
+            Some(b) => {
+                set[usize::from(*b)] = true;
+                false
+            }
+            None => true,
+        },
+        HirKind::Class(Class::Bytes(class)) => {
+            for range in class.ranges() {
+                for b in range.start()..=range.end() {
+                    set[usize::from(b)] = true;
+                }
+            }
+            false
+        }
+        HirKind::Class(Class::Unicode(class)) => {
+            for range in class.ranges() {
+                let (start, end) = (u32::from(range.start()), u32::from(range.end()));
+                for b in start.min(0x80)..end.min(0x7f).saturating_add(1) {
+                    set[b as usize] = true;
+                }
+                if end >= 0x80 {
+                    set[0xc2..=0xf4].iter_mut().for_each(|x| *x = true);
+                }
+            }
+            false
+        }
+        HirKind::Repetition(rep) => first_bytes(&rep.sub, set) || rep.min == 0,
+        HirKind::Capture(capture) => first_bytes(&capture.sub, set),
+        HirKind::Concat(items) => items.iter().all(|item| first_bytes(item, set)),
+        HirKind::Alternation(items) => {
+            // Every branch adds its bytes (no short circuit).
+            let mut nullable = false;
+            for item in items {
+                nullable |= first_bytes(item, set);
+            }
+            nullable
+        }
+    }
+}
+
+/// The start bytes of `pattern` as the scanner compiles it (all bytes if it cannot tell).
+fn start_bytes(pattern: &str) -> ByteSet {
+    let config = syntax::Config::new().unicode(false).utf8(false);
+    match syntax::parse_with(pattern, &config) {
+        Ok(hir) => {
+            let mut set = [false; 256];
+            if first_bytes(&hir, &mut set) {
+                ByteSet::all()
+            } else {
+                ByteSet(set)
+            }
+        }
+        Err(_) => ByteSet::all(),
+    }
 }
 
 impl Scanner {
@@ -49,7 +132,7 @@ impl Scanner {
     /// match raw bytes, so invalid UTF-8 is scanned too.
     pub fn compile(detectors: Vec<Detector>) -> Result<Scanner, ConfigError> {
         if detectors.is_empty() {
-            return Ok(Scanner { regex: None, detectors });
+            return Ok(Scanner { regex: None, detectors, starts: Vec::new() });
         }
         let patterns: Vec<&str> = detectors.iter().map(|d| d.pattern.as_str()).collect();
         let regex = meta::Builder::new()
@@ -60,7 +143,8 @@ impl Scanner {
                 let which = e.pattern().map(|p| detectors[p.as_usize()].name.clone()).unwrap_or_default();
                 ConfigError::new("detectors", format!("pattern of `{which}` does not compile: {e}"))
             })?;
-        Ok(Scanner { regex: Some(regex), detectors })
+        let starts = detectors.iter().map(|d| start_bytes(&d.pattern)).collect();
+        Ok(Scanner { regex: Some(regex), detectors, starts })
     }
 
     /// The detectors, in priority order.
@@ -104,7 +188,11 @@ impl Scanner {
         /// Shorter matches tried per detector and position.
         const SHORTER_TRIES: usize = 8;
         let start = m.start();
+        let first = text.get(start).copied().unwrap_or(0);
         for detector in m.pattern().as_usize()..self.detectors.len() {
+            if detector != m.pattern().as_usize() && !self.starts[detector].0[usize::from(first)] {
+                continue; // its pattern cannot start with this byte
+            }
             let id = PatternID::new(detector).ok()?;
             let anchored =
                 |end: usize| regex.search(&Input::new(text).range(start..end).anchored(Anchored::Pattern(id)));
@@ -114,7 +202,8 @@ impl Scanner {
                 if let Some(finding) = self.accept(text, detector, c.start(), c.end()) {
                     return Some(finding);
                 }
-                if c.end() <= c.start() + 1 {
+                let same_verdict = self.detectors[detector].validator.is_some_and(Validator::judges_start_only);
+                if c.end() <= c.start() + 1 || same_verdict {
                     break;
                 }
                 candidate = anchored(c.end() - 1);
@@ -159,4 +248,24 @@ fn has_context(text: &[u8], start: usize, end: usize, d: &Detector) -> bool {
     let window = &text[start.saturating_sub(d.context_window)..(end + d.context_window).min(text.len())];
     let lower = window.to_ascii_lowercase();
     d.context.iter().any(|word| lower.windows(word.len()).any(|w| w == word.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::start_bytes;
+
+    fn starts(pattern: &str) -> String {
+        let set = start_bytes(pattern);
+        (0u8..=255).filter(|b| set.0[usize::from(*b)]).map(char::from).collect()
+    }
+
+    #[test]
+    fn start_bytes_follow_the_pattern_through_look_arounds_repeats_and_alternations() {
+        assert_eq!(starts(r"\beyJ[A-Za-z0-9_-]{4,}\."), "e");
+        assert_eq!(starts(r"\b[0-9]{3}-[0-9]{2}"), "0123456789");
+        assert_eq!(starts(r"(?:\+[1-9]|\(0[0-9])|\b[2-9]"), "(+23456789");
+        assert_eq!(starts(r"(?i:\bbearer)"), "Bb");
+        assert_eq!(starts(r"(?:ab)?c"), "ac", "an optional start lets what follows start too");
+        assert_eq!(starts(r"\b"), (0u8..=255).map(char::from).collect::<String>(), "empty: any byte");
+    }
 }

@@ -27,6 +27,12 @@ pub enum Validator {
 }
 
 impl Validator {
+    /// Whether the verdict depends only on where a match starts, not where it ends (a JWT is
+    /// judged by its header alone): shorter matches at the same start need no second look.
+    pub fn judges_start_only(self) -> bool {
+        matches!(self, Validator::Jwt)
+    }
+
     /// Whether this is a checksum (Luhn, mod-97): a failing match is a near miss as a whole.
     pub fn is_checksum(self) -> bool {
         matches!(self, Validator::Luhn | Validator::Iban)
