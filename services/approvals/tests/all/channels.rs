@@ -69,16 +69,7 @@ async fn service_on(dir: &Dir, database: &str, base: &str, max_attempts: u32) ->
 }
 
 async fn call(app: &Arc<App>, method: &str, path: &str, bearer: &str, body: Value) -> Value {
-    let request = axum::http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", format!("Bearer {bearer}"))
-        .header("content-type", "application/json")
-        .body(axum::body::Body::from(body.to_string()))
-        .unwrap();
-    let response = router(app.clone()).oneshot(request).await.unwrap();
-    let bytes = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
-    serde_json::from_slice(&bytes).unwrap()
+    crate::common::api::call(app, method, path, bearer, &body).await.1
 }
 
 async fn create(app: &Arc<App>, path: &str) -> String {

@@ -109,16 +109,7 @@ async fn create(app: &Arc<App>) -> String {
                    "reasons": ["needs a DBA <https://evil.example|click>"]},
         "requirement": {"groups": ["dba"], "pending_ttl_secs": 600, "use_by_secs": 60}
     });
-    let request = Request::builder()
-        .method("POST")
-        .uri("/v1/approvals")
-        .header("authorization", format!("Bearer {PROXY_KEY}"))
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let response = router(app.clone()).oneshot(request).await.unwrap();
-    let bytes = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
-    serde_json::from_slice::<Value>(&bytes).unwrap()["id"].as_str().unwrap().to_string()
+    crate::common::api::create(app, &body).await
 }
 
 /// A click as Slack sends it: form-encoded payload, signed with the app's signing secret.

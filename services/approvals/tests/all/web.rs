@@ -4,6 +4,7 @@
 //! examples/approvals/verify.)
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use crate::common::api;
 use crate::common::people::{approvers_yaml, PROXY_KEY};
 use crate::common::tempdir::Dir;
 use axum::body::Body;
@@ -95,17 +96,7 @@ impl Pages {
                        "reasons": ["deletes: a DBA approves <script>alert(1)</script>"]},
             "requirement": {"groups": ["dba"], "pending_ttl_secs": 600, "use_by_secs": 60}
         });
-        let request = Request::builder()
-            .method("POST")
-            .uri("/v1/approvals")
-            .header("authorization", format!("Bearer {PROXY_KEY}"))
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap();
-        let response = router(self.app.clone()).oneshot(request).await.unwrap();
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["id"].as_str().unwrap().to_string()
+        api::create(&self.app, &body).await
     }
 }
 
@@ -222,18 +213,7 @@ async fn the_body_preview_is_masked_before_anything_is_stored_or_shown() {
                    "body_truncated": false},
         "requirement": {"groups": ["dba"], "pending_ttl_secs": 600, "use_by_secs": 60}
     });
-    let request = Request::builder()
-        .method("POST")
-        .uri("/v1/approvals")
-        .header("authorization", format!("Bearer {PROXY_KEY}"))
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let response = router(pages.app.clone()).oneshot(request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let created: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-    let id = created["id"].as_str().unwrap();
+    let id = &api::create(&pages.app, &body).await;
     let stored = pages.app.store.get(id).await.unwrap().unwrap();
     let preview = stored.action.body.clone().unwrap();
     assert!(!preview.contains("carol@example.com") && !preview.contains("4111 1111"), "{preview}");
@@ -258,16 +238,7 @@ async fn a_rule_asking_for_step_up_takes_only_recent_web_sign_ins() {
         "action": {"method": "DELETE", "authority": "db", "path": "/prod", "rules": ["prod-deletes"]},
         "requirement": {"groups": ["dba"], "pending_ttl_secs": 600, "use_by_secs": 60, "max_auth_age_secs": 120}
     });
-    let request = Request::builder()
-        .method("POST")
-        .uri("/v1/approvals")
-        .header("authorization", format!("Bearer {PROXY_KEY}"))
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let response = router(pages.app.clone()).oneshot(request).await.unwrap();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let id = serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["id"].as_str().unwrap().to_string();
+    let id = api::create(&pages.app, &body).await;
     let path = format!("/ui/approvals/{id}");
 
     // A login an hour old: asked to sign in again, and a posted decision does not count.
@@ -280,17 +251,10 @@ async fn a_rule_asking_for_step_up_takes_only_recent_web_sign_ins() {
 
     // The JSON API cannot prove a recent sign-in: refused.
     let token = crate::common::people::token("dave", &["dba"], json!({"aud": "warden-ui"}));
-    let request = Request::builder()
-        .method("POST")
-        .uri(format!("/v1/approvals/{id}/approve"))
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .body(Body::from("{}"))
-        .unwrap();
-    let response = router(pages.app.clone()).oneshot(request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    assert!(String::from_utf8_lossy(&bytes).contains("step_up_required"));
+    let path_approve = format!("/v1/approvals/{id}/approve");
+    let (status, answer) = api::call(&pages.app, "POST", &path_approve, &token, &json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(answer["error"]["code"], "step_up_required");
     assert!(pages.app.store.get(&id).await.unwrap().unwrap().votes.is_empty());
 
     // A fresh login decides.

@@ -3,6 +3,7 @@
 //! `WARDEN_TEST_POSTGRES`, default `postgres://postgres@127.0.0.1:5432/test`).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod api;
 pub mod people;
 
 use warden_approvals::core::approval::{Action, Approval, Requester, Requirement, Status};
