@@ -70,12 +70,20 @@ async fn fake_slack(fake: Arc<FakeSlack>) -> String {
     format!("http://{addr}")
 }
 
-async fn service(dir: &Dir, base: &str) -> Arc<App> {
+/// SQLite in `dir`, or a fresh PostgreSQL database.
+async fn database(dir: &Dir, postgres: bool) -> String {
+    if postgres {
+        crate::common::postgres_url().await
+    } else {
+        format!("sqlite://{}", dir.path.join("a.db").display())
+    }
+}
+
+async fn service(dir: &Dir, base: &str, database: &str) -> Arc<App> {
     std::fs::write(dir.path.join("bot.token"), BOT_TOKEN).unwrap();
     std::fs::write(dir.path.join("signing.secret"), SIGNING_SECRET).unwrap();
     let yaml = format!(
-        "database: sqlite://{}\nsigning_key_file: {}\npublic_url: https://approvals.example.com\nproxies: [{{name: envoy, key_sha256: {}}}]\n{}channels:\n  slack: [{{name: ops, channel: C0OPS, bot_token_file: {}, signing_secret_file: {}, api_url: \"{base}/api\", response_url_prefix: \"{base}/response/\"}}]\n",
-        dir.path.join("a.db").display(),
+        "database: {database}\nsigning_key_file: {}\npublic_url: https://approvals.example.com\nproxies: [{{name: envoy, key_sha256: {}}}]\n{}channels:\n  slack: [{{name: ops, channel: C0OPS, bot_token_file: {}, signing_secret_file: {}, api_url: \"{base}/api\", response_url_prefix: \"{base}/response/\"}}]\n",
         dir.path.join("signing.key").display(),
         key_sha256(PROXY_KEY),
         approvers_yaml(),
@@ -142,11 +150,20 @@ async fn ephemeral(fake: &FakeSlack, count: usize) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn a_click_decides_as_the_verified_person_and_the_message_follows_the_decision() {
+async fn a_click_decides_as_the_verified_person_and_the_message_follows_the_decision_on_sqlite() {
+    a_click_decides_as_the_verified_person_and_the_message_follows_the_decision(false).await;
+}
+
+#[tokio::test]
+async fn a_click_decides_as_the_verified_person_and_the_message_follows_the_decision_on_postgres() {
+    a_click_decides_as_the_verified_person_and_the_message_follows_the_decision(true).await;
+}
+
+async fn a_click_decides_as_the_verified_person_and_the_message_follows_the_decision(postgres: bool) {
     let fake = Arc::new(FakeSlack::default());
     let base = fake_slack(fake.clone()).await;
     let dir = Dir::new();
-    let app = service(&dir, &base).await;
+    let app = service(&dir, &base, &database(&dir, postgres).await).await;
     let id = create(&app).await;
     run_once(&app, &app.channels, warden_approvals::unix_now()).await.unwrap();
     let (method, posted) = fake.calls.lock().unwrap()[0].clone();
@@ -181,11 +198,20 @@ async fn a_click_decides_as_the_verified_person_and_the_message_follows_the_deci
 }
 
 #[tokio::test]
-async fn forged_old_unknown_and_self_approving_clicks_are_refused_and_recorded() {
+async fn forged_old_unknown_and_self_approving_clicks_are_refused_and_recorded_on_sqlite() {
+    forged_old_unknown_and_self_approving_clicks_are_refused_and_recorded(false).await;
+}
+
+#[tokio::test]
+async fn forged_old_unknown_and_self_approving_clicks_are_refused_and_recorded_on_postgres() {
+    forged_old_unknown_and_self_approving_clicks_are_refused_and_recorded(true).await;
+}
+
+async fn forged_old_unknown_and_self_approving_clicks_are_refused_and_recorded(postgres: bool) {
     let fake = Arc::new(FakeSlack::default());
     let base = fake_slack(fake.clone()).await;
     let dir = Dir::new();
-    let app = service(&dir, &base).await;
+    let app = service(&dir, &base, &database(&dir, postgres).await).await;
     let id = create(&app).await;
     let now = warden_approvals::unix_now();
     assert_eq!(

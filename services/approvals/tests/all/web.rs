@@ -41,8 +41,18 @@ fn yaml(dir: &Dir, web: &str) -> String {
 }
 
 async fn pages(web: &str) -> Pages {
+    pages_on(web, false).await
+}
+
+/// The pages on SQLite, or on a fresh PostgreSQL database.
+async fn pages_on(web: &str, postgres: bool) -> Pages {
     let dir = Dir::new();
-    let service = parse(&yaml(&dir, web)).unwrap().compile().unwrap();
+    let mut text = yaml(&dir, web);
+    if postgres {
+        let sqlite = format!("sqlite://{}", dir.path.join("a.db").display());
+        text = text.replace(&sqlite, &crate::common::postgres_url().await);
+    }
+    let service = parse(&text).unwrap().compile().unwrap();
     let app = warden_approvals::serve::open(service).await.unwrap();
     let key = SessionKey::new(std::fs::read(dir.path.join("web.key")).unwrap().try_into().unwrap());
     Pages { app, key, _dir: dir }
@@ -131,8 +141,17 @@ async fn a_provider_that_is_down_fails_the_login_closed() {
 }
 
 #[tokio::test]
-async fn an_approver_decides_on_the_page_with_the_sessions_csrf_token_only() {
-    let pages = pages("").await;
+async fn an_approver_decides_on_the_page_with_the_sessions_csrf_token_only_on_sqlite() {
+    an_approver_decides_on_the_page_with_the_sessions_csrf_token_only(false).await;
+}
+
+#[tokio::test]
+async fn an_approver_decides_on_the_page_with_the_sessions_csrf_token_only_on_postgres() {
+    an_approver_decides_on_the_page_with_the_sessions_csrf_token_only(true).await;
+}
+
+async fn an_approver_decides_on_the_page_with_the_sessions_csrf_token_only(postgres: bool) {
+    let pages = pages_on("", postgres).await;
     let id = pages.held_delete().await;
     let bob = session("bob", &["dba"], 0);
     let cookie = pages.key.seal_session(&bob);
