@@ -151,6 +151,8 @@ pub struct SlackConfig {
 pub struct ChannelSpec {
     /// Name.
     pub name: String,
+    /// Where it is in the configuration (`channels.teams[0]`), for errors.
+    pub field: String,
     /// Kind and target.
     pub kind: ChannelKind,
     /// Events it takes.
@@ -213,7 +215,7 @@ fn compile_channels(config: ChannelsConfig) -> Result<ChannelsSection, ConfigErr
                 ));
             }
         }
-        channels.push(ChannelSpec { name: name.to_string(), kind, events });
+        channels.push(ChannelSpec { name: name.to_string(), field, kind, events });
         Ok(())
     };
     for (i, w) in config.webhooks.into_iter().enumerate() {
@@ -554,6 +556,18 @@ pub fn hex32(text: &str) -> Option<[u8; 32]> {
 /// The SHA-256 of a proxy key, as `key_sha256` wants it.
 pub fn key_sha256(key: &str) -> String {
     warden_kit::hex::encode(&Sha256::digest(key.as_bytes()))
+}
+
+/// A secret kept in a file (a client secret, a bot token, a webhook URL), whitespace
+/// trimmed. Errors name `field` and the path, never the content.
+pub fn secret_file(path: &Path, field: String) -> Result<String, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(field.clone(), format!("cannot read {}: {e}", path.display())))?;
+    let text = text.trim().to_string();
+    if text.is_empty() {
+        return Err(ConfigError::new(field, "the file is empty"));
+    }
+    Ok(text)
 }
 
 /// The signing key from `path`, created (32 random bytes, mode 0600) when absent.

@@ -62,31 +62,21 @@ impl std::fmt::Debug for ChannelsApp {
     }
 }
 
-fn read_secret(path: &std::path::Path, field: String) -> Result<String, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::new(field.clone(), format!("cannot read {}: {e}", path.display())))?;
-    let text = text.trim().to_string();
-    if text.is_empty() {
-        return Err(ConfigError::new(field, "the file is empty"));
-    }
-    Ok(text)
-}
-
 impl ChannelsApp {
     /// Reads each channel's secret file; errors name the field, never the secret.
     pub fn open(section: &ChannelsSection) -> Result<ChannelsApp, ConfigError> {
         let mut channels = Vec::new();
-        for (i, c) in section.channels.iter().enumerate() {
+        for c in &section.channels {
             let target = match &c.kind {
                 ChannelKind::Webhook { url, secret_file } => {
-                    let field = format!("channels.webhooks[{i}].secret_file");
-                    let secret = WebhookSecret::parse(&read_secret(secret_file, field.clone())?)
+                    let field = format!("{}.secret_file", c.field);
+                    let secret = WebhookSecret::parse(&crate::config::secret_file(secret_file, field.clone())?)
                         .ok_or_else(|| ConfigError::new(field, "`whsec_<base64>` or at least 16 bytes of secret"))?;
                     Target::Webhook { url: url.clone(), secret }
                 }
                 ChannelKind::Teams { url_file } => {
-                    let field = format!("channels.teams[{i}].url_file");
-                    let url = read_secret(url_file, field.clone())?;
+                    let field = format!("{}.url_file", c.field);
+                    let url = crate::config::secret_file(url_file, field.clone())?;
                     if !url.starts_with("https://") && !url.starts_with("http://") {
                         return Err(ConfigError::new(field, "the file must hold the workflow's http(s) URL"));
                     }
@@ -95,10 +85,10 @@ impl ChannelsApp {
                 ChannelKind::Slack { channel, bot_token_file, signing_secret_file, api_url, response_url_prefix } => {
                     Target::Slack(SlackTarget {
                         channel: channel.clone(),
-                        token: read_secret(bot_token_file, format!("channels.slack[{i}].bot_token_file"))?,
-                        signing_secret: read_secret(
+                        token: crate::config::secret_file(bot_token_file, format!("{}.bot_token_file", c.field))?,
+                        signing_secret: crate::config::secret_file(
                             signing_secret_file,
-                            format!("channels.slack[{i}].signing_secret_file"),
+                            format!("{}.signing_secret_file", c.field),
                         )?,
                         api: api_url.clone(),
                         response_url_prefix: response_url_prefix.clone(),

@@ -47,16 +47,8 @@ impl WebApp {
     /// field, never the secret.
     pub fn open(config: Web) -> Result<WebApp, ConfigError> {
         let key = SessionKey::new(seed_file(&config.session_key_file, "web.session_key_file")?);
-        let secret = std::fs::read_to_string(&config.client_secret_file).map_err(|e| {
-            ConfigError::new(
-                "web.oidc.client_secret_file",
-                format!("cannot read {}: {e}", config.client_secret_file.display()),
-            )
-        })?;
-        let client_secret = secret.trim().to_string();
-        if client_secret.is_empty() {
-            return Err(ConfigError::new("web.oidc.client_secret_file", "the file is empty"));
-        }
+        let client_secret =
+            crate::config::secret_file(&config.client_secret_file, "web.oidc.client_secret_file".into())?;
         Ok(WebApp { config, key, client_secret, discovery: Mutex::new(None) })
     }
 

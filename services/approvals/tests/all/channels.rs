@@ -228,3 +228,22 @@ async fn failed_deliveries_show_in_the_metrics() {
     let person = person("bob", &["dba"]);
     assert_eq!(router(app.clone()).oneshot(request(&person)).await.unwrap().status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn a_missing_secret_file_names_its_field_and_never_its_content() {
+    let dir = Dir::new();
+    std::fs::write(dir.path.join("hook.secret"), format!("whsec_{SECRET_B64}")).unwrap();
+    let yaml = format!(
+        "database: sqlite://{}\nsigning_key_file: {}\nchannels:\n  webhooks: [{{name: a, url: \"http://127.0.0.1:9/hook\", secret_file: {}}}]\n  teams: [{{name: b, url_file: {}}}]\n",
+        dir.path.join("a.db").display(),
+        dir.path.join("signing.key").display(),
+        dir.path.join("hook.secret").display(),
+        dir.path.join("missing.url").display(),
+    );
+    let Err(err) = warden_approvals::serve::open(parse(&yaml).unwrap().compile().unwrap()).await else {
+        panic!("a missing secret file must stop the service from starting");
+    };
+    let err = err.to_string();
+    assert!(err.contains("channels.teams[0].url_file"), "{err}");
+    assert!(!err.contains(SECRET_B64));
+}
