@@ -31,19 +31,13 @@ impl Stream {
     /// Sets the record's stream, sequence and previous hash, and returns its canonical bytes;
     /// the stream then advances. On error (a record with no canonical form) nothing advances.
     pub fn seal(&mut self, record: &mut AuditRecord) -> Result<Vec<u8>, CanonicalError> {
-        self.seal_value(record).map(|(_, bytes)| bytes)
-    }
-
-    /// [`Stream::seal`], also returning the record as a JSON value (serialized once for both).
-    pub fn seal_value(&mut self, record: &mut AuditRecord) -> Result<(serde_json::Value, Vec<u8>), CanonicalError> {
         record.stream.clone_from(&self.id);
         record.seq = self.next_seq;
         record.prev.clone_from(&self.prev);
-        let value = serde_json::to_value(&*record).map_err(|e| CanonicalError::new(e.to_string()))?;
-        let bytes = warden_kit::canonical::from_value(&value)?;
+        let bytes = warden_kit::canonical::to_vec(&*record)?;
         self.prev = chain_hash(&bytes);
         self.next_seq += 1;
-        Ok((value, bytes))
+        Ok(bytes)
     }
 
     /// The record at this stream's next position, written by `write` (its canonical bytes,

@@ -444,12 +444,6 @@ impl<T: Serialize> EncodedFact<T> {
         &self.value
     }
 
-    /// A fact already serialized: its JSON `value` and its filter-state `bytes` (e.g. the
-    /// value's RFC 8785 canonical JSON), which must encode the same fact of shape `T`.
-    pub fn from_parts(value: Value, bytes: Vec<u8>) -> EncodedFact<T> {
-        EncodedFact { value: Arc::new(value), bytes: Arc::from(bytes), shape: PhantomData }
-    }
-
     /// The filter-state bytes.
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
