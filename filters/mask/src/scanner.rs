@@ -199,43 +199,54 @@ impl Scanner {
             let mut candidate = if detector == m.pattern().as_usize() { Some(m) } else { anchored(text.len()) };
             for _ in 0..=SHORTER_TRIES {
                 let Some(c) = candidate else { break };
-                if let Some(finding) = self.accept(text, detector, c.start(), c.end()) {
-                    return Some(finding);
-                }
-                let same_verdict = self.detectors[detector].validator.is_some_and(Validator::judges_start_only);
-                if c.end() <= c.start() + 1 || same_verdict {
+                let shorter = c.end().saturating_sub(c.start() + 1);
+                let limit = match self.accept(text, detector, c.start(), c.end()) {
+                    Ok(finding) => return Some(finding),
+                    Err(Rejected::ByValidator { shorter_limit }) => shorter_limit.min(shorter),
+                    Err(Rejected::Otherwise) => shorter,
+                };
+                if limit == 0 {
                     break;
                 }
-                candidate = anchored(c.end() - 1);
+                candidate = anchored(c.start() + limit);
             }
         }
         None
     }
 
     /// The finding a match makes, if it passes the detector's checks.
-    fn accept(&self, text: &[u8], detector: usize, start: usize, end: usize) -> Option<Finding> {
+    fn accept(&self, text: &[u8], detector: usize, start: usize, end: usize) -> Result<Finding, Rejected> {
         let d = &self.detectors[detector];
         let matched = &text[start..end];
-        if d.validator.is_some_and(|v| !v.check(matched)) {
-            return None;
+        if let Some(validator) = d.validator.filter(|v| !v.check(matched)) {
+            return Err(Rejected::ByValidator { shorter_limit: validator.shorter_limit(matched) });
         }
         // A number does not end in the middle of a number: `+44 20 7946 0958 123-45-6789` holds
         // a phone number, then an SSN, not a phone number ending in `123`.
         if d.validator == Some(Validator::Phone) && continues_as_number(&text[end..]) {
-            return None;
+            return Err(Rejected::Otherwise);
         }
         let value_from = match d.part {
             Part::Whole => start,
             Part::AfterKey => start + value_start(matched),
         };
         if end.saturating_sub(value_from) < d.min_length.max(1) {
-            return None;
+            return Err(Rejected::Otherwise);
         }
         if !d.context.is_empty() && !has_context(text, start, end, d) {
-            return None;
+            return Err(Rejected::Otherwise);
         }
-        Some(Finding { detector, start: value_from, end })
+        Ok(Finding { detector, start: value_from, end })
     }
+}
+
+/// Why a match is not a finding.
+enum Rejected {
+    /// Its validator refused it; no match at the same start longer than `shorter_limit` can
+    /// pass ([`Validator::shorter_limit`]).
+    ByValidator { shorter_limit: usize },
+    /// Another check refused it (what follows, length, context).
+    Otherwise,
 }
 
 /// Whether `rest` starts with a separator and a digit (`-45`, `.7`).

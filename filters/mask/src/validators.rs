@@ -27,10 +27,41 @@ pub enum Validator {
 }
 
 impl Validator {
-    /// Whether the verdict depends only on where a match starts, not where it ends (a JWT is
-    /// judged by its header alone): shorter matches at the same start need no second look.
-    pub fn judges_start_only(self) -> bool {
-        matches!(self, Validator::Jwt)
+    /// After `text` failed [`Validator::check`]: the longest prefix of it (a shorter match at
+    /// the same start) that could still pass; 0 when none can. A JWT is judged by its header
+    /// alone, an IBAN must have its country's length, a card at least 13 digits, an SSN 9, a
+    /// phone number 7, and an IPv6 address has no `:::` and one `::` at most. The scanner
+    /// tries shorter matches only up to this length.
+    pub fn shorter_limit(self, text: &[u8]) -> usize {
+        let digit_count = || text.iter().filter(|b| b.is_ascii_digit()).count();
+        let shorter = text.len().saturating_sub(1);
+        let unless = |impossible: bool| if impossible { 0 } else { shorter };
+        match self {
+            Validator::Jwt => 0,
+            // At most 19 digits: up to the 19th.
+            Validator::Luhn => unless(digit_count() <= 13).min(end_of_nth(text, 19, |b| b.is_ascii_digit())),
+            Validator::Ssn => unless(digit_count() <= 9),
+            Validator::Phone => unless(digit_count() <= 7),
+            // Exactly the country's length: up to its last character.
+            Validator::Iban => {
+                let mut compact = text.iter().copied().filter(|b| !b.is_ascii_whitespace());
+                let country = [compact.next().unwrap_or(0), compact.next().unwrap_or(0)];
+                match iban_length(&country) {
+                    Some(wanted) if compact.count() + 2 > wanted => {
+                        shorter.min(end_of_nth(text, wanted, |b| !b.is_ascii_whitespace()))
+                    }
+                    _ => 0,
+                }
+            }
+            Validator::Ipv6 => {
+                // A prefix passing cannot hold `:::`, nor a second `::`.
+                let triple = text.windows(3).position(|w| w == b":::").map(|at| at + 2);
+                let mut doubles = text.windows(2).enumerate().filter(|(_, w)| *w == b"::").map(|(at, _)| at);
+                let second = doubles.next().and_then(|first| doubles.find(|&at| at > first + 1)).map(|at| at + 1);
+                [triple, second].into_iter().flatten().fold(shorter, usize::min)
+            }
+            Validator::Ipv4 | Validator::Email => shorter,
+        }
     }
 
     /// Whether this is a checksum (Luhn, mod-97): a failing match is a near miss as a whole.
@@ -45,20 +76,28 @@ impl Validator {
             Validator::Iban => iban(text),
             Validator::Ssn => ssn(text),
             Validator::Ipv4 => std::str::from_utf8(text).is_ok_and(|t| t.parse::<std::net::Ipv4Addr>().is_ok()),
-            Validator::Ipv6 => std::str::from_utf8(text).is_ok_and(|t| t.parse::<std::net::Ipv6Addr>().is_ok()),
+            Validator::Ipv6 => ipv6(text),
             Validator::Jwt => jwt(text),
             Validator::Phone => {
                 // The number without its extension.
                 let number = text.split(|&b| b == b'x' || b == b'e').next().unwrap_or_default();
-                (7..=15).contains(&digits(number).len())
+                (7..=15).contains(&number.iter().filter(|b| b.is_ascii_digit()).count())
             }
             Validator::Email => email(text),
         }
     }
 }
 
-fn digits(text: &[u8]) -> Vec<u8> {
-    text.iter().filter(|b| b.is_ascii_digit()).map(|b| b - b'0').collect()
+/// The digits of `text` as values 0–9, in a buffer of `N` (no allocation: validators run for
+/// every candidate, near misses included); `None` if there are more than `N`.
+fn digits<const N: usize>(text: &[u8]) -> Option<([u8; N], usize)> {
+    let mut out = [0u8; N];
+    let mut len = 0;
+    for b in text.iter().filter(|b| b.is_ascii_digit()) {
+        *out.get_mut(len)? = b - b'0';
+        len += 1;
+    }
+    Some((out, len))
 }
 
 /// Luhn checksum of a digit string.
@@ -85,8 +124,9 @@ pub fn luhn(digits: &[u8]) -> bool {
 }
 
 fn card(text: &[u8]) -> bool {
-    let d = digits(text);
-    if !(13..=19).contains(&d.len()) || !luhn(&d) {
+    let Some((buffer, len)) = digits::<19>(text) else { return false };
+    let d = &buffer[..len];
+    if !(13..=19).contains(&d.len()) || !luhn(d) {
         return false;
     }
     let prefix = |n: usize| d.iter().take(n).fold(0u32, |acc, &x| acc * 10 + u32::from(x));
@@ -191,10 +231,33 @@ const IBAN_LENGTHS: &[(&str, usize)] = &[
     ("XK", 20),
 ];
 
+/// The length of the prefix of `text` that ends with its `n`th byte for which `counts` holds
+/// (all of `text` if it has fewer).
+fn end_of_nth(text: &[u8], n: usize, counts: impl Fn(&u8) -> bool) -> usize {
+    text.iter().enumerate().filter(|(_, b)| counts(b)).nth(n.saturating_sub(1)).map_or(text.len(), |(at, _)| at + 1)
+}
+
+/// The IBAN length of the country `text` starts with (letters in either case), if known.
+fn iban_length(text: &[u8]) -> Option<usize> {
+    let country = [text.first()?.to_ascii_uppercase(), text.get(1)?.to_ascii_uppercase()];
+    // The table is sorted by country code.
+    let at = IBAN_LENGTHS.binary_search_by(|(c, _)| c.as_bytes().cmp(&country[..])).ok()?;
+    Some(IBAN_LENGTHS[at].1)
+}
+
+/// Longest IBAN of any country.
+const IBAN_MAX: usize = 34;
+
 fn iban(text: &[u8]) -> bool {
-    let compact: Vec<u8> = text.iter().filter(|b| !b.is_ascii_whitespace()).map(u8::to_ascii_uppercase).collect();
-    let Some(country) = compact.get(..2).and_then(|c| std::str::from_utf8(c).ok()) else { return false };
-    if IBAN_LENGTHS.iter().find(|(c, _)| *c == country).map(|(_, n)| *n) != Some(compact.len()) {
+    let mut buffer = [0u8; IBAN_MAX];
+    let mut len = 0;
+    for b in text.iter().filter(|b| !b.is_ascii_whitespace()) {
+        let Some(slot) = buffer.get_mut(len) else { return false };
+        *slot = b.to_ascii_uppercase();
+        len += 1;
+    }
+    let compact = &buffer[..len];
+    if iban_length(compact) != Some(compact.len()) {
         return false;
     }
     let rearranged = compact[4..].iter().chain(&compact[..4]);
@@ -210,11 +273,18 @@ fn iban(text: &[u8]) -> bool {
     remainder == 1
 }
 
-fn ssn(text: &[u8]) -> bool {
-    let d = digits(text);
-    if d.len() != 9 {
-        return false;
+fn ipv6(text: &[u8]) -> bool {
+    // `:::` and a second `::` are refused before the (much slower) full parse: runs of colons
+    // are what make a body slow to scan.
+    let doubles = text.windows(2).filter(|w| *w == b"::").count();
+    if doubles > 1 {
+        return false; // `:::` holds two overlapping `::`
     }
+    std::str::from_utf8(text).is_ok_and(|t| t.parse::<std::net::Ipv6Addr>().is_ok())
+}
+
+fn ssn(text: &[u8]) -> bool {
+    let Some((d, 9)) = digits::<9>(text) else { return false };
     let number = |range: std::ops::Range<usize>| d[range].iter().fold(0u32, |acc, &x| acc * 10 + u32::from(x));
     let (area, group, serial) = (number(0..3), number(3..5), number(5..9));
     area != 0 && area != 666 && area < 900 && group != 0 && serial != 0
@@ -251,6 +321,30 @@ mod tests {
         assert!(Validator::Iban.check(b"GB82WEST12345698765432"));
         assert!(!Validator::Iban.check(b"DE89 3704 0044 0532 0130 01"), "checksum");
         assert!(!Validator::Iban.check(b"DE89 3704 0044 0532 0130"), "length");
+    }
+
+    #[test]
+    fn the_iban_table_is_sorted_for_binary_search() {
+        assert!(IBAN_LENGTHS.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(iban_length(b"de89"), Some(22));
+        assert_eq!(iban_length(b"ZZ00"), None);
+    }
+
+    #[test]
+    fn shorter_matches_are_ruled_out_only_when_they_cannot_pass() {
+        assert_eq!(Validator::Iban.shorter_limit(b"DE89 3704 0044 0532 0130 00"), 0, "already the country's length");
+        assert_eq!(Validator::Iban.shorter_limit(b"DE89 3704 0044 0532 0130 0012"), 27, "up to DE's 22nd character");
+        assert_eq!(Validator::Luhn.shorter_limit(b"4111 1111 1111 1111 1111 1"), 23, "up to the 19th digit");
+        assert_eq!(Validator::Iban.shorter_limit(b"ZZ89 3704 0044 0532 0130 00"), 0, "no such country");
+        assert_eq!(Validator::Luhn.shorter_limit(b"4111 1111 1111 1112"), 18);
+        assert_eq!(Validator::Luhn.shorter_limit(b"4111111111111"), 0, "13 digits: the fewest a card has");
+        assert_eq!(Validator::Jwt.shorter_limit(b"eyJub3QiOiJqd3QifQ.eyJzdWIiOiJ4In0.c2ln"), 0);
+        assert_eq!(Validator::Email.shorter_limit(b"a..b@example.com"), 15);
+        assert_eq!(Validator::Ipv6.shorter_limit(b"::9:::9:::9"), 4, "before the second `::`");
+        assert!(Validator::Ipv6.check(&b"::9:::9:::9"[..3]));
+        assert_eq!(Validator::Ipv6.shorter_limit(b"1::2::3:4"), 5, "before the second `::`");
+        assert_eq!(Validator::Ipv6.shorter_limit(b":::9"), 2);
+        assert_eq!(Validator::Ipv6.shorter_limit(b"12:34:56"), 7);
     }
 
     #[test]

@@ -175,3 +175,47 @@ fn a_line_longer_than_the_carry_over_bound_fails_closed() {
         Err(LineTooLong)
     );
 }
+
+/// Text shaped like the values the validators judge, and their near misses: digits in groups,
+/// country codes, colons and hex digits, dots, dashes, JWT-like segments.
+fn value_like() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        "[0-9]{1,6}",
+        "[ -]",
+        "(DE|GB|FR|ZZ|de)[0-9]{2}",
+        "[A-Z0-9]{4}",
+        "[0-9a-f]{1,4}",
+        ":{1,3}",
+        "\\.",
+        "@",
+        "eyJhbGciOiJIUzI1NiJ9\\.",
+        "x|ext",
+    ];
+    prop::collection::vec(piece, 1..12).prop_map(|pieces| pieces.concat().into_bytes())
+}
+
+const VALIDATORS: &[warden_mask::validators::Validator] = {
+    use warden_mask::validators::Validator::*;
+    &[Luhn, Iban, Ssn, Ipv4, Ipv6, Jwt, Phone, Email]
+};
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+
+    /// The scanner tries shorter matches of a failed one only up to `shorter_limit`: no longer
+    /// prefix may pass, or skipping it would lose a value.
+    #[test]
+    fn no_prefix_beyond_the_shorter_limit_passes(text in value_like()) {
+        for &validator in VALIDATORS {
+            if validator.check(&text) {
+                continue;
+            }
+            let limit = validator.shorter_limit(&text);
+            for len in limit + 1..text.len() {
+                prop_assert!(!validator.check(&text[..len]),
+                    "{validator:?}: {:?} passes, beyond the limit {limit} of {:?}",
+                    String::from_utf8_lossy(&text[..len]), String::from_utf8_lossy(&text));
+            }
+        }
+    }
+}

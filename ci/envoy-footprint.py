@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""What a Warden module costs every Envoy that loads it: time from start until the first
+request through the filter is answered, and Envoy's resident memory after that request, for
+Envoy 1.40 (V8) with no filter, with `warden_identity.wasm`, and with `warden.wasm` with every
+stage configured (guard, identity, policy with CEL, MCP and SQL rules, approval, mask, audit),
+with one and two workers, and with a 1,000-rule policy. Direct-response route, one Envoy at a
+time on free loopback ports. Each row is the median of ROUNDS starts (default 3).
+
+    python3 ci/envoy-footprint.py            # the table
+    WARDEN_WASM_DIR=dir python3 ...          # modules from another build
+"""
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+ENVOY = os.environ.get("WARDEN_ENVOY") or os.path.join(ROOT, ".venv", "bin", "envoy")
+WASM = os.environ.get("WARDEN_WASM_DIR") or os.path.join(ROOT, "target", "wasm32-wasip1", "wasm")
+ROUNDS = int(os.environ.get("ROUNDS", "3"))
+DATA = json.load(open(os.path.join(ROOT, "ci", "bench-data", "es256-token.json")))
+PROVIDER = {"name": "bench", "issuer": DATA["issuer"], "audiences": [DATA["audience"]], "algorithms": ["ES256"], "jwks": DATA["jwks"]}
+# Any valid Ed25519 public key: no approval is asked for by the request sent.
+RECEIPT_KEY = base64.urlsafe_b64encode(bytes.fromhex(
+    "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")).decode().rstrip("=")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def policy(extra_rules):
+    rules = [
+        {"id": "readers", "match": {"methods": ["GET"], "paths": [{"prefix": "/"}]},
+         "when": "identity.groups.exists(g, g == 'eng') && request.path.startsWith('/')", "effect": "allow"},
+        {"id": "destructive-tools", "match": {"paths": [{"exact": "/mcp"}], "mcp": {"tools": ["delete_*", "drop_*"]}},
+         "effect": "require_approval", "approval": {"approvers": {"groups": ["dba"]}, "mode": "hold", "hold_timeout_ms": 30000}},
+        {"id": "no-ddl", "match": {"paths": [{"exact": "/sql"}], "sql": {"classes": ["ddl"]}}, "effect": "deny"},
+    ]
+    return {"default": "deny", "policies": [{"name": "bench", "rules": extra_rules + rules}]}
+
+
+def thousand_rules():
+    rules = []
+    for i in range(1000):
+        if i % 2 == 0:
+            match = {"methods": ["GET"], "paths": [{"prefix": "/svc%d/" % i}]}
+        else:
+            match = {"paths": [{"exact": "/svc%d/items" % i}], "headers": {"x-tenant": {"equals": "t%d" % (i % 10)}}}
+        rules.append({"id": "r%d" % i, "match": match, "effect": "allow"})
+    return rules
+
+
+def suite(extra_rules):
+    return {"stages": [
+        {"name": "guard", "config": {"strip_request_headers": ["x-warden-*"]}},
+        {"name": "identity", "config": {"providers": [PROVIDER]}},
+        {"name": "policy", "config": policy(extra_rules)},
+        {"name": "approval", "config": {"service": {"cluster": "approvals", "key": "bench-key", "timeout_ms": 1000},
+                                        "receipt_public_key": RECEIPT_KEY}},
+        {"name": "mask", "config": {"routes": [{"prefix": "/", "response": "all"}],
+                                    "profiles": {"all": {}}}},
+        {"name": "audit", "config": {}},
+    ]}
+
+
+def wasm_filter(name, path, config):
+    return {"name": "envoy.filters.http.wasm", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+        "config": {"name": name, "root_id": name, "failure_policy": "FAIL_CLOSED", "configuration": {
+            "@type": "type.googleapis.com/google.protobuf.StringValue", "value": json.dumps(config)},
+            "vm_config": {"vm_id": name, "runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": path}}}}}}
+
+
+SUITE = os.path.join(WASM, "warden.wasm")
+VARIANTS = [
+    ("no filter", 1, []),
+    ("empty wasm filter (floor)", 1, [wasm_filter("probe", os.path.join(WASM, "warden_probe.wasm"), {})]),
+    ("warden_identity.wasm", 1, [wasm_filter("warden_identity", os.path.join(WASM, "warden_identity.wasm"), {"providers": [PROVIDER]})]),
+    ("warden.wasm, every stage", 1, [wasm_filter("warden", SUITE, suite([]))]),
+    ("the same, --concurrency 2", 2, [wasm_filter("warden", SUITE, suite([]))]),
+    ("the same + 1,000-rule policy", 1, [wasm_filter("warden", SUITE, suite(thousand_rules()))]),
+]
+# Only these variants (labels separated by ";") when ONLY is set.
+if os.environ.get("ONLY"):
+    VARIANTS = [v for v in VARIANTS if v[0] in os.environ["ONLY"].split(";")]
+
+
+def config(port, admin, approvals, filters):
+    router = {"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}
+    return {"admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin}}},
+            "static_resources": {"listeners": [{"name": "l", "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+                "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                    "stat_prefix": "bench",
+                    "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [
+                        {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": "ok"}}}]}]},
+                    "http_filters": filters + [router]}}]}]}],
+                "clusters": [{"name": "approvals", "type": "STATIC", "connect_timeout": "1s", "load_assignment": {
+                    "cluster_name": "approvals", "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {
+                        "socket_address": {"address": "127.0.0.1", "port_value": approvals}}}}]}]}}]}}
+
+
+def rss_mib(pid):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def start(label, concurrency, filters, tmp):
+    """Seconds from start until a request through the filter is answered 200, and RSS after it."""
+    port, admin, approvals = free_port(), free_port(), free_port()
+    path = os.path.join(tmp, "footprint.json")
+    json.dump(config(port, admin, approvals, filters), open(path, "w"))
+    err = os.path.join(tmp, "envoy.err")
+    url = "http://127.0.0.1:%d/docs/readme" % port
+    request = urllib.request.Request(url, headers={"authorization": "Bearer " + DATA["token"]})
+    started = time.monotonic()
+    proc = subprocess.Popen([ENVOY, "-c", path, "--concurrency", str(concurrency), "--disable-hot-restart", "-l", "error"],
+                            stdout=subprocess.DEVNULL, stderr=open(err, "w"))
+    try:
+        deadline = started + 60
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except urllib.error.HTTPError as e:
+                sys.exit("%s: expected 200 for the bench token, got %d" % (label, e.code))
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                sys.exit("%s: Envoy did not answer:\n%s" % (label, open(err).read()[-2000:]))
+            time.sleep(0.01)
+        ready = time.monotonic() - started
+        time.sleep(1.0)  # let start-up work finish
+        return ready, rss_mib(proc.pid)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="warden-footprint-")
+    rounds = [{label: start(label, c, filters, tmp) for label, c, filters in VARIANTS} for _ in range(ROUNDS)]
+    sizes = {"warden_identity.wasm": os.path.join(WASM, "warden_identity.wasm"),
+             "empty wasm filter (floor)": os.path.join(WASM, "warden_probe.wasm")}
+    none_rss = median([r["no filter"][1] for r in rounds]) if "no filter" in rounds[0] else float("nan")
+    print("\n%-36s %10s %12s %10s %14s" % ("Envoy 1.40 (V8), %d starts each" % ROUNDS, "module MB", "ready (s)", "RSS MiB", "vs no filter"))
+    for label, _, _ in VARIANTS:
+        ready = median([r[label][0] for r in rounds])
+        rss = median([r[label][1] for r in rounds])
+        module = sizes.get(label, SUITE if label != "no filter" else None)
+        size = "%.2f" % (os.path.getsize(module) / 1e6) if module else "-"
+        print("%-36s %10s %12.2f %10.0f %+13.0f" % (label, size, ready, rss, rss - none_rss))
+    print("(ready: start until the first request through the filter is answered; RSS after it)")
+
+
+if __name__ == "__main__":
+    main()
