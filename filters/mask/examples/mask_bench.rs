@@ -291,5 +291,6 @@ pub fn adversarial() -> Vec<(&'static str, Vec<u8>)> {
         ("at signs", fill("a@b@c@d.e@")),
         ("dots and dashes", fill("1.2.3.4-5-6-7-8.")),
         ("colons and hex digits", fill(":::1")),
+        ("MAC addresses", fill("00:1a:2b:3c:4d:5e ")),
     ]
 }

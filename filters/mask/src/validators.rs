@@ -38,23 +38,31 @@ impl Validator {
         let unless = |impossible: bool| if impossible { 0 } else { shorter };
         match self {
             Validator::Jwt => 0,
-            // At most 19 digits: up to the 19th.
-            Validator::Luhn => unless(digit_count() <= 13).min(end_of_nth(text, 19, |b| b.is_ascii_digit())),
+            // At most 19 digits: before the 20th.
+            Validator::Luhn => unless(digit_count() <= 13).min(before_nth(text, 20, |b| b.is_ascii_digit())),
             Validator::Ssn => unless(digit_count() <= 9),
             Validator::Phone => unless(digit_count() <= 7),
-            // Exactly the country's length: up to its last character.
+            // Exactly the country's length: before the character after it.
             Validator::Iban => {
                 let mut compact = text.iter().copied().filter(|b| !b.is_ascii_whitespace());
                 let country = [compact.next().unwrap_or(0), compact.next().unwrap_or(0)];
                 match iban_length(&country) {
                     Some(wanted) if compact.count() + 2 > wanted => {
-                        shorter.min(end_of_nth(text, wanted, |b| !b.is_ascii_whitespace()))
+                        shorter.min(before_nth(text, wanted + 1, |b| !b.is_ascii_whitespace()))
                     }
                     _ => 0,
                 }
             }
             Validator::Ipv6 => {
-                // A prefix passing cannot hold `:::`, nor a second `::`.
+                // A prefix passing does not start with a lone `:`; without `::` (and without an
+                // IPv4 tail, `1:2:3:4:5:6:1.2.3.4`) it has exactly 7 colons; it holds no
+                // `:::`, nor a second `::`.
+                let has_double = text.windows(2).any(|w| w == b"::");
+                let colons = text.iter().filter(|&&b| b == b':').count();
+                let too_few_groups = !has_double && !text.contains(&b'.') && colons < 7;
+                if (text.starts_with(b":") && !text.starts_with(b"::")) || too_few_groups {
+                    return 0;
+                }
                 let triple = text.windows(3).position(|w| w == b":::").map(|at| at + 2);
                 let mut doubles = text.windows(2).enumerate().filter(|(_, w)| *w == b"::").map(|(at, _)| at);
                 let second = doubles.next().and_then(|first| doubles.find(|&at| at > first + 1)).map(|at| at + 1);
@@ -231,10 +239,10 @@ const IBAN_LENGTHS: &[(&str, usize)] = &[
     ("XK", 20),
 ];
 
-/// The length of the prefix of `text` that ends with its `n`th byte for which `counts` holds
+/// The length of the longest prefix of `text` without its `n`th byte for which `counts` holds
 /// (all of `text` if it has fewer).
-fn end_of_nth(text: &[u8], n: usize, counts: impl Fn(&u8) -> bool) -> usize {
-    text.iter().enumerate().filter(|(_, b)| counts(b)).nth(n.saturating_sub(1)).map_or(text.len(), |(at, _)| at + 1)
+fn before_nth(text: &[u8], n: usize, counts: impl Fn(&u8) -> bool) -> usize {
+    text.iter().enumerate().filter(|(_, b)| counts(b)).nth(n.saturating_sub(1)).map_or(text.len(), |(at, _)| at)
 }
 
 /// The IBAN length of the country `text` starts with (letters in either case), if known.
@@ -279,6 +287,14 @@ fn ipv6(text: &[u8]) -> bool {
     let doubles = text.windows(2).filter(|w| *w == b"::").count();
     if doubles > 1 {
         return false; // `:::` holds two overlapping `::`
+    }
+    let colons = text.iter().filter(|&&b| b == b':').count();
+    let lone_colon_at_an_end = |ends: &[u8], double: &[u8]| ends == b":" && double != b"::";
+    if (doubles == 0 && colons != 7 && !text.contains(&b'.'))
+        || lone_colon_at_an_end(&text[..text.len().min(1)], &text[..text.len().min(2)])
+        || lone_colon_at_an_end(&text[text.len().saturating_sub(1)..], &text[text.len().saturating_sub(2)..])
+    {
+        return false; // eight groups without `::`; `:` alone at either end
     }
     std::str::from_utf8(text).is_ok_and(|t| t.parse::<std::net::Ipv6Addr>().is_ok())
 }
@@ -333,8 +349,13 @@ mod tests {
     #[test]
     fn shorter_matches_are_ruled_out_only_when_they_cannot_pass() {
         assert_eq!(Validator::Iban.shorter_limit(b"DE89 3704 0044 0532 0130 00"), 0, "already the country's length");
-        assert_eq!(Validator::Iban.shorter_limit(b"DE89 3704 0044 0532 0130 0012"), 27, "up to DE's 22nd character");
-        assert_eq!(Validator::Luhn.shorter_limit(b"4111 1111 1111 1111 1111 1"), 23, "up to the 19th digit");
+        assert_eq!(Validator::Iban.shorter_limit(b"DE89 3704 0044 0532 0130 0012"), 27, "before DE's 23rd character");
+        assert_eq!(Validator::Luhn.shorter_limit(b"4111 1111 1111 1111 1111 1"), 23, "before the 20th digit");
+        assert_eq!(
+            Validator::Luhn.shorter_limit(b"4111 1111 1111 1111 111: 1"),
+            25,
+            "a separator after the 19th may stay"
+        );
         assert_eq!(Validator::Iban.shorter_limit(b"ZZ89 3704 0044 0532 0130 00"), 0, "no such country");
         assert_eq!(Validator::Luhn.shorter_limit(b"4111 1111 1111 1112"), 18);
         assert_eq!(Validator::Luhn.shorter_limit(b"4111111111111"), 0, "13 digits: the fewest a card has");
@@ -342,9 +363,20 @@ mod tests {
         assert_eq!(Validator::Email.shorter_limit(b"a..b@example.com"), 15);
         assert_eq!(Validator::Ipv6.shorter_limit(b"::9:::9:::9"), 4, "before the second `::`");
         assert!(Validator::Ipv6.check(&b"::9:::9:::9"[..3]));
+        for address in ["1:2:3:4:5:6:7:8", "::", "::1", "1::", "2001:db8::1", "fe80::1:2:3:4:5", "1:2:3:4:5:6:1.2.3.4"]
+        {
+            assert!(Validator::Ipv6.check(address.as_bytes()), "{address}");
+        }
+        for not_one in [":1::2", "1::2:", "1:2:3:4:5:6:7", "1:2:3:4:5:6:7:8:9", "1::2::3"] {
+            assert!(!Validator::Ipv6.check(not_one.as_bytes()), "{not_one}");
+        }
         assert_eq!(Validator::Ipv6.shorter_limit(b"1::2::3:4"), 5, "before the second `::`");
         assert_eq!(Validator::Ipv6.shorter_limit(b":::9"), 2);
-        assert_eq!(Validator::Ipv6.shorter_limit(b"12:34:56"), 7);
+        assert_eq!(Validator::Ipv6.shorter_limit(b"12:34:56"), 0, "too few groups, and no `::`");
+        assert_eq!(Validator::Ipv6.shorter_limit(b"00:1a:2b:3c:4d:5e"), 0, "a MAC address");
+        assert_eq!(Validator::Ipv6.shorter_limit(b":1a:2b:3c:4d:5e"), 0, "a lone colon first");
+        assert_eq!(Validator::Ipv6.shorter_limit(b"2001:db8::1:zz"), 13);
+        assert_eq!(Validator::Ipv6.shorter_limit(b"1:2:3:4:5:6:1.2.3.4x"), 19, "an IPv4 tail");
     }
 
     #[test]

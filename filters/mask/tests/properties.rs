@@ -190,6 +190,8 @@ fn value_like() -> impl Strategy<Value = Vec<u8>> {
         "@",
         "eyJhbGciOiJIUzI1NiJ9\\.",
         "x|ext",
+        "([0-9]{1,3}\\.){3}[0-9]{1,3}",
+        "([0-9a-f]{1,4}:){6}",
     ];
     prop::collection::vec(piece, 1..12).prop_map(|pieces| pieces.concat().into_bytes())
 }
