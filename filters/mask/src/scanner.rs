@@ -46,6 +46,9 @@ pub struct Scanner {
     /// Per detector: the bytes a match of it can start with (from its pattern's syntax), so
     /// detectors that cannot match at a position are not searched there.
     starts: Vec<ByteSet>,
+    /// Per detector: the shortest match its pattern can make (from its syntax), so a shorter
+    /// match is not searched for where none fits.
+    min_lens: Vec<usize>,
 }
 
 /// A set of bytes.
@@ -127,12 +130,18 @@ fn start_bytes(pattern: &str) -> ByteSet {
     }
 }
 
+/// The shortest match `pattern` can make as the scanner compiles it (0 if it cannot tell).
+fn min_len(pattern: &str) -> usize {
+    let config = syntax::Config::new().unicode(false).utf8(false);
+    syntax::parse_with(pattern, &config).ok().and_then(|hir| hir.properties().minimum_len()).unwrap_or(0)
+}
+
 impl Scanner {
     /// Compiles `detectors` (in priority order) into one automaton. Patterns are ASCII and
     /// match raw bytes, so invalid UTF-8 is scanned too.
     pub fn compile(detectors: Vec<Detector>) -> Result<Scanner, ConfigError> {
         if detectors.is_empty() {
-            return Ok(Scanner { regex: None, detectors, starts: Vec::new() });
+            return Ok(Scanner { regex: None, detectors, starts: Vec::new(), min_lens: Vec::new() });
         }
         let patterns: Vec<&str> = detectors.iter().map(|d| d.pattern.as_str()).collect();
         let regex = meta::Builder::new()
@@ -144,7 +153,8 @@ impl Scanner {
                 ConfigError::new("detectors", format!("pattern of `{which}` does not compile: {e}"))
             })?;
         let starts = detectors.iter().map(|d| start_bytes(&d.pattern)).collect();
-        Ok(Scanner { regex: Some(regex), detectors, starts })
+        let min_lens = detectors.iter().map(|d| min_len(&d.pattern)).collect();
+        Ok(Scanner { regex: Some(regex), detectors, starts, min_lens })
     }
 
     /// The detectors, in priority order.
@@ -205,8 +215,8 @@ impl Scanner {
                     Err(Rejected::ByValidator { shorter_limit }) => shorter_limit.min(shorter),
                     Err(Rejected::Otherwise) => shorter,
                 };
-                if limit == 0 {
-                    break;
+                if limit == 0 || limit < self.min_lens[detector] {
+                    break; // no shorter match can pass, or none fits
                 }
                 candidate = anchored(c.start() + limit);
             }
@@ -263,7 +273,7 @@ fn has_context(text: &[u8], start: usize, end: usize, d: &Detector) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::start_bytes;
+    use super::{min_len, start_bytes};
 
     fn starts(pattern: &str) -> String {
         let set = start_bytes(pattern);
@@ -278,5 +288,12 @@ mod tests {
         assert_eq!(starts(r"(?i:\bbearer)"), "Bb");
         assert_eq!(starts(r"(?:ab)?c"), "ac", "an optional start lets what follows start too");
         assert_eq!(starts(r"\b"), (0u8..=255).map(char::from).collect::<String>(), "empty: any byte");
+    }
+
+    #[test]
+    fn minimum_lengths_come_from_the_pattern() {
+        assert_eq!(min_len(r"(?:\b[0-9A-Fa-f]{1,4}|:)(?::[0-9A-Fa-f]{0,4}){2,7}\b"), 3);
+        assert_eq!(min_len(r"\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b"), 11);
+        assert_eq!(min_len(r"a*"), 0);
     }
 }
