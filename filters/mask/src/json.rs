@@ -172,17 +172,20 @@ impl<'a> Walk<'a, '_, '_> {
         let start = self.at;
         self.expect(b'"')?;
         let mut escaped = false;
+        // From one quote or backslash to the next (memchr), checking the run between for
+        // control characters; the character after a backslash is checked when decoding.
         loop {
-            match self.input.get(self.at) {
-                None => return Err(NotJson),
-                Some(b'"') => break,
-                Some(b'\\') => {
-                    escaped = true;
-                    self.at += 2;
-                }
-                Some(&b) if b < 0x20 => return Err(NotJson),
-                Some(_) => self.at += 1,
+            let rest = self.input.get(self.at..).unwrap_or_default();
+            let Some(offset) = memchr::memchr2(b'"', b'\\', rest) else { return Err(NotJson) };
+            if rest[..offset].iter().any(|&b| b < 0x20) {
+                return Err(NotJson);
             }
+            self.at += offset;
+            if rest[offset] == b'"' {
+                break;
+            }
+            escaped = true;
+            self.at += 2;
         }
         self.at += 1;
         let raw = &self.input[start + 1..self.at - 1];
@@ -253,4 +256,38 @@ fn number_length(text: &[u8]) -> Option<usize> {
 fn encode_string(bytes: &[u8]) -> Vec<u8> {
     let text = String::from_utf8_lossy(bytes);
     serde_json::to_vec(text.as_ref()).unwrap_or_else(|_| b"\"\"".to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{mask, NotJson};
+    use crate::config::{compile_profile, ProfileConfig};
+    use crate::profile::Report;
+
+    fn walk(json: &[u8]) -> Result<Option<Vec<u8>>, NotJson> {
+        let profile = compile_profile("all", &serde_json::from_str::<ProfileConfig>("{}").unwrap(), None).unwrap();
+        mask(&profile, json, &mut Report::default())
+    }
+
+    #[test]
+    fn strings_end_at_the_first_unescaped_quote_and_refuse_control_characters() {
+        assert_eq!(
+            walk(br#"{"a": "x \" ada@example.com \\", "b": "\u00e9 caf\u00e9 ok"}"#).unwrap().unwrap(),
+            br#"{"a": "x \" [EMAIL] \\", "b": "\u00e9 caf\u00e9 ok"}"#.to_vec()
+        );
+        assert_eq!(
+            walk("{\"k\": \"grüße ada@example.com\"}".as_bytes()).unwrap().unwrap(),
+            "{\"k\": \"grüße [EMAIL]\"}".as_bytes()
+        );
+        assert_eq!(walk(b"{\"k\": \"no value here\"}"), Ok(None));
+        for refused in [
+            &b"{\"k\": \"tab\there\"}"[..],
+            b"{\"k\": \"open",
+            b"{\"k\": \"ends in a backslash\\",
+            b"{\"k\x01\": 1}",
+            b"\"\\",
+        ] {
+            assert_eq!(walk(refused), Err(NotJson), "{}", String::from_utf8_lossy(refused));
+        }
+    }
 }
