@@ -12,29 +12,19 @@ time on free loopback ports. Each row is the median of ROUNDS starts (default 3)
 import base64
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-ENVOY = os.environ.get("WARDEN_ENVOY") or os.path.join(ROOT, ".venv", "bin", "envoy")
-WASM = os.environ.get("WARDEN_WASM_DIR") or os.path.join(ROOT, "target", "wasm32-wasip1", "wasm")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench-data"))
+from envoy_bench import DATA, ENVOY, PROVIDER, WASM, bootstrap, free_port, median, stop, wasm_filter  # noqa: E402
+
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
-DATA = json.load(open(os.path.join(ROOT, "ci", "bench-data", "es256-token.json")))
-PROVIDER = {"name": "bench", "issuer": DATA["issuer"], "audiences": [DATA["audience"]], "algorithms": ["ES256"], "jwks": DATA["jwks"]}
 # Any valid Ed25519 public key: no approval is asked for by the request sent.
 RECEIPT_KEY = base64.urlsafe_b64encode(bytes.fromhex(
     "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")).decode().rstrip("=")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def policy(extra_rules):
@@ -72,14 +62,6 @@ def suite(extra_rules):
     ]}
 
 
-def wasm_filter(name, path, config):
-    return {"name": "envoy.filters.http.wasm", "typed_config": {
-        "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-        "config": {"name": name, "root_id": name, "failure_policy": "FAIL_CLOSED", "configuration": {
-            "@type": "type.googleapis.com/google.protobuf.StringValue", "value": json.dumps(config)},
-            "vm_config": {"vm_id": name, "runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": path}}}}}}
-
-
 SUITE = os.path.join(WASM, "warden.wasm")
 VARIANTS = [
     ("no filter", 1, []),
@@ -94,21 +76,6 @@ if os.environ.get("ONLY"):
     VARIANTS = [v for v in VARIANTS if v[0] in os.environ["ONLY"].split(";")]
 
 
-def config(port, admin, approvals, filters):
-    router = {"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}
-    return {"admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin}}},
-            "static_resources": {"listeners": [{"name": "l", "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
-                "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": {
-                    "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-                    "stat_prefix": "bench",
-                    "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [
-                        {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": "ok"}}}]}]},
-                    "http_filters": filters + [router]}}]}]}],
-                "clusters": [{"name": "approvals", "type": "STATIC", "connect_timeout": "1s", "load_assignment": {
-                    "cluster_name": "approvals", "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {
-                        "socket_address": {"address": "127.0.0.1", "port_value": approvals}}}}]}]}}]}}
-
-
 def rss_mib(pid):
     for line in open("/proc/%d/status" % pid):
         if line.startswith("VmRSS:"):
@@ -120,7 +87,7 @@ def start(label, concurrency, filters, tmp):
     """Seconds from start until a request through the filter is answered 200, and RSS after it."""
     port, admin, approvals = free_port(), free_port(), free_port()
     path = os.path.join(tmp, "footprint.json")
-    json.dump(config(port, admin, approvals, filters), open(path, "w"))
+    json.dump(bootstrap(port, admin, filters, {"approvals": approvals}), open(path, "w"))
     err = os.path.join(tmp, "envoy.err")
     url = "http://127.0.0.1:%d/docs/readme" % port
     request = urllib.request.Request(url, headers={"authorization": "Bearer " + DATA["token"]})
@@ -145,16 +112,7 @@ def start(label, concurrency, filters, tmp):
         time.sleep(1.0)  # let start-up work finish
         return ready, rss_mib(proc.pid)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def median(values):
-    values = sorted(values)
-    return values[len(values) // 2]
+        stop(proc)
 
 
 def main():

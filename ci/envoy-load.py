@@ -10,38 +10,19 @@ Compare rows of one run only."""
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-ENVOY = os.environ.get("WARDEN_ENVOY") or os.path.join(ROOT, ".venv", "bin", "envoy")
-WASM = os.environ.get("WARDEN_WASM_DIR") or os.path.join(ROOT, "target", "wasm32-wasip1", "wasm")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench-data"))
+from envoy_bench import DATA, ENVOY, PROVIDER, WASM, bootstrap, free_port, median, stop, wasm_filter  # noqa: E402
+
 DURATION = os.environ.get("DURATION", "3")
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
 # Envoy and wrk on separate cores (when there are two) so they do not take turns on one.
 PIN_ENVOY, PIN_WRK = (["taskset", "-c", "0"], ["taskset", "-c", "1"]) if (os.cpu_count() or 1) >= 2 else ([], [])
-DATA = json.load(open(os.path.join(ROOT, "ci", "bench-data", "es256-token.json")))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wasm_filter(name, path, config):
-    return {"name": "envoy.filters.http.wasm", "typed_config": {
-        "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-        "config": {"name": name, "root_id": name, "configuration": {
-            "@type": "type.googleapis.com/google.protobuf.StringValue", "value": json.dumps(config)},
-            "vm_config": {"vm_id": name, "runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": path}}}}}}
-
-
-PROVIDER = {"name": "bench", "issuer": DATA["issuer"], "audiences": [DATA["audience"]], "algorithms": ["ES256"], "jwks": DATA["jwks"]}
 
 
 def jwt_authn(**outputs):
@@ -85,22 +66,10 @@ if os.environ.get("ONLY"):
     VARIANTS = [v for v in VARIANTS if v[0] in os.environ["ONLY"].split(",")]
 
 
-def config(port, admin, filters):
-    router = {"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}
-    return {"admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin}}},
-            "static_resources": {"listeners": [{"name": "l", "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
-                "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": {
-                    "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-                    "stat_prefix": "bench",
-                    "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [
-                        {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": "ok"}}}]}]},
-                    "http_filters": filters + [router]}}]}]}]}}
-
-
 def run(label, filters, tmp):
     port, admin = free_port(), free_port()
     path = os.path.join(tmp, "bench.json")
-    json.dump(config(port, admin, filters), open(path, "w"))
+    json.dump(bootstrap(port, admin, filters), open(path, "w"))
     proc = subprocess.Popen(PIN_ENVOY + [ENVOY, "-c", path, "--concurrency", "1", "--disable-hot-restart", "-l", "error"],
                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "envoy.err"), "w"))
     try:
@@ -124,16 +93,7 @@ def run(label, filters, tmp):
         latency = re.search(r"Latency\s+(\S+)", out).group(1)
         return rps, latency
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def median(values):
-    values = sorted(values)
-    return values[len(values) // 2]
+        stop(proc)
 
 
 def main():
