@@ -184,7 +184,12 @@ pub fn describe(entry: &Value) -> String {
                 }
             }
             if let Some(sql) = what["action"]["sql"].as_object() {
-                text.push_str(&format!(" [sql {:?} on {:?}]", sql.get("classes"), sql.get("tables")));
+                let list = |key: &str| -> String {
+                    sql.get(key).and_then(Value::as_array).map_or_else(String::new, |items| {
+                        items.iter().map(|item| item.as_str().unwrap_or("?")).collect::<Vec<_>>().join(",")
+                    })
+                };
+                text.push_str(&format!(" [sql {} on {}]", list("classes"), list("tables")));
             }
             let decision = &entry["decision"];
             if !decision.is_null() {
@@ -219,5 +224,26 @@ pub fn describe(entry: &Value) -> String {
             text.push_str(&format!("; {}", entry["outcome"]["status"]));
             text
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+    use serde_json::json;
+
+    #[test]
+    fn a_sql_request_reads_as_its_classes_and_tables() {
+        let entry = json!({"kind": "request",
+            "who": {"subject": "alice", "actors": [{"subject": "agent:assistant"}]},
+            "what": {"method": "POST", "authority": "db", "path": "/sql",
+                     "action": {"sql": {"classes": ["ddl"], "tables": ["customers", "orders"]}}},
+            "decision": {"effect": "deny", "rules": ["agents-no-destructive-sql"]},
+            "outcome": {"status": 403}});
+        assert_eq!(
+            describe(&entry),
+            "agent:assistant acting for alice POST db/sql [sql ddl on customers,orders]; \
+             deny (agents-no-destructive-sql); 403"
+        );
     }
 }

@@ -1,13 +1,15 @@
 //! `warden`: the one command for people working with Warden filters: run scenarios in the
 //! harness or a real Envoy (`test`), measure a chain (`bench`), check, test and explain
-//! policies (`policy`), run the approval service (`serve`) and decide approvals (`approvals`). Commands print what they found and exit 0 (all good), 1 (something
-//! failed) or 2 (could not run: bad arguments or files).
+//! policies (`policy`), run the approval service (`serve`), decide approvals (`approvals`), read
+//! evidence (`audit`) and see all of it work together (`demo`). Commands print what they found
+//! and exit 0 (all good), 1 (something failed) or 2 (could not run: bad arguments or files).
 
 mod approvals;
 mod audit;
 mod audit_replay;
 mod audit_report;
 mod audit_search;
+mod demo;
 mod policy;
 mod serve;
 
@@ -82,6 +84,24 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// The whole product on 127.0.0.1: Envoy with warden.wasm (identity, policy, approval,
+    /// mask, audit) in front of demo upstreams, and `warden serve`; prints a walkthrough and
+    /// runs until Ctrl-C (`--tour`: runs the walkthrough unattended, checking every step).
+    Demo {
+        /// Run the walkthrough unattended on free ports, print each step's result, then stop
+        /// (exit 1 if a step failed).
+        #[arg(long)]
+        tour: bool,
+        /// Configuration, database, keys and logs (emptied at start).
+        #[arg(long, default_value = ".warden-tmp/demo")]
+        data_dir: PathBuf,
+        /// Envoy binary (default: $WARDEN_ENVOY, .venv/bin/envoy, then PATH).
+        #[arg(long)]
+        envoy_bin: Option<PathBuf>,
+        /// Directory holding warden.wasm.
+        #[arg(long)]
+        wasm_dir: Option<PathBuf>,
     },
     /// Decide approvals from a terminal, as a person (token from --token or $WARDEN_TOKEN).
     Approvals {
@@ -318,6 +338,12 @@ fn main() -> ExitCode {
         Command::Serve { config, database, listen, check } => {
             serve::run(serve::ServeOptions { config: config.as_deref(), database, listen, check })
         }
+        Command::Demo { tour, data_dir, envoy_bin, wasm_dir } => demo::run(demo::DemoOptions {
+            tour,
+            data_dir,
+            envoy: envoy_bin,
+            wasm_dir: wasm_dir.unwrap_or_else(default_wasm_dir),
+        }),
         Command::Audit { command } => match command {
             AuditCommand::Export { url, token, from, to, sample, out } => match token {
                 Some(token) => audit::export(&url, &token, from, to, sample, &out),
