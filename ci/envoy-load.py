@@ -9,20 +9,14 @@ moment of the machine does not land on one variant only. Prints requests/s and r
 Compare rows of one run only."""
 import json
 import os
-import re
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench-data"))
-from envoy_bench import DATA, ENVOY, PROVIDER, WASM, bootstrap, free_port, median, stop, wasm_filter  # noqa: E402
+from envoy_bench import DATA, PROVIDER, WASM, bootstrap, load, median, wasm_filter  # noqa: E402
 
 DURATION = os.environ.get("DURATION", "3")
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
-# Envoy and wrk on separate cores (when there are two) so they do not take turns on one.
-PIN_ENVOY, PIN_WRK = (["taskset", "-c", "0"], ["taskset", "-c", "1"]) if (os.cpu_count() or 1) >= 2 else ([], [])
 
 
 def jwt_authn(**outputs):
@@ -67,33 +61,9 @@ if os.environ.get("ONLY"):
 
 
 def run(label, filters, tmp):
-    port, admin = free_port(), free_port()
-    path = os.path.join(tmp, "bench.json")
-    json.dump(bootstrap(port, admin, filters), open(path, "w"))
-    proc = subprocess.Popen(PIN_ENVOY + [ENVOY, "-c", path, "--concurrency", "1", "--disable-hot-restart", "-l", "error"],
-                            stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "envoy.err"), "w"))
-    try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    sys.exit("%s: Envoy did not start:\n%s" % (label, open(os.path.join(tmp, "envoy.err")).read()[-2000:]))
-                time.sleep(0.05)
-        url = "http://127.0.0.1:%d/" % port
-        auth = "authorization: Bearer " + DATA["token"]
-        check = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", auth, url], capture_output=True, text=True)
-        if check.stdout != "200":
-            sys.exit("%s: expected 200 for the bench token, got %s" % (label, check.stdout))
-        subprocess.run(PIN_WRK + ["wrk", "-t1", "-c10", "-d1s", "-H", auth, url], capture_output=True)
-        out = subprocess.run(PIN_WRK + ["wrk", "-t1", "-c10", "-d%ss" % DURATION, "-H", auth, url], capture_output=True, text=True).stdout
-        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-        latency = re.search(r"Latency\s+(\S+)", out).group(1)
-        return rps, latency
-    finally:
-        stop(proc)
+    result = load(label, lambda port, admin: bootstrap(port, admin, filters), tmp, DURATION,
+                  headers=["authorization: Bearer " + DATA["token"]])
+    return result["rps"], "%.2fms" % result["p50_ms"]
 
 
 def main():
@@ -108,7 +78,7 @@ def main():
 
     none, verify, same = VARIANTS[0][0], VARIANTS[1][0], VARIANTS[2][0]
     print("\n%-40s %12s %10s %9s %14s %14s" % ("Envoy 1.40, wrk -t1 -c10 -d%ss, %d rounds" % (DURATION, ROUNDS),
-                                              "requests/s", "latency", "vs none", "vs jwt verify", "vs jwt same out"))
+                                              "requests/s", "p50", "vs none", "vs jwt verify", "vs jwt same out"))
     for label, _ in VARIANTS:
         rps, latency = median([r[label] for r in rounds])
         print("%-40s %12.0f %10s %8.2fx %13.2fx %13.2fx" % (label, rps, latency, ratio(label, none), ratio(label, verify), ratio(label, same)))

@@ -135,7 +135,7 @@ pub fn run(r: &Running, exe: &Path) -> bool {
     let call: Value = serde_json::from_str(DELETE_CALL).unwrap_or_default();
     let (agent, url) = (r.token("agent").to_string(), format!("{w}/mcp"));
     let sent_at = Instant::now();
-    let held = std::thread::spawn(move || http_text("POST", &url, Some(&agent), Some(&call)));
+    let held = std::thread::spawn(move || (http_text("POST", &url, Some(&agent), Some(&call)), Instant::now()));
     let pending = wait(Duration::from_secs(20), || {
         let (_, list) = http_json("GET", &format!("{s}/v1/approvals"), Some(r.token("bob")), None).ok()?;
         list["approvals"].as_array()?.first()?["id"].as_str().map(String::from)
@@ -159,20 +159,26 @@ pub fn run(r: &Running, exe: &Path) -> bool {
         text(&own.stderr),
     );
     println!("  bob opens {s}/ui/approvals/{id}, signs in with the demo identity provider and approves");
-    match approve_on_the_web(r, &id) {
-        Ok(seen) => c.check(
+    let web = approve_on_the_web(r, &id);
+    let decided_at = web.as_ref().map_or_else(|_| Instant::now(), |(_, pressed_at)| *pressed_at);
+    match web {
+        Ok((seen, _)) => c.check(
             "bob signed in, saw the held call (agent:assistant for alice, tool delete_customer) and approved it",
             seen.contains("delete_customer") && seen.contains("agent:assistant"),
             short(&seen),
         ),
         Err(e) => c.check("bob approves on the web page", false, format!("{e:#}")),
     }
-    let answer = held.join().ok().and_then(Result::ok);
+    let (answer, answered_at) =
+        held.join().unwrap_or_else(|_| (Err(anyhow::anyhow!("the sender panicked")), Instant::now()));
     let (status, body) = answer.unwrap_or((0, String::new()));
+    // What Warden adds beyond the human: from bob pressing Approve to the agent's answer.
+    let after_decision = answered_at.saturating_duration_since(decided_at).as_secs_f64() * 1000.0;
     c.check(
         &format!(
-            "the held call then completes ({} ms after it was sent): {status} {}",
-            sent_at.elapsed().as_millis(),
+            "the held call then completes, {after_decision:.1} ms after bob pressed Approve \
+             ({} ms after it was sent): {status} {}",
+            answered_at.saturating_duration_since(sent_at).as_millis(),
             short(&body)
         ),
         status == 200 && body.contains("customer 42 deleted"),
@@ -242,8 +248,9 @@ pub fn run(r: &Running, exe: &Path) -> bool {
 }
 
 /// What bob's browser does: open the approval's page, sign in through the demo identity
-/// provider, approve with a reason. Returns the page as bob saw it before deciding.
-fn approve_on_the_web(r: &Running, id: &str) -> anyhow::Result<String> {
+/// provider, approve with a reason. Returns the page as bob saw it before deciding, and when he
+/// pressed Approve.
+fn approve_on_the_web(r: &Running, id: &str) -> anyhow::Result<(String, Instant)> {
     let mut bob = Browser::default();
     let page_url = format!("{}/ui/approvals/{id}", r.service_url());
     // Not signed in: the page sends bob to the provider's sign-in page.
@@ -269,6 +276,7 @@ fn approve_on_the_web(r: &Running, id: &str) -> anyhow::Result<String> {
     let mut decision: Vec<(String, String)> = csrf.into_iter().collect();
     decision.push(("decision".into(), "approve".into()));
     decision.push(("reason".into(), "ticket OPS-7".into()));
+    let pressed_at = Instant::now();
     let decided = bob.post(&page_url, &decision)?;
     anyhow::ensure!(
         decided.status == 303,
@@ -276,7 +284,7 @@ fn approve_on_the_web(r: &Running, id: &str) -> anyhow::Result<String> {
         decided.status,
         short(&decided.body)
     );
-    Ok(page.body)
+    Ok((page.body, pressed_at))
 }
 
 /// The requests the tour sent, as (method, path, status) the ledger must hold.
