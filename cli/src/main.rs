@@ -9,6 +9,7 @@ mod audit;
 mod audit_replay;
 mod audit_report;
 mod audit_search;
+mod config_check;
 mod demo;
 mod policy;
 mod serve;
@@ -103,6 +104,11 @@ enum Command {
         #[arg(long)]
         wasm_dir: Option<PathBuf>,
     },
+    /// Check deployment files before they reach a proxy.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Decide approvals from a terminal, as a person (token from --token or $WARDEN_TOKEN).
     Approvals {
         /// Approval service URL.
@@ -113,6 +119,18 @@ enum Command {
         token: Option<String>,
         #[command(subcommand)]
         command: ApprovalsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Find every Warden plugin in Envoy configuration, Istio `WasmPlugin` or Envoy Gateway
+    /// `EnvoyExtensionPolicy` files and compile its configuration as the filter does at load;
+    /// errors name the field (exit 1 if any fails or a file holds no Warden plugin).
+    Check {
+        /// Files (YAML or JSON; several documents each).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -344,6 +362,7 @@ fn main() -> ExitCode {
             envoy: envoy_bin,
             wasm_dir: wasm_dir.unwrap_or_else(default_wasm_dir),
         }),
+        Command::Config { command: ConfigCommand::Check { files } } => config_check::check(&files),
         Command::Audit { command } => match command {
             AuditCommand::Export { url, token, from, to, sample, out } => match token {
                 Some(token) => audit::export(&url, &token, from, to, sample, &out),
