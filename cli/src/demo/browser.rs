@@ -99,7 +99,8 @@ impl Browser {
     }
 }
 
-fn encode(value: &str) -> String {
+/// Percent-encodes a form or query value (RFC 3986 unreserved characters kept).
+pub fn encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {

@@ -4,6 +4,7 @@
 //! ID tokens are signed with the demo key. No passwords: anyone can sign in as any demo person,
 //! which is why it only ever listens on 127.0.0.1 inside `warden demo`.
 
+use super::browser::encode;
 use super::keys::{random_secret, DemoKey};
 use super::Person;
 use axum::extract::{Query, State};
@@ -138,14 +139,6 @@ async fn authorize(State(s): State<Shared>, Form(form): Form<HashMap<String, Str
     if let Ok(mut codes) = s.codes.lock() {
         codes.insert(code.clone(), grant);
     }
-    let encode = |v: &str| -> String {
-        v.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => char::from(b).to_string(),
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    };
     let target = format!("{}?code={}&state={}", s.provider.redirect_uri, encode(&code), encode(&get("state")));
     (StatusCode::FOUND, [(header::LOCATION, target)]).into_response()
 }
