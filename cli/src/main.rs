@@ -103,6 +103,18 @@ enum Command {
         /// Directory holding warden.wasm.
         #[arg(long)]
         wasm_dir: Option<PathBuf>,
+        /// Free ports instead of the fixed ones (written to demo.json in the data directory).
+        #[arg(long)]
+        free_ports: bool,
+        /// Envoy worker threads.
+        #[arg(long, default_value_t = 1)]
+        concurrency: u32,
+        /// warden serve's database (default: SQLite in the data directory).
+        #[arg(long)]
+        database: Option<String>,
+        /// warden serve replicas behind Envoy (more than one needs --database postgres://...).
+        #[arg(long, default_value_t = 1)]
+        replicas: usize,
     },
     /// Check deployment files before they reach a proxy.
     Config {
@@ -356,12 +368,18 @@ fn main() -> ExitCode {
         Command::Serve { config, database, listen, check } => {
             serve::run(serve::ServeOptions { config: config.as_deref(), database, listen, check })
         }
-        Command::Demo { tour, data_dir, envoy_bin, wasm_dir } => demo::run(demo::DemoOptions {
-            tour,
-            data_dir,
-            envoy: envoy_bin,
-            wasm_dir: wasm_dir.unwrap_or_else(default_wasm_dir),
-        }),
+        Command::Demo { tour, data_dir, envoy_bin, wasm_dir, free_ports, concurrency, database, replicas } => {
+            demo::run(demo::DemoOptions {
+                tour,
+                data_dir,
+                envoy: envoy_bin,
+                wasm_dir: wasm_dir.unwrap_or_else(default_wasm_dir),
+                free_ports,
+                concurrency,
+                database,
+                replicas,
+            })
+        }
         Command::Config { command: ConfigCommand::Check { files } } => config_check::check(&files),
         Command::Audit { command } => match command {
             AuditCommand::Export { url, token, from, to, sample, out } => match token {

@@ -59,14 +59,34 @@ pub fn plugin(issuer: &str, jwk: &Value, proxy_key: &str, receipt_public_key: &s
 }
 
 fn cluster(name: &str, port: u16) -> Value {
+    endpoints(name, &[port])
+}
+
+fn endpoints(name: &str, ports: &[u16]) -> Value {
+    let endpoints: Vec<Value> = ports
+        .iter()
+        .map(|port| json!({"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": port}}}}))
+        .collect();
     json!({"name": name, "type": "STATIC", "connect_timeout": "1s",
-           "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [
-               {"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": port}}}}]}]}})
+           "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": endpoints}]}})
+}
+
+/// The `warden serve` replicas as one cluster, each checked every second on `/healthz`: a
+/// replica that stops answering takes no more callouts after a failed check. The check runs
+/// every second even without traffic (Envoy's default then is a minute: a replica whose first
+/// check timed out while Envoy compiled the module would stay out that long).
+fn replicas_cluster(ports: &[u16]) -> Value {
+    let mut cluster = endpoints("warden", ports);
+    cluster["health_checks"] = json!([{"timeout": "2s", "interval": "1s", "no_traffic_interval": "1s",
+                                       "unhealthy_interval": "1s", "unhealthy_threshold": 1,
+                                       "healthy_threshold": 1, "http_health_check": {"path": "/healthz"}}]);
+    cluster["common_lb_config"] = json!({"healthy_panic_threshold": {"value": 0}});
+    cluster
 }
 
 /// Envoy's bootstrap: one listener with `warden.wasm`, a route per upstream, the approval
-/// service and ledger as the `warden` cluster.
-pub fn envoy(ports: &Ports, wasm: &Path, plugin: &Value) -> anyhow::Result<Value> {
+/// service and ledger (`replicas`: the ports of its replicas) as the `warden` cluster.
+pub fn envoy(ports: &Ports, replicas: &[u16], wasm: &Path, plugin: &Value) -> anyhow::Result<Value> {
     let route = |prefix: &str, cluster: &str| {
         json!({"match": {"prefix": prefix},
                "route": {"cluster": cluster, "timeout": "240s", "idle_timeout": "240s"}})
@@ -101,18 +121,29 @@ pub fn envoy(ports: &Ports, wasm: &Path, plugin: &Value) -> anyhow::Result<Value
                         {"name": "envoy.filters.http.router", "typed_config": {
                             "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}]}}]}]}],
             "clusters": [cluster("mcp", ports.mcp), cluster("sql", ports.sql), cluster("llm", ports.llm),
-                         cluster("customers", ports.customers), cluster("warden", ports.service)]
+                         cluster("customers", ports.customers), replicas_cluster(replicas)]
         }
     }))
 }
 
-/// `warden serve`'s configuration: SQLite in `data`, the proxy key's hash, the demo
-/// provider trusted for people's tokens and web sign-in, the evidence ledger.
-pub fn service(ports: &Ports, data: &Path, issuer: &str, jwk: &Value, proxy_key_sha256: &str) -> Value {
+/// `warden serve`'s configuration for the replica listening on `listen`: `database` (SQLite in
+/// `data` when none is given), the proxy key's hash, the demo provider trusted for people's
+/// tokens and web sign-in, the evidence ledger. Replicas share keys, database and
+/// `public_url` (the first replica, where the sign-in comes back).
+pub fn service(
+    ports: &Ports,
+    listen: u16,
+    database: Option<&str>,
+    data: &Path,
+    issuer: &str,
+    jwk: &Value,
+    proxy_key_sha256: &str,
+) -> Value {
     let file = |name: &str| data.join(name).display().to_string();
     json!({
-        "listen": format!("127.0.0.1:{}", ports.service),
-        "database": format!("sqlite://{}", file("warden.db")),
+        "listen": format!("127.0.0.1:{listen}"),
+        "public_url": format!("http://127.0.0.1:{}", ports.service),
+        "database": database.map_or_else(|| format!("sqlite://{}", file("warden.db")), str::to_string),
         "signing_key_file": file("approvals-signing.key"),
         "evidence": {"signing_key_file": file("evidence-signing.key"), "auditors_group": "auditors"},
         "proxies": [{"name": "demo-envoy", "key_sha256": proxy_key_sha256}],

@@ -33,6 +33,15 @@ pub struct DemoOptions {
     pub envoy: Option<PathBuf>,
     /// Directory holding `warden.wasm`.
     pub wasm_dir: PathBuf,
+    /// Free ports instead of the fixed ones (always, with `tour`); `demo.json` in the data
+    /// directory says which.
+    pub free_ports: bool,
+    /// Envoy worker threads (default 1).
+    pub concurrency: u32,
+    /// `warden serve`'s database (default: SQLite in the data directory).
+    pub database: Option<String>,
+    /// `warden serve` replicas behind Envoy (default 1; more need PostgreSQL).
+    pub replicas: usize,
 }
 
 /// One demo person (or agent) and what they are for.
@@ -194,7 +203,20 @@ pub fn run(options: DemoOptions) -> anyhow::Result<bool> {
     let data = std::path::absolute(&options.data_dir)?;
     let _ = std::fs::remove_dir_all(&data);
     std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
-    let ports = if options.tour { Ports::free()? } else { Ports::FIXED };
+    if options.replicas > 1 && !options.database.as_deref().unwrap_or("").starts_with("postgres") {
+        bail!("several replicas share one database: give --database postgres://...");
+    }
+    let free = options.tour || options.free_ports;
+    let ports = if free { Ports::free()? } else { Ports::FIXED };
+    let mut replica_ports = vec![ports.service];
+    for i in 1..options.replicas.max(1) {
+        let port = if free {
+            TcpListener::bind("127.0.0.1:0")?.local_addr()?.port()
+        } else {
+            ports.service + 1 + u16::try_from(i)?
+        };
+        replica_ports.push(port);
+    }
     let issuer = format!("http://127.0.0.1:{}", ports.idp);
     let key = Arc::new(DemoKey::generate()?);
     let jwk = key.jwk()?;
@@ -227,8 +249,8 @@ pub fn run(options: DemoOptions) -> anyhow::Result<bool> {
             }),
         ),
     ];
-    for port in [ports.envoy, ports.admin, ports.service] {
-        drop(bind(port, "Envoy or warden serve")?);
+    for port in [ports.envoy, ports.admin].iter().chain(&replica_ports) {
+        drop(bind(*port, "Envoy or warden serve")?);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -243,19 +265,22 @@ pub fn run(options: DemoOptions) -> anyhow::Result<bool> {
 
     let mut children = Children::default();
     let exe = std::env::current_exe().context("finding the warden binary")?;
-    let service_config = data.join("warden-serve.yaml");
     let proxy_hash = warden_approvals::config::key_sha256(&proxy_key);
-    write_yaml(&service_config, &config::service(&ports, &data, &issuer, &jwk, &proxy_hash))?;
-    children.spawn(
-        "warden-serve",
-        Command::new(&exe).arg("serve").arg("--config").arg(&service_config),
-        &data.join("warden-serve.log"),
-    )?;
-    let service_url = format!("http://127.0.0.1:{}", ports.service);
-    let keys = wait_for(Duration::from_secs(30), &mut children, &data, || {
-        http_json("GET", &format!("{service_url}/v1/keys"), None, None).ok().filter(|(s, _)| *s == 200).map(|(_, v)| v)
-    })
-    .context("warden serve did not start")?;
+    let mut keys = Value::Null;
+    for (i, port) in replica_ports.iter().enumerate() {
+        let name = if i == 0 { "warden-serve".to_string() } else { format!("warden-serve-{i}") };
+        let service_config = data.join(format!("{name}.yaml"));
+        let database = options.database.as_deref();
+        write_yaml(&service_config, &config::service(&ports, *port, database, &data, &issuer, &jwk, &proxy_hash))?;
+        let log = data.join(format!("{name}.log"));
+        children.spawn(&name, Command::new(&exe).arg("serve").arg("--config").arg(&service_config), &log)?;
+        // One at a time: the first creates the keys and runs the migrations.
+        let url = format!("http://127.0.0.1:{port}/v1/keys");
+        keys = wait_for(Duration::from_secs(30), &mut children, &data, || {
+            http_json("GET", &url, None, None).ok().filter(|(s, _)| *s == 200).map(|(_, v)| v)
+        })
+        .with_context(|| format!("{name} did not start"))?;
+    }
     let receipt_key =
         keys["keys"][0]["public_key"].as_str().ok_or_else(|| anyhow!("warden serve has no receipt key"))?;
 
@@ -264,16 +289,14 @@ pub fn run(options: DemoOptions) -> anyhow::Result<bool> {
     std::fs::write(&policy_file, serde_json::to_string_pretty(&policy)?)?;
     let plugin = config::plugin(&issuer, &jwk, &proxy_key, receipt_key, policy);
     let envoy_config = data.join("envoy.yaml");
-    write_yaml(&envoy_config, &config::envoy(&ports, &wasm, &plugin)?)?;
+    write_yaml(&envoy_config, &config::envoy(&ports, &replica_ports, &wasm, &plugin)?)?;
     children.spawn(
         "envoy",
-        Command::new(&envoy_bin).arg("-c").arg(&envoy_config).args([
-            "--concurrency",
-            "1",
-            "--disable-hot-restart",
-            "--log-level",
-            "warn",
-        ]),
+        Command::new(&envoy_bin)
+            .arg("-c")
+            .arg(&envoy_config)
+            .args(["--concurrency", &options.concurrency.max(1).to_string()])
+            .args(["--disable-hot-restart", "--log-level", "warn"]),
         &data.join("envoy.log"),
     )?;
     let now = unix_now();
@@ -296,9 +319,18 @@ pub fn run(options: DemoOptions) -> anyhow::Result<bool> {
         http_json("GET", &probe, Some(running.token("alice")), None).ok().filter(|(s, _)| *s == 200)
     })
     .context("Envoy with warden.wasm did not start")?;
+    // And when Envoy's health checks have found every replica (callouts go only to those).
+    let health = format!("http://127.0.0.1:{}/stats?filter=cluster.warden.membership_healthy", ports.admin);
+    wait_for(Duration::from_secs(30), &mut children, &data, || {
+        let (_, text) = http_text("GET", &health, None, None).ok()?;
+        let healthy: usize = text.split(':').nth(1)?.trim().parse().ok()?;
+        (healthy == replica_ports.len()).then_some(())
+    })
+    .context("Envoy's health checks did not find every warden serve replica")?;
     // Published policies let `warden audit replay` re-check every decision.
     crate::policy::publish(&policy_file, &running.service_url(), &running.proxy_key)?;
     write_tokens(&running)?;
+    write_state(&running, &replica_ports, &children)?;
     println!("Everything is up after {:.1} s.", started.elapsed().as_secs_f64());
 
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<bool>();
@@ -352,6 +384,21 @@ fn write_tokens(running: &Running) -> anyhow::Result<()> {
     }
     let path = running.data_dir.join("tokens.env");
     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+/// `demo.json` in the data directory: ports and processes, for scripts driving a running demo
+/// (`ci/soak`).
+fn write_state(running: &Running, replicas: &[u16], children: &Children) -> anyhow::Result<()> {
+    let p = running.ports;
+    let pids: serde_json::Map<String, Value> =
+        children.0.iter().map(|(name, child)| (name.clone(), json!(child.id()))).collect();
+    let state = json!({
+        "ports": {"envoy": p.envoy, "admin": p.admin, "service": p.service, "idp": p.idp, "mcp": p.mcp,
+                  "sql": p.sql, "llm": p.llm, "customers": p.customers},
+        "replicas": replicas, "pids": pids,
+    });
+    let path = running.data_dir.join("demo.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&state)?).with_context(|| format!("writing {}", path.display()))
 }
 
 /// Polls `probe` every 100 ms until it returns something, a child exits or `limit` passes.

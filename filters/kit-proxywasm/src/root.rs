@@ -7,7 +7,7 @@ use crate::{hostcalls, Compile};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::MapType;
 use proxy_wasm::types::{BufferType, ContextType, LogLevel as SdkLevel};
-use warden_kit::{Background, CalloutResponse, Chain, LogLevel};
+use warden_kit::{Background, CalloutResponse, Chain, Host, LogLevel, MetricKind};
 
 /// Registers the Warden root context for a filter named `plugin` (e.g. `warden_guard`), with
 /// `compile` turning the plugin configuration into a chain. Call it from `proxy_wasm::main!`.
@@ -59,6 +59,19 @@ impl Context for WardenRoot {
     }
 }
 
+/// Gauge: the VM's linear memory in bytes (it only grows), set on every tick of a VM whose
+/// stages tick (the audit stage with a ledger, fetched key sets): a leak shows as growth.
+const MEMORY_GAUGE: &str = "warden_wasm_memory_bytes";
+
+/// The size of this module's linear memory (0 when not built for wasm32).
+fn linear_memory_bytes() -> i64 {
+    #[cfg(target_arch = "wasm32")]
+    let pages = core::arch::wasm32::memory_size(0);
+    #[cfg(not(target_arch = "wasm32"))]
+    let pages = 0usize;
+    i64::try_from(pages.saturating_mul(65536)).unwrap_or(i64::MAX)
+}
+
 impl RootContext for WardenRoot {
     fn on_vm_start(&mut self, _vm_configuration_size: usize) -> bool {
         log(LogLevel::Info, &format!("{} {} starting", self.plugin, env!("CARGO_PKG_VERSION")));
@@ -93,6 +106,7 @@ impl RootContext for WardenRoot {
 
     fn on_tick(&mut self) {
         let mut host = self.host();
+        host.metric(MEMORY_GAUGE, MetricKind::Gauge, linear_memory_bytes());
         if let Some(background) = self.background.as_mut() {
             background.on_tick(&mut host);
         }
