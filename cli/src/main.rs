@@ -10,6 +10,7 @@ mod audit_replay;
 mod audit_report;
 mod audit_search;
 mod config_check;
+mod config_schema;
 mod demo;
 mod policy;
 mod serve;
@@ -143,6 +144,16 @@ enum ConfigCommand {
         /// Files (YAML or JSON; several documents each).
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Write the JSON Schemas of every stage's configuration and of warden.wasm's (made from
+    /// the configuration types), or check committed ones for drift.
+    Schema {
+        /// Write them into this directory.
+        #[arg(long, conflicts_with = "check")]
+        out: Option<PathBuf>,
+        /// Compare them with the files in this directory (exit 1 on any difference).
+        #[arg(long)]
+        check: Option<PathBuf>,
     },
 }
 
@@ -381,6 +392,11 @@ fn main() -> ExitCode {
             })
         }
         Command::Config { command: ConfigCommand::Check { files } } => config_check::check(&files),
+        Command::Config { command: ConfigCommand::Schema { out, check } } => match (out, check) {
+            (_, Some(dir)) => config_schema::check(&dir),
+            (Some(dir), None) => config_schema::write(&dir),
+            (None, None) => config_schema::write(std::path::Path::new(config_schema::COMMITTED)),
+        },
         Command::Audit { command } => match command {
             AuditCommand::Export { url, token, from, to, sample, out } => match token {
                 Some(token) => audit::export(&url, &token, from, to, sample, &out),

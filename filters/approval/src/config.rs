@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 /// Plugin configuration of the approval stage.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalConfig {
@@ -25,10 +26,12 @@ pub struct ApprovalConfig {
     pub preview_bytes: Option<usize>,
     /// Not offered: this stage always fails closed. Present only to say so when set.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(skip))]
     pub failure_mode: Option<serde::de::IgnoredAny>,
 }
 
 /// Where the approval service is.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceConfig {

@@ -27,3 +27,10 @@ use warden_kit::StageFactory;
 
 /// The approval stage, registered once.
 pub const STAGE: StageFactory = StageFactory::of::<Approval>();
+
+/// JSON Schema (2020-12) of this stage's configuration, from its Rust types (feature `schema`,
+/// native only; `warden config schema` writes them all).
+#[cfg(feature = "schema")]
+pub fn config_schema() -> schemars::Schema {
+    warden_kit::config_schema::<Approval>()
+}

@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 /// Audit stage configuration (JSON; unknown fields are refused).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditConfig {
@@ -31,6 +32,7 @@ pub struct AuditConfig {
 }
 
 /// How much of a request's outcome a record holds.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeDetail {
@@ -43,6 +45,7 @@ pub enum OutcomeDetail {
 
 /// The strict routes: a request is strict when its method is listed (or none are) and its
 /// path starts with a listed prefix (or none are); at least one list is given.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StrictConfig {

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use warden_kit::{Callout, CalloutResponse, ConfigError};
 
 /// The `ledger` section as written.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LedgerConfig {

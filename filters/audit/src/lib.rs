@@ -23,3 +23,10 @@ use warden_kit::StageFactory;
 
 /// The audit stage, registered once. Used by `warden_audit.wasm`, the suite and native tools.
 pub const STAGE: StageFactory = StageFactory::of::<Audit>();
+
+/// JSON Schema (2020-12) of this stage's configuration, from its Rust types (feature `schema`,
+/// native only; `warden config schema` writes them all).
+#[cfg(feature = "schema")]
+pub fn config_schema() -> schemars::Schema {
+    warden_kit::config_schema::<Audit>()
+}

@@ -5,6 +5,7 @@ use warden_kit::FailureMode;
 
 /// Plugin configuration of the guard stage. Every field is optional; `{}` is a guard that
 /// does nothing.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GuardConfig {

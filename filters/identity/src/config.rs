@@ -4,6 +4,7 @@ use serde::Deserialize;
 use warden_kit::FailureMode;
 
 /// Plugin configuration of the identity stage.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityConfig {
@@ -34,6 +35,7 @@ pub struct IdentityConfig {
 }
 
 /// Whether a route needs an identity.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Requirement {
@@ -47,6 +49,7 @@ pub enum Requirement {
 }
 
 /// A route rule.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
@@ -64,6 +67,7 @@ pub struct RouteConfig {
 }
 
 /// Where a token is read from.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum TokenSource {
@@ -89,6 +93,7 @@ impl Default for TokenSource {
 }
 
 /// One token issuer.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
@@ -147,6 +152,7 @@ fn yes() -> bool {
 }
 
 /// Where and how often to fetch a provider's JWKS.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JwksUri {
@@ -168,6 +174,7 @@ pub struct JwksUri {
 }
 
 /// "If claim `claim` equals `equals` (or contains it, for arrays), the kind is `kind`."
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KindRule {
@@ -180,6 +187,7 @@ pub struct KindRule {
 }
 
 /// SPIFFE workload identity from mTLS.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpiffeConfig {
@@ -191,6 +199,7 @@ pub struct SpiffeConfig {
 }
 
 /// API keys.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeysConfig {
@@ -202,6 +211,7 @@ pub struct ApiKeysConfig {
 }
 
 /// One API key: its SHA-256 (hex) and who it is.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyConfig {
@@ -218,6 +228,7 @@ pub struct ApiKeyConfig {
 }
 
 /// Names of upstream identity headers; `null`/absent entries are not sent.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamHeaders {

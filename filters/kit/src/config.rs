@@ -34,6 +34,15 @@ fn redact(message: &str) -> String {
     message.to_string()
 }
 
+/// JSON Schema of stage `S`'s configuration type (feature `schema`, native only).
+#[cfg(feature = "schema")]
+pub fn config_schema<S: crate::StageKind>() -> schemars::Schema
+where
+    S::Config: schemars::JsonSchema,
+{
+    schemars::schema_for!(S::Config)
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse;

@@ -67,6 +67,7 @@ pub const ALL_KEYS: [&str; 5] = [REQUEST_ID.name, IDENTITY.name, DECISION.name, 
 pub const VERSION: u32 = 1;
 
 /// Kind of caller.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SubjectKind {
@@ -159,6 +160,7 @@ pub struct MaskObligation {
 
 /// Whether the request waits for the approval (`hold`) or is answered at once with a pending
 /// approval the caller retries with (`deferred`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ApprovalMode {

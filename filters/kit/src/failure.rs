@@ -4,6 +4,7 @@ use serde::Deserialize;
 
 /// Behaviour on dependency failure (callout down or timing out, body too large, internal
 /// error). Configured per stage as `failure_mode`; the default is [`FailureMode::Closed`].
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureMode {

@@ -34,6 +34,8 @@ mod background;
 pub mod canonical;
 mod chain;
 pub mod config;
+#[cfg(feature = "schema")]
+pub use config::config_schema;
 pub mod contract;
 mod effect;
 mod error;

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use warden_kit::{ConfigError, FailureMode};
 
 /// The plugin configuration.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MaskConfig {
@@ -60,6 +61,7 @@ fn yes() -> bool {
 }
 
 /// What happens to a body that cannot be scanned.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Unscannable {
@@ -71,6 +73,7 @@ pub enum Unscannable {
 }
 
 /// What happens to bodies of other content types.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OtherContent {
@@ -84,6 +87,7 @@ pub enum OtherContent {
 }
 
 /// Profiles for requests whose path starts with `prefix`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
@@ -98,6 +102,7 @@ pub struct RouteConfig {
 }
 
 /// One profile as written.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileConfig {
@@ -119,6 +124,7 @@ pub struct ProfileConfig {
 }
 
 /// A custom detector.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustomDetector {
@@ -141,6 +147,7 @@ pub struct CustomDetector {
 }
 
 /// A JSON path rule.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PathConfig {

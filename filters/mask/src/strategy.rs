@@ -6,6 +6,7 @@ use serde::Deserialize;
 use sha2::Sha256;
 
 /// A masking strategy (configuration and compiled form are the same).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Strategy {

@@ -5,6 +5,7 @@ use base64::Engine;
 use serde::Deserialize;
 
 /// A validator built in; custom detectors may name one.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Validator {

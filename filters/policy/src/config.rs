@@ -7,6 +7,7 @@ use warden_kit::facts::{ApprovalMode, SubjectKind};
 use warden_kit::FailureMode;
 
 /// The policy stage's plugin configuration.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
@@ -26,6 +27,7 @@ pub struct PolicyConfig {
     /// followed. A request that needs approval now goes on only to an approval stage in the
     /// same chain; any value here is refused with a message saying so.
     #[serde(default, skip_serializing)]
+    #[cfg_attr(feature = "schema", schemars(skip))]
     pub approval_stage: Option<serde::de::IgnoredAny>,
     /// How MCP requests are refused: `jsonrpc_error` (default) or `tool_result`.
     #[serde(default)]
@@ -47,6 +49,7 @@ pub struct PolicyConfig {
 }
 
 /// The policy default.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DefaultEffect {
@@ -57,6 +60,7 @@ pub enum DefaultEffect {
 }
 
 /// How an MCP request is refused.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum McpDenial {
@@ -70,6 +74,7 @@ pub enum McpDenial {
 }
 
 /// What happens to MCP `tools/list` results.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ToolsList {
@@ -81,6 +86,7 @@ pub enum ToolsList {
 }
 
 /// One policy document (`policy.yaml` of a pack).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyDocument {
@@ -94,6 +100,7 @@ pub struct PolicyDocument {
 }
 
 /// One rule.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
@@ -125,6 +132,7 @@ pub struct RuleConfig {
 }
 
 /// A rule's effect.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleEffectConfig {
@@ -139,6 +147,7 @@ pub enum RuleEffectConfig {
 }
 
 /// Enforce or dry-run.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleMode {
@@ -150,6 +159,7 @@ pub enum RuleMode {
 }
 
 /// Approval details.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalConfig {
@@ -184,6 +194,7 @@ pub struct ApprovalConfig {
 }
 
 /// Approvers.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApproversConfig {
@@ -196,6 +207,7 @@ pub struct ApproversConfig {
 }
 
 /// Masking obligation.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MaskConfig {
@@ -214,6 +226,7 @@ fn yes() -> bool {
 }
 
 /// Request conditions. Lists are alternatives (any may match); fields are all required.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MatchConfig {
@@ -253,6 +266,7 @@ pub struct MatchConfig {
 }
 
 /// A path condition: exactly one of the fields.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PathConfig {
@@ -271,6 +285,7 @@ pub struct PathConfig {
 }
 
 /// A condition on a text value: exactly one of the fields.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ValueConfig {
@@ -293,6 +308,7 @@ pub struct ValueConfig {
 
 /// Identity conditions (all given must hold). Without a verified identity only
 /// `anonymous: true` matches.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityMatch {
@@ -330,6 +346,7 @@ pub struct IdentityMatch {
 }
 
 /// Time window (in `utc_offset`'s zone).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TimeMatch {
@@ -345,6 +362,7 @@ pub struct TimeMatch {
 }
 
 /// A JSON pointer condition.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PointerCondition {
@@ -358,6 +376,7 @@ pub struct PointerCondition {
 
 /// MCP conditions (the body must be JSON-RPC; for a batch, a rule matches when it matches
 /// any call, so a deny on one call denies the batch).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct McpMatch {
@@ -373,6 +392,7 @@ pub struct McpMatch {
 }
 
 /// SQL conditions. A statement that does not parse counts as `ddl` and destructive.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SqlMatch {
@@ -391,6 +411,7 @@ pub struct SqlMatch {
 }
 
 /// SQL statement class.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SqlClassConfig {

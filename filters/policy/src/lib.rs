@@ -28,3 +28,10 @@ use warden_kit::StageFactory;
 /// The policy stage, registered once: its name, configuration type and compiler. Used by
 /// `warden_policy.wasm`, the suite and native tools.
 pub const STAGE: StageFactory = StageFactory::of::<Policy>();
+
+/// JSON Schema (2020-12) of this stage's configuration, from its Rust types (feature `schema`,
+/// native only; `warden config schema` writes them all).
+#[cfg(feature = "schema")]
+pub fn config_schema() -> schemars::Schema {
+    warden_kit::config_schema::<Policy>()
+}
