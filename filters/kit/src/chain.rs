@@ -733,6 +733,13 @@ impl ChainRun {
             // Envoy no longer has the map: calling the host would fail (and the SDK would panic).
             return Err(KitError::WrongPhase { effect: "changing headers", phase: phase.name() });
         }
+        // Removing a header the request does not have needs no hostcall (the identity stage
+        // strips its upstream headers from every request: ≈ 0.6 µs each in Envoy's V8). Only
+        // when the map was read: an empty one (a failed read) is never trusted to be complete.
+        let absent = !cache.is_empty() && !cache.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+        if value.is_none() && absent {
+            return Ok(());
+        }
         host.set_header(map, name, value)?;
         cache.retain(|(k, _)| k != name);
         if let Some(value) = value {

@@ -38,6 +38,8 @@ pub struct FakeHost {
     pub now: SystemTime,
     /// Refuse every header change (as Envoy does once a header map is gone).
     pub refuse_header_changes: bool,
+    /// Header changes asked of the host (each one a hostcall in a proxy).
+    pub header_calls: usize,
 }
 
 impl Default for FakeHost {
@@ -57,6 +59,7 @@ impl Default for FakeHost {
             metrics: BTreeMap::new(),
             now: UNIX_EPOCH + Duration::from_secs(1_767_225_600),
             refuse_header_changes: false,
+            header_calls: 0,
         }
     }
 }
@@ -106,6 +109,7 @@ impl Host for FakeHost {
         }
     }
     fn set_header(&mut self, map: HeaderMap, name: &str, value: Option<&str>) -> Result<(), KitError> {
+        self.header_calls += 1;
         if self.refuse_header_changes {
             return Err(KitError::Host { operation: "changing a header" });
         }

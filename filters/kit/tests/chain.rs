@@ -225,6 +225,35 @@ fn a_strip_the_host_refuses_fails_closed() {
     assert_eq!(host.local_reply.as_ref().map(|r| r.status), Some(500));
 }
 
+/// Stripping headers the request does not carry asks nothing of the host; one it carries is
+/// removed; and a header map that could not be read is never trusted to be complete.
+#[test]
+fn stripping_an_absent_header_needs_no_hostcall() {
+    struct Stripper;
+    impl Stage for Stripper {
+        fn name(&self) -> &'static str {
+            "stripper"
+        }
+        fn on_request_headers(&self, cx: &mut Cx<'_>) -> Flow {
+            for name in ["x-warden-subject", "x-warden-groups"] {
+                cx.effects.push(Effect::RemoveHeader { map: HeaderMap::Request, name: name.into() });
+            }
+            Flow::Continue
+        }
+    }
+    let chain = chain(vec![Rc::new(Stripper)]);
+    let mut clean = FakeHost::with_request(&[(":path", "/")]);
+    assert_eq!(chain.start().on_request_headers(&mut clean, true), Step::Continue);
+    assert_eq!(clean.header_calls, 0);
+    let mut spoofed = FakeHost::with_request(&[(":path", "/"), ("X-Warden-Groups", "admins")]);
+    assert_eq!(chain.start().on_request_headers(&mut spoofed, true), Step::Continue);
+    assert_eq!(spoofed.header_calls, 1);
+    assert!(spoofed.request_headers.iter().all(|(k, _)| !k.eq_ignore_ascii_case("x-warden-groups")));
+    let mut unread = FakeHost::with_request(&[]);
+    assert_eq!(chain.start().on_request_headers(&mut unread, true), Step::Continue);
+    assert_eq!(unread.header_calls, 2, "an empty map may be a failed read: strip anyway");
+}
+
 /// Writes a `require_approval` decision and lets the request go on anyway (a stage bug, or a
 /// configuration with no approval stage): the chain itself must refuse it.
 struct WavesApprovalThrough;
