@@ -42,7 +42,14 @@ struct Held {
     mcp: Option<McpCall>,
     /// Whether the request headers can still be changed (acting in the headers phase).
     in_headers: bool,
+    /// Failed waits in a row (each asked again, up to [`WAIT_RETRIES`]).
+    wait_failures: u32,
 }
+
+/// A failed wait on a held approval (a replica going away, a dropped connection) is asked
+/// again this many times in a row before the request fails closed: the approval lives in the
+/// service's database, so another replica answers for it.
+const WAIT_RETRIES: u32 = 2;
 
 fn decision_effect<'a>(cx: &'a Cx<'_>) -> Option<&'a str> {
     cx.facts.raw(facts::DECISION.name())?.get("effect")?.as_str()
@@ -256,6 +263,25 @@ impl Approval {
             service::CONSUME => read_consume(response),
             _ => read_approval(response),
         };
+        let waiting_on = held.approval_id.clone().filter(|_| response.tag == service::WAIT);
+        let left = held.deadline.and_then(|d| d.duration_since(cx.now).ok()).unwrap_or_default();
+        if let (Some(id), Answer::Unavailable(why)) = (waiting_on, &answer) {
+            if held.wait_failures < WAIT_RETRIES && !left.is_zero() {
+                held.wait_failures += 1;
+                let message = format!(
+                    "warden_approval: waiting on {id} failed ({why}); asking again ({} of {WAIT_RETRIES})",
+                    held.wait_failures
+                );
+                cx.effects.push(Effect::Log { level: LogLevel::Warn, message });
+                metric(cx, "warden_approval_wait_retries_total");
+                let callout = self.wait(&id, left.as_secs().clamp(1, self.poll_secs));
+                cx.scratch.set(held);
+                return Flow::Callout(callout);
+            }
+        }
+        if matches!(answer, Answer::Approval(_)) {
+            held.wait_failures = 0;
+        }
         match (response.tag.as_str(), answer) {
             (_, Answer::Unavailable(why)) => self.finish_unavailable(cx, held, &why),
             (service::CONSUME, Answer::Consumed(receipt)) => self.on_consumed(cx, held, *receipt),

@@ -226,6 +226,40 @@ fn every_service_failure_fails_closed() {
     assert_eq!(reply(&host).0, 503);
 }
 
+/// A replica going away while a request is held: the failed wait is asked again (another
+/// replica answers for the same approval), and the request completes once approved; failures
+/// in a row beyond the retries still fail closed.
+#[test]
+fn a_failed_wait_is_asked_again_then_fails_closed() {
+    let down = CalloutResponse { status: 503, ..Default::default() };
+    let chain = chain(decision("require_approval", "hold"));
+    let mut held = host("DELETE", &[]);
+    let mut run = chain.start();
+    run.on_request_headers(&mut held, true);
+    let digest = last_body(&held)["digest"].as_str().unwrap().to_string();
+    answer(&mut run, &mut held, shown("pending"));
+    answer(&mut run, &mut held, down.clone());
+    assert_eq!(held.callouts.len(), 3, "the wait is asked again");
+    assert!(held.callouts[2].path.starts_with("/v1/approvals/apr_1?wait="));
+    assert_eq!(held.metrics.get("warden_approval_wait_retries_total"), Some(&1));
+    answer(&mut run, &mut held, shown("approved"));
+    answer(&mut run, &mut held, receipt(&digest, &key()));
+    assert!(held.local_reply.is_none());
+    assert_eq!(held.resumed, vec![false]);
+
+    let mut host = host("DELETE", &[]);
+    let mut run = chain.start();
+    run.on_request_headers(&mut host, true);
+    answer(&mut run, &mut host, shown("pending"));
+    for _ in 0..3 {
+        answer(&mut run, &mut host, down.clone());
+    }
+    assert_eq!(host.callouts.len(), 4, "create, wait, and two waits asked again");
+    let (status, body) = reply(&host);
+    assert_eq!((status, body["error"].as_str()), (503, Some("approval_service_unavailable")));
+    assert!(host.resumed.is_empty());
+}
+
 #[test]
 fn a_receipt_not_signed_by_the_configured_key_is_not_an_approval() {
     let chain = chain(decision("require_approval", "deferred"));
