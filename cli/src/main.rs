@@ -117,7 +117,7 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         replicas: usize,
     },
-    /// Check deployment files before they reach a proxy.
+    /// Check deployment files before they reach a proxy; write the configuration schemas.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
