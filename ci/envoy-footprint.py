@@ -20,6 +20,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench-data"))
 from envoy_bench import DATA, ENVOY, PROVIDER, WASM, bootstrap, free_port, median, stop, wasm_filter  # noqa: E402
+from path_rules import thousand_rules  # noqa: E402
 
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 # Any valid Ed25519 public key: no approval is asked for by the request sent.
@@ -36,17 +37,6 @@ def policy(extra_rules):
         {"id": "no-ddl", "match": {"paths": [{"exact": "/sql"}], "sql": {"classes": ["ddl"]}}, "effect": "deny"},
     ]
     return {"default": "deny", "policies": [{"name": "bench", "rules": extra_rules + rules}]}
-
-
-def thousand_rules():
-    rules = []
-    for i in range(1000):
-        if i % 2 == 0:
-            match = {"methods": ["GET"], "paths": [{"prefix": "/svc%d/" % i}]}
-        else:
-            match = {"paths": [{"exact": "/svc%d/items" % i}], "headers": {"x-tenant": {"equals": "t%d" % (i % 10)}}}
-        rules.append({"id": "r%d" % i, "match": match, "effect": "allow"})
-    return rules
 
 
 def suite(extra_rules):

@@ -6,6 +6,8 @@ import json
 import os
 import sys
 
+from path_rules import thousand_rules
+
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)
 
@@ -18,15 +20,8 @@ def scenario(name, description, config, request):
         json.dump(doc, f)
 
 
-rules = []
-for i in range(1000):
-    if i % 2 == 0:
-        match = {"methods": ["GET"], "paths": [{"prefix": "/svc%d/" % i}]}
-    else:
-        match = {"paths": [{"exact": "/svc%d/items" % i}], "headers": {"x-tenant": {"equals": "t%d" % (i % 10)}}}
-    rules.append({"id": "r%d" % i, "match": match, "effect": "allow"})
 scenario("policy-1000-path-rules", "1,000 rules on method, path prefix, exact path and a header.",
-         {"policies": [{"name": "bench", "rules": rules}]},
+         {"policies": [{"name": "bench", "rules": thousand_rules()}]},
          {"path": "/svc501/items", "headers": [["x-tenant", "t1"]]})
 
 rules = [{"id": "cel%d" % i, "when": "request.method == 'GET' && has(request.headers.x_tenant_%d) == false && "

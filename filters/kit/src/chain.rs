@@ -736,8 +736,7 @@ impl ChainRun {
         // Removing a header the request does not have needs no hostcall (the identity stage
         // strips its upstream headers from every request: ≈ 0.6 µs each in Envoy's V8). Only
         // when the map was read: an empty one (a failed read) is never trusted to be complete.
-        let absent = !cache.is_empty() && !cache.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
-        if value.is_none() && absent {
+        if value.is_none() && !cache.is_empty() && !cache.iter().any(|(k, _)| k.eq_ignore_ascii_case(name)) {
             return Ok(());
         }
         host.set_header(map, name, value)?;
