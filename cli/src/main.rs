@@ -9,6 +9,7 @@ mod audit;
 mod audit_replay;
 mod audit_report;
 mod audit_search;
+mod component;
 mod config_check;
 mod config_schema;
 mod demo;
@@ -55,6 +56,11 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Warden as a wasi:http component: serve it (as `wasmtime serve` does) or bake it.
+    Component {
+        #[command(subcommand)]
+        command: ComponentCommand,
+    },
     /// Measure the harness cost per request of a scenario's filter chain.
     Bench {
         /// The scenario file.
@@ -65,6 +71,11 @@ enum Command {
         /// Directory where artifact names are looked up.
         #[arg(long)]
         wasm_dir: Option<PathBuf>,
+        /// Measure the scenario under the component packaging (warden_component.wasm on
+        /// wasmtime's wasi:http): `per-request` (a new instance per request, as `wasmtime
+        /// serve`) or `reused` (one instance for every request).
+        #[arg(long, value_parser = ["per-request", "reused"])]
+        component: Option<String>,
     },
     /// Run the approval service (SQLite in warden-data/ unless configured otherwise).
     Serve {
@@ -307,6 +318,38 @@ enum AuditCommand {
     },
 }
 
+/// `warden component` subcommands.
+#[derive(Subcommand)]
+enum ComponentCommand {
+    /// Serve a Warden component on wasmtime's wasi:http (a new instance per request, as
+    /// `wasmtime serve`), optionally in front of a wasi:http handler component.
+    Serve {
+        /// The component (warden_component.wasm, or one `bake` wrote).
+        component: PathBuf,
+        /// Settings: a JSON object of the wasi:config keys (warden_config, warden_upstream, ...).
+        #[arg(long)]
+        settings: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// A wasi:http handler component that answers requests forwarded to warden_upstream's
+        /// authority (host-side chaining).
+        #[arg(long)]
+        next: Option<PathBuf>,
+    },
+    /// Write a pre-initialised component with the settings compiled in (wasmtime's wizer).
+    Bake {
+        /// The component to bake (warden_component.wasm).
+        component: PathBuf,
+        /// Settings: a JSON object of the wasi:config keys.
+        #[arg(long)]
+        settings: PathBuf,
+        /// Where to write the baked component.
+        #[arg(long, short)]
+        out: PathBuf,
+    },
+}
+
 #[derive(Subcommand)]
 enum PolicyCommand {
     /// Validate and compile policy files and print each one's version; errors name the file,
@@ -373,8 +416,26 @@ fn main() -> ExitCode {
             PolicyCommand::Explain { policy, request } => policy::explain(&policy, &request),
             PolicyCommand::Publish { file, url, key } => policy::publish(&file, &url, &key),
         },
-        Command::Bench { scenario, iterations, wasm_dir } => {
-            bench::run(&scenario, iterations, &wasm_dir.unwrap_or_else(default_wasm_dir)).map(|_| true)
+        Command::Component { command } => match command {
+            ComponentCommand::Serve { component: wasm, settings, listen, next } => {
+                component::serve(&wasm, &settings, &listen, next.as_deref())
+            }
+            ComponentCommand::Bake { component: wasm, settings, out } => component::bake(&wasm, &settings, &out),
+        },
+        Command::Bench { scenario, iterations, wasm_dir, component } => {
+            let wasm_dir = wasm_dir.unwrap_or_else(default_wasm_dir);
+            match component.as_deref() {
+                None => bench::run(&scenario, iterations, &wasm_dir).map(|_| true),
+                Some(hosting) => {
+                    let hosting = if hosting == "reused" {
+                        bench::ComponentHosting::ReusedInstance
+                    } else {
+                        bench::ComponentHosting::InstancePerRequest
+                    };
+                    let dir = warden_host_test::scenario::run::component_dir(&wasm_dir);
+                    bench::run_component(&scenario, iterations, &dir, hosting).map(|_| true)
+                }
+            }
         }
         Command::Serve { config, database, listen, check } => {
             serve::run(serve::ServeOptions { config: config.as_deref(), database, listen, check })

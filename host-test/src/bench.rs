@@ -78,6 +78,85 @@ pub fn measure(scenario_path: &Path, iterations: usize, wasm_dir: &Path) -> anyh
     Ok(Cost { median_ns, p99_ns, filter_median_ns, filter_p99_ns, configure_ns })
 }
 
+/// How the component packaging is hosted while it is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComponentHosting {
+    /// A new instance per request, as `wasmtime serve` does: every request compiles the
+    /// configuration and starts with empty caches.
+    InstancePerRequest,
+    /// One instance for every request, as hosts that pool instances do.
+    ReusedInstance,
+}
+
+/// Replays the scenario's requests through `warden_component.wasm` (the scenario under the
+/// component packaging; `component_dir` holds the component) and measures each whole request.
+pub fn measure_component(
+    scenario_path: &Path,
+    iterations: usize,
+    component_dir: &Path,
+    hosting: ComponentHosting,
+) -> anyhow::Result<(u64, u64)> {
+    let scenario = load(scenario_path)?;
+    let scenario = crate::scenario::packaging::packaged(&scenario, crate::scenario::Packaging::Component)?;
+    if scenario.requests.is_empty() {
+        bail!("{}: no requests to time", scenario_path.display());
+    }
+    let filters = resolve_filters(&scenario, scenario_path, component_dir)?;
+    let services = crate::scenario::services::Services::default();
+    let mut server = crate::scenario::component::server(&scenario, &filters, &services)?;
+    if hosting == ComponentHosting::ReusedInstance {
+        server = server.reusing_instances();
+    }
+    let mut samples = Vec::with_capacity(iterations);
+    for i in 0..iterations + iterations / 10 {
+        let request = &scenario.requests[i % scenario.requests.len()];
+        let body = request.body.clone().unwrap_or_default();
+        let mut headers: Vec<(String, String)> =
+            request.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect();
+        if !body.is_empty() {
+            headers.push(("content-length".into(), body.len().to_string()));
+        }
+        let exchange = crate::component::Request {
+            method: request.method.clone(),
+            path: request.path.clone(),
+            authority: request.authority.clone(),
+            headers,
+            body: body.into_bytes(),
+            timeout: std::time::Duration::from_millis(request.timeout_ms),
+        };
+        let start = Instant::now();
+        let answer = server.handle(&exchange)?;
+        let elapsed = start.elapsed().as_nanos() as u64;
+        if answer.status.is_none() {
+            bail!("{}: request {} got no response", scenario_path.display(), i);
+        }
+        if i >= iterations / 10 {
+            samples.push(elapsed);
+        }
+    }
+    Ok(median_and_p99(samples))
+}
+
+/// `warden bench --component`: prints the component's cost line.
+pub fn run_component(
+    scenario_path: &Path,
+    iterations: usize,
+    component_dir: &Path,
+    hosting: ComponentHosting,
+) -> anyhow::Result<()> {
+    let (median, p99) = measure_component(scenario_path, iterations.max(10), component_dir, hosting)?;
+    let mode = match hosting {
+        ComponentHosting::InstancePerRequest => "instance per request",
+        ComponentHosting::ReusedInstance => "reused instance",
+    };
+    println!(
+        "{}: {} requests, component ({mode}), median {median} ns, p99 {p99} ns",
+        scenario_path.display(),
+        iterations.max(10)
+    );
+    Ok(())
+}
+
 fn median_and_p99(mut samples: Vec<u64>) -> (u64, u64) {
     samples.sort_unstable();
     let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bench;
+pub mod component;
 pub mod host;
 pub mod proxy;
 pub mod scenario;

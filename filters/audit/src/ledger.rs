@@ -172,6 +172,11 @@ impl Shipper {
         }
     }
 
+    /// Ends a running backoff: the next batch may go at once (the instance is ending).
+    pub fn skip_backoff(&mut self) {
+        self.retry_at = None;
+    }
+
     /// The next batch to send at `now`, if none is in flight and no backoff is running.
     pub fn next_batch(&mut self, ledger: &Ledger, now: SystemTime) -> Option<Callout> {
         if self.in_flight.is_some() || self.buffer.is_empty() || self.retry_at.is_some_and(|at| now < at) {

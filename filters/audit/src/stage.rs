@@ -195,6 +195,15 @@ impl Stage for Audit {
         vm.shipper.next_batch(ledger, now).into_iter().collect()
     }
 
+    /// Ships what is buffered at once, backoff or not (a short-lived instance ends after this;
+    /// its host asks again, with pauses, while the ledger fails).
+    fn on_drain(&self, now: SystemTime, vm: &mut VmState, effects: &mut Vec<Effect>) -> Vec<Callout> {
+        if let Some(audit) = vm.get_mut::<AuditVm>() {
+            audit.shipper.skip_backoff();
+        }
+        self.on_tick(now, vm, effects)
+    }
+
     fn on_background_response(
         &self,
         now: SystemTime,

@@ -86,3 +86,16 @@ fn a_ledger_section_is_validated_naming_the_field() {
     );
     assert_eq!(bad(serde_json::json!({"cluster": "c", "key": "k", "path": "v1"})), "path");
 }
+
+#[test]
+fn an_ending_instance_ships_at_once_despite_a_running_backoff() {
+    let ledger = ledger(100, 1000);
+    let mut shipper = Shipper::default();
+    assert!(shipper.push(&ledger, b"{\"seq\":0}".to_vec()));
+    shipper.next_batch(&ledger, at(0)).unwrap();
+    assert_eq!(shipper.answered(&ledger, &answer(503), at(0)), Delivery::Retrying(503));
+    assert!(shipper.next_batch(&ledger, at(10)).is_none(), "backing off");
+    shipper.skip_backoff();
+    let batch = shipper.next_batch(&ledger, at(10)).expect("the drain sends the held record now");
+    assert_eq!(batch.body, b"{\"seq\":0}\n");
+}

@@ -27,11 +27,38 @@ impl Background {
     /// A timer tick: every stage's `on_tick`; its callouts are dispatched (a refused one is
     /// logged and answered at once with a synthetic 503).
     pub fn on_tick(&mut self, host: &mut dyn Host) {
+        self.run(host, |stage, now, vm, effects| stage.on_tick(now, vm, effects));
+    }
+
+    /// The VM or instance is ending: every stage's `on_drain`; returns how many callouts were
+    /// dispatched (their answers come to [`Background::on_response`]). A host with short-lived
+    /// instances calls it after each request and waits for those answers.
+    pub fn drain(&mut self, host: &mut dyn Host) -> usize {
+        let before = self.pending.len();
+        self.run(host, |stage, now, vm, effects| stage.on_drain(now, vm, effects));
+        self.pending.len().saturating_sub(before)
+    }
+
+    /// Whether background callouts are still unanswered.
+    pub fn is_waiting(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    fn run(
+        &mut self,
+        host: &mut dyn Host,
+        work: impl Fn(
+            &dyn crate::Stage,
+            std::time::SystemTime,
+            &mut crate::VmState,
+            &mut Vec<Effect>,
+        ) -> Vec<crate::Callout>,
+    ) {
         let now = host.now();
         for (index, stage) in self.chain.stages().iter().enumerate() {
             let mut effects = Vec::new();
             let callouts =
-                self.chain.with_vm_state(index, |vm| stage.on_tick(now, vm, &mut effects)).unwrap_or_default();
+                self.chain.with_vm_state(index, |vm| work(stage.as_ref(), now, vm, &mut effects)).unwrap_or_default();
             apply(host, effects);
             for callout in callouts {
                 match host.dispatch(&callout) {
@@ -70,5 +97,64 @@ fn apply(host: &mut dyn Host, effects: Vec<Effect>) {
             Effect::Metric { name, kind, value } => host.metric(name, kind, value),
             other => host.log(LogLevel::Error, &format!("warden: background effect dropped: {other:?}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Background;
+    use crate::testing::FakeHost;
+    use crate::{Callout, CalloutResponse, Chain, Effect, LogLevel, Stage, VmState};
+    use std::rc::Rc;
+    use std::time::{Duration, SystemTime};
+
+    /// Holds one record per VM until asked to drain; counts deliveries in its VM state.
+    struct Holder;
+    impl Stage for Holder {
+        fn name(&self) -> &'static str {
+            "holder"
+        }
+        fn vm_state(&self) -> VmState {
+            VmState::new(0u32)
+        }
+        fn on_drain(&self, _now: SystemTime, _vm: &mut VmState, _effects: &mut Vec<Effect>) -> Vec<Callout> {
+            vec![Callout {
+                cluster: "ledger".into(),
+                method: "POST".into(),
+                path: "/records".into(),
+                authority: "ledger".into(),
+                headers: Vec::new(),
+                body: b"record".to_vec(),
+                timeout: Duration::from_secs(1),
+                tag: "records".into(),
+            }]
+        }
+        fn on_background_response(
+            &self,
+            _now: SystemTime,
+            vm: &mut VmState,
+            response: &CalloutResponse,
+            effects: &mut Vec<Effect>,
+        ) {
+            if let Some(delivered) = vm.get_mut::<u32>() {
+                *delivered += 1;
+            }
+            effects
+                .push(Effect::Log { level: LogLevel::Info, message: format!("{} {}", response.tag, response.status) });
+        }
+    }
+
+    #[test]
+    fn a_drain_dispatches_what_stages_hold_and_routes_the_answers_back() {
+        let mut background = Background::new(Chain::new(vec![Rc::new(Holder) as Rc<dyn Stage>]));
+        let mut host = FakeHost::default();
+        host.clusters.push("ledger".into());
+        assert_eq!(background.tick_period(), None, "no timer: only the drain ships");
+        assert_eq!(background.drain(&mut host), 1);
+        assert!(background.is_waiting());
+        assert_eq!(host.callouts[0].body, b"record");
+        background.on_response(&mut host, 1, CalloutResponse { status: 201, ..CalloutResponse::default() });
+        assert!(!background.is_waiting());
+        assert_eq!(host.logs.last().map(|(_, m)| m.as_str()), Some("records 201"), "the stage got its tag back");
     }
 }

@@ -156,7 +156,14 @@ pub trait Stage {
     fn on_tick(&self, _now: SystemTime, _vm: &mut VmState, _effects: &mut Vec<Effect>) -> Vec<Callout> {
         Vec::new()
     }
-    /// Answer to a callout made from [`Stage::on_tick`].
+    /// The VM (or component instance) is about to end: callouts that ship what is still held
+    /// (e.g. buffered evidence records), answered through [`Stage::on_background_response`].
+    /// Hosts with short-lived instances (a `wasi:http` component often lives for one
+    /// request) call it after every request. Effects: logs and metrics only. Default: nothing.
+    fn on_drain(&self, _now: SystemTime, _vm: &mut VmState, _effects: &mut Vec<Effect>) -> Vec<Callout> {
+        Vec::new()
+    }
+    /// Answer to a callout made from [`Stage::on_tick`] or [`Stage::on_drain`].
     fn on_background_response(
         &self,
         _now: SystemTime,

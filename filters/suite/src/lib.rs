@@ -80,7 +80,7 @@ pub fn compile_chain(raw: &[u8]) -> Result<Chain, ConfigError> {
 }
 
 // The wasm entry point (`_initialize`): registers the root context.
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "proxy-wasm"))]
 warden_kit_proxywasm::plugin!("warden", compile_chain);
 
 #[cfg(test)]

@@ -79,6 +79,11 @@ pub enum Packaging {
     Module,
     /// Consecutive stage modules merged into `warden.wasm` (one VM, facts in memory).
     Suite,
+    /// The suite's stages as `warden_component.wasm`, a `wasi:http` component served as
+    /// `wasmtime serve` serves it (harness backend only). Only for scenarios whose filters are
+    /// Warden stages alone and that check nothing Envoy-only (filter state, mTLS, streaming,
+    /// trailers, a configuration rejected at load).
+    Component,
 }
 
 impl Packaging {
@@ -87,6 +92,7 @@ impl Packaging {
         match self {
             Packaging::Module => "module",
             Packaging::Suite => "suite",
+            Packaging::Component => "component",
         }
     }
 }

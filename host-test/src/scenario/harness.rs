@@ -14,7 +14,8 @@ fn pairs(map: &BTreeMap<String, String>) -> Pairs {
     map.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.as_bytes().to_vec())).collect()
 }
 
-fn scripted(def: &ResponseDef) -> ScriptedResponse {
+/// A scenario response as the harness scripts it.
+pub fn scripted(def: &ResponseDef) -> ScriptedResponse {
     ScriptedResponse {
         status: def.status,
         headers: pairs(&def.headers),

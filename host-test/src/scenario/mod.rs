@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod client;
+pub mod component;
 pub mod envoy;
 pub mod format;
 pub mod harness;

@@ -24,9 +24,52 @@ fn stage_of(filter: &FilterDef) -> Option<&'static str> {
 /// `scenario` as run under `packaging`. Errors when a stage module sets something the suite
 /// cannot carry per stage (its own plugin name, VM, failure policy or environment).
 pub fn packaged(scenario: &Scenario, packaging: Packaging) -> anyhow::Result<Scenario> {
-    if packaging == Packaging::Module {
-        return Ok(scenario.clone());
+    match packaging {
+        Packaging::Module => Ok(scenario.clone()),
+        Packaging::Suite => merged(scenario),
+        Packaging::Component => component(scenario),
     }
+}
+
+/// The component packaging's artifact (in the wasm32-wasip2 output directory).
+pub const COMPONENT: &str = "warden_component.wasm";
+
+/// `scenario` with its suite filter as `warden_component.wasm`. Errors say which Envoy-only
+/// behaviour the scenario relies on, so it cannot list this packaging.
+fn component(scenario: &Scenario) -> anyhow::Result<Scenario> {
+    let suite =
+        if scenario.filters.iter().all(|f| f.wasm == "warden.wasm") { scenario.clone() } else { merged(scenario)? };
+    if let Some((i, other)) = suite.filters.iter().enumerate().find(|(_, f)| f.wasm != "warden.wasm") {
+        bail!("filters[{i}] (`{}`) is not a Warden stage: a component runs Warden's stages alone", other.wasm);
+    }
+    let uses = [
+        (
+            "a client certificate (wasi:http tells a component nothing about the connection)",
+            scenario.client_certificate.is_some(),
+        ),
+        ("several workers (an Envoy setting)", scenario.workers > 1),
+        (
+            "`expect.load_error` (a component compiles its configuration on its first request)",
+            scenario.expect.load_error.is_some(),
+        ),
+        (
+            "`expect.streamed` (the harness's component host delivers bodies whole)",
+            scenario.requests.iter().any(|r| r.expect.streamed.is_some()),
+        ),
+        ("request trailers", scenario.requests.iter().any(|r| !r.trailers.is_empty())),
+    ];
+    if let Some((what, _)) = uses.iter().find(|(_, used)| *used) {
+        bail!("the scenario relies on {what}");
+    }
+    let mut filters = suite.filters;
+    for filter in &mut filters {
+        filter.wasm = COMPONENT.into();
+    }
+    Ok(Scenario { filters, backends: Some(vec![super::format::Backend::Harness]), ..suite })
+}
+
+/// `scenario` with each run of consecutive stage modules merged into one `warden.wasm`.
+fn merged(scenario: &Scenario) -> anyhow::Result<Scenario> {
     let mut filters: Vec<FilterDef> = Vec::new();
     let mut merging: Option<Vec<Value>> = None;
     for (i, filter) in scenario.filters.iter().enumerate() {

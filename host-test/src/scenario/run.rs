@@ -4,7 +4,7 @@ use super::format::{Backend, Packaging};
 use super::packaging::packaged;
 use super::resolve::{discover, load, resolve_filters, runs_on};
 use super::services::Services;
-use super::{check, envoy, harness};
+use super::{check, component, envoy, harness};
 use crate::host::vm::Runtime;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -65,6 +65,17 @@ fn jobs(files: &[PathBuf]) -> Vec<Job> {
     jobs
 }
 
+/// Where the components are, given where the proxy-wasm modules are: the `wasm32-wasip2`
+/// output beside a `wasm32-wasip1` one (`target/wasm32-wasip2/wasm`), else the same directory.
+pub fn component_dir(wasm_dir: &Path) -> PathBuf {
+    let text = wasm_dir.to_string_lossy();
+    if text.contains("wasm32-wasip1") {
+        PathBuf::from(text.replace("wasm32-wasip1", "wasm32-wasip2"))
+    } else {
+        wasm_dir.to_path_buf()
+    }
+}
+
 /// Runs one scenario file under one packaging.
 pub fn run_file(
     runtime: &Arc<Runtime>,
@@ -77,6 +88,9 @@ pub fn run_file(
         Ok(s) => s,
         Err(e) => return Verdict::Failed(vec![format!("{e:#}")]),
     };
+    if packaging == Packaging::Component && options.backend == Backend::Envoy {
+        return Verdict::Skipped("the component packaging runs on wasi:http hosts, not in Envoy".into());
+    }
     if !runs_on(&scenario, options.backend) {
         return Verdict::Skipped(scenario.reason.clone().unwrap_or_default());
     }
@@ -88,11 +102,16 @@ pub fn run_file(
         Err(e) => return Verdict::Failed(vec![format!("{e:#}")]),
     };
     let scenario = services.fill(&scenario);
-    let filters = match resolve_filters(&scenario, path, &options.wasm_dir) {
+    let wasm_dir = match packaging {
+        Packaging::Component => component_dir(&options.wasm_dir),
+        _ => options.wasm_dir.clone(),
+    };
+    let filters = match resolve_filters(&scenario, path, &wasm_dir) {
         Ok(f) => f,
         Err(e) => return Verdict::Failed(vec![format!("{e:#}")]),
     };
     let observed = match options.backend {
+        Backend::Harness if packaging == Packaging::Component => component::run(&scenario, &filters, &services),
         Backend::Harness => harness::run(runtime, &scenario, &filters, &services),
         Backend::Envoy => {
             let Some(envoy_bin) = &options.envoy else {
