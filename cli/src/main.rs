@@ -73,8 +73,9 @@ enum Command {
         wasm_dir: Option<PathBuf>,
         /// Measure the scenario under the component packaging (warden_component.wasm on
         /// wasmtime's wasi:http): `per-request` (a new instance per request, as `wasmtime
-        /// serve`) or `reused` (one instance for every request).
-        #[arg(long, value_parser = ["per-request", "reused"])]
+        /// serve`), `reused` (one instance for every request) or `baked` (a new instance per
+        /// request of the component baked with the scenario's settings).
+        #[arg(long, value_parser = ["per-request", "reused", "baked"])]
         component: Option<String>,
     },
     /// Run the approval service (SQLite in warden-data/ unless configured otherwise).
@@ -427,10 +428,10 @@ fn main() -> ExitCode {
             match component.as_deref() {
                 None => bench::run(&scenario, iterations, &wasm_dir).map(|_| true),
                 Some(hosting) => {
-                    let hosting = if hosting == "reused" {
-                        bench::ComponentHosting::ReusedInstance
-                    } else {
-                        bench::ComponentHosting::InstancePerRequest
+                    let hosting = match hosting {
+                        "reused" => bench::ComponentHosting::ReusedInstance,
+                        "baked" => bench::ComponentHosting::BakedInstancePerRequest,
+                        _ => bench::ComponentHosting::InstancePerRequest,
                     };
                     let dir = warden_host_test::scenario::run::component_dir(&wasm_dir);
                     bench::run_component(&scenario, iterations, &dir, hosting).map(|_| true)

@@ -86,6 +86,9 @@ pub enum ComponentHosting {
     InstancePerRequest,
     /// One instance for every request, as hosts that pool instances do.
     ReusedInstance,
+    /// A new instance per request of a baked component (`warden component bake`: the
+    /// settings compiled into its snapshot).
+    BakedInstancePerRequest,
 }
 
 /// Replays the scenario's requests through `warden_component.wasm` (the scenario under the
@@ -103,7 +106,15 @@ pub fn measure_component(
     }
     let filters = resolve_filters(&scenario, scenario_path, component_dir)?;
     let services = crate::scenario::services::Services::default();
-    let mut server = crate::scenario::component::server(&scenario, &filters, &services)?;
+    let mut server = match hosting {
+        ComponentHosting::BakedInstancePerRequest => {
+            let baked = std::env::temp_dir().join(format!("warden-bench-baked-{}.wasm", std::process::id()));
+            let server = crate::scenario::component::baked_server(&scenario, &filters, &services, &baked);
+            let _ = std::fs::remove_file(&baked);
+            server?
+        }
+        _ => crate::scenario::component::server(&scenario, &filters, &services)?,
+    };
     if hosting == ComponentHosting::ReusedInstance {
         server = server.reusing_instances();
     }
@@ -148,6 +159,7 @@ pub fn run_component(
     let mode = match hosting {
         ComponentHosting::InstancePerRequest => "instance per request",
         ComponentHosting::ReusedInstance => "reused instance",
+        ComponentHosting::BakedInstancePerRequest => "baked, instance per request",
     };
     println!(
         "{}: {} requests, component ({mode}), median {median} ns, p99 {p99} ns",

@@ -165,7 +165,13 @@ pub fn engine() -> anyhow::Result<Engine> {
     if let Some(engine) = ENGINE.get() {
         return Ok(engine.clone());
     }
-    let engine = Engine::new(&wasmtime::Config::new())?;
+    // As `wasmtime serve`: instances come from a pool (and memories start copy-on-write from
+    // the component's image), so an instance per request is cheap to make.
+    let mut config = wasmtime::Config::new();
+    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(
+        wasmtime::PoolingAllocationConfig::default(),
+    ));
+    let engine = Engine::new(&config)?;
     Ok(ENGINE.get_or_init(|| engine).clone())
 }
 

@@ -28,6 +28,17 @@ fn cluster_authority(name: &str) -> String {
 /// started over the network), its configuration in `wasi:config`.
 pub fn server(scenario: &Scenario, filters: &[ResolvedFilter], services: &Services) -> anyhow::Result<ComponentServer> {
     let Some(filter) = filters.first() else { anyhow::bail!("no component to run") };
+    let (settings, routes) = setup(scenario, filter, services);
+    let clock = Clock::starting_at(Duration::from_secs(START_SECS));
+    ComponentServer::new(&engine()?, &filter.wasm, settings, routes, clock)
+}
+
+/// The settings (`wasi:config` keys) and routes a scenario gives its component.
+pub fn setup(
+    scenario: &Scenario,
+    filter: &ResolvedFilter,
+    services: &Services,
+) -> (Vec<(String, String)>, Arc<Routes>) {
     let mut scripts = BTreeMap::new();
     let mut clusters = serde_json::Map::new();
     for (name, def) in &scenario.clusters {
@@ -57,8 +68,23 @@ pub fn server(scenario: &Scenario, filters: &[ResolvedFilter], services: &Servic
         // Facts come back on `[access]` lines: the scenario's `expect.filter_state`.
         ("warden_access_log".to_string(), "stderr".to_string()),
     ];
+    (settings, routes)
+}
+
+/// A server for a baked copy of the scenario's component (its settings compiled in), written
+/// to `baked`.
+pub fn baked_server(
+    scenario: &Scenario,
+    filters: &[ResolvedFilter],
+    services: &Services,
+    baked: &std::path::Path,
+) -> anyhow::Result<ComponentServer> {
+    let Some(filter) = filters.first() else { anyhow::bail!("no component to run") };
+    let (settings, routes) = setup(scenario, filter, services);
+    let wasm = std::fs::read(&filter.wasm)?;
+    std::fs::write(baked, crate::component::bake::bake(&wasm, settings.clone())?)?;
     let clock = Clock::starting_at(Duration::from_secs(START_SECS));
-    ComponentServer::new(&engine()?, &filter.wasm, settings, routes, clock)
+    ComponentServer::new(&engine()?, baked, settings, routes, clock)
 }
 
 /// Runs `scenario` (already packaged: one `warden_component.wasm` filter) and returns what
