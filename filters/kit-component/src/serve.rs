@@ -185,6 +185,11 @@ fn drain(instance: &Instance, host: &mut ComponentHost<'_>) {
         if failed {
             // Ask again after a pause, until the drain time is spent.
             if monotonic_clock::now().saturating_add(pause.as_nanos() as u64) > deadline {
+                host.log(
+                    LogLevel::Error,
+                    "warden: what this instance still held (evidence records) was not taken within \
+                     warden_drain_ms: it is lost with the instance",
+                );
                 return;
             }
             monotonic_clock::subscribe_duration(pause.as_nanos() as u64).block();

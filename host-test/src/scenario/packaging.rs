@@ -146,6 +146,31 @@ mod tests {
     }
 
     #[test]
+    fn the_component_packaging_runs_the_merged_stages_as_the_component_in_the_harness() {
+        let s = scenario(
+            "filters:\n  - {wasm: warden_identity.wasm, config: {api_keys: {keys: []}}}\n  - {wasm: warden_policy.wasm, config: {policies: []}}\n",
+        );
+        let component = packaged(&s, Packaging::Component).unwrap();
+        assert_eq!(component.filters.len(), 1);
+        assert_eq!(component.filters[0].wasm, COMPONENT);
+        assert_eq!(component.filters[0].config, packaged(&s, Packaging::Suite).unwrap().filters[0].config);
+        assert_eq!(component.backends, Some(vec![crate::scenario::Backend::Harness]));
+    }
+
+    #[test]
+    fn envoy_only_behaviour_keeps_a_scenario_out_of_the_component_packaging() {
+        let with_probe = scenario("filters:\n  - {wasm: warden_probe.wasm}\n  - {wasm: warden_guard.wasm}\n");
+        let err = packaged(&with_probe, Packaging::Component).unwrap_err().to_string();
+        assert!(err.contains("`warden_probe.wasm`) is not a Warden stage"), "{err}");
+        let mtls =
+            scenario("client_certificate: {uri_san: spiffe://a/b}\nfilters:\n  - {wasm: warden_identity.wasm}\n");
+        let err = packaged(&mtls, Packaging::Component).unwrap_err().to_string();
+        assert!(err.contains("client certificate"), "{err}");
+        let load = scenario("filters:\n  - {wasm: warden_guard.wasm}\nexpect: {load_error: x}\n");
+        assert!(packaged(&load, Packaging::Component).unwrap_err().to_string().contains("load_error"));
+    }
+
+    #[test]
     fn a_stage_module_with_its_own_vm_settings_cannot_be_merged() {
         let s = scenario("filters:\n  - {wasm: warden_mask.wasm, failure_policy: FAIL_OPEN}\n");
         let err = packaged(&s, Packaging::Suite).unwrap_err().to_string();
