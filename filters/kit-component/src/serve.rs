@@ -322,7 +322,10 @@ impl Driver<'_> {
         let header = |name: &str| self.host.request.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         let method = header(":method").unwrap_or_else(|| "GET".into());
         let path = header(":path").unwrap_or_else(|| "/".into());
-        let mut headers = self.host.request.clone();
+        // The client's own x-forwarded-host is never passed on: the upstream learns the
+        // authority the client asked for from Warden only.
+        let mut headers: Vec<(String, String)> =
+            self.host.request.iter().filter(|(k, _)| k != "x-forwarded-host").cloned().collect();
         if let Some(authority) = header(":authority") {
             headers.push(("x-forwarded-host".into(), authority));
         }

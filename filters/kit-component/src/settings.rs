@@ -6,6 +6,8 @@ use warden_kit::ConfigError;
 
 /// Key of the JSON plugin configuration (the shape `warden.wasm` takes). Required.
 pub const CONFIG_KEY: &str = "warden_config";
+/// Suffix of a key holding a JSON setting base64-encoded (`warden_config_b64`).
+pub const BASE64_SUFFIX: &str = "_b64";
 /// Key of the base URL allowed requests are forwarded to. Required.
 pub const UPSTREAM_KEY: &str = "warden_upstream";
 /// Key of the callout clusters: a JSON object, cluster name to base URL. Default: none.
@@ -102,10 +104,36 @@ impl Settings {
             |key: &str| get(key).map_err(|e| ConfigError::new(key, format!("the host's config store failed: {e}")));
         let required =
             |key: &str| value(key)?.ok_or_else(|| ConfigError::new(key, "not set in the host's config store"));
-        let config = required(CONFIG_KEY)?;
+        // A JSON value may also come base64-encoded under `<key>_b64` (hosts whose flags split
+        // on commas, such as `wasmtime serve -Sconfig-var`, cannot carry JSON as it is).
+        let json = |key: &str| -> Result<Option<String>, ConfigError> {
+            let encoded_key = format!("{key}{BASE64_SUFFIX}");
+            match (value(key)?, value(&encoded_key)?) {
+                (Some(_), Some(_)) => {
+                    Err(ConfigError::new(key, format!("set either {key} or {encoded_key}, not both")))
+                }
+                (Some(text), None) => Ok(Some(text)),
+                (None, Some(encoded)) => {
+                    use base64::Engine as _;
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(encoded.trim())
+                        .map_err(|_| ConfigError::new(encoded_key.as_str(), "not valid base64"))?;
+                    String::from_utf8(bytes)
+                        .map(Some)
+                        .map_err(|_| ConfigError::new(encoded_key.as_str(), "does not decode to UTF-8 text"))
+                }
+                (None, None) => Ok(None),
+            }
+        };
+        let config = json(CONFIG_KEY)?.ok_or_else(|| {
+            ConfigError::new(
+                CONFIG_KEY,
+                format!("not set in the host's config store (nor {CONFIG_KEY}{BASE64_SUFFIX})"),
+            )
+        })?;
         let upstream = Endpoint::parse(UPSTREAM_KEY, &required(UPSTREAM_KEY)?)?;
         let mut clusters = BTreeMap::new();
-        if let Some(text) = value(CLUSTERS_KEY)? {
+        if let Some(text) = json(CLUSTERS_KEY)? {
             let urls: BTreeMap<String, String> = warden_kit::config::parse(text.as_bytes()).map_err(|e| {
                 ConfigError::new(CLUSTERS_KEY, format!("expected an object of cluster URLs: {}", e.message))
             })?;
@@ -179,6 +207,19 @@ mod tests {
     }
 
     #[test]
+    fn json_settings_may_come_base64_encoded_for_flags_that_split_on_commas() {
+        // {"stages":[{"name":"guard"}]} and {"a":"http://x:1","b":"http://y:2"}
+        let settings = read(&[
+            ("warden_config_b64", "eyJzdGFnZXMiOlt7Im5hbWUiOiJndWFyZCJ9XX0="),
+            ("warden_clusters_b64", "eyJhIjoiaHR0cDovL3g6MSIsImIiOiJodHRwOi8veToyIn0="),
+            (UPSTREAM_KEY, "http://127.0.0.1:9000"),
+        ])
+        .unwrap();
+        assert_eq!(settings.config, r#"{"stages":[{"name":"guard"}]}"#);
+        assert_eq!(settings.clusters["b"].authority, "y:2");
+    }
+
+    #[test]
     fn errors_name_the_key() {
         assert_eq!(read(&[(UPSTREAM_KEY, "http://a")]).unwrap_err().field, CONFIG_KEY);
         assert_eq!(read(&[(CONFIG_KEY, "{}")]).unwrap_err().field, UPSTREAM_KEY);
@@ -192,6 +233,10 @@ mod tests {
         assert_eq!(with(DRAIN_KEY, "90000").unwrap_err().field, DRAIN_KEY);
         assert_eq!(with(ACCESS_LOG_KEY, "file").unwrap_err().field, ACCESS_LOG_KEY);
         assert!(with(ACCESS_LOG_KEY, "stderr").unwrap().access_log);
+        let both = read(&[(CONFIG_KEY, "{}"), ("warden_config_b64", "e30="), (UPSTREAM_KEY, "http://a")]);
+        assert_eq!(both.unwrap_err().field, CONFIG_KEY);
+        let garbled = read(&[("warden_config_b64", "!!"), (UPSTREAM_KEY, "http://a")]);
+        assert_eq!(garbled.unwrap_err().field, "warden_config_b64");
         let store_down = Settings::read(|_| Err("unreachable".into())).unwrap_err();
         assert!(store_down.message.contains("config store failed"), "{}", store_down.message);
     }
