@@ -167,12 +167,14 @@ fn access_log(host: &ComponentHost<'_>) {
 }
 
 /// Ships what the stages still hold (evidence batches) before the instance may end, and waits
-/// for the answers (at most a few rounds).
+/// for the answers; while the ledger fails, asks again after pauses until `warden_drain_ms`.
 fn drain(instance: &Instance, host: &mut ComponentHost<'_>) {
     let Ok(mut background) = instance.background.try_borrow_mut() else { return };
     let deadline = monotonic_clock::now().saturating_add(instance.settings.drain.as_nanos() as u64);
     let mut pause = std::time::Duration::from_millis(50);
-    loop {
+    // Bounded: each round ships one batch per stage (a ledger batch holds up to
+    // `batch_records`), and a failing round waits.
+    for _ in 0..64 {
         if background.drain(host) == 0 {
             return;
         }
