@@ -1,7 +1,6 @@
 //! [`warden_kit::Host`] over `wasi:http`: the headers and body of the exchange being served
 //! (held by the driver), callouts as outgoing requests, logs and metrics on stderr.
 
-use crate::bindings::wasi::cli::stderr;
 use crate::bindings::wasi::clocks::wall_clock;
 use crate::exchange::Exchange;
 use crate::settings::Settings;
@@ -69,11 +68,6 @@ impl<'a> ComponentHost<'a> {
         &self.state
     }
 
-    /// Writes a line to stderr.
-    pub fn write_line(&self, text: &str) {
-        self.line(text);
-    }
-
     /// Waits for callout `token`'s answer: transport failures as Envoy reports them (503;
     /// 504 when its timeout passes).
     pub fn answer(&mut self, token: u32) -> CalloutResponse {
@@ -101,12 +95,6 @@ impl<'a> ComponentHost<'a> {
             Ok(body) => CalloutResponse { status, headers, body, tag: String::new() },
             Err(error) => failed(&error),
         }
-    }
-
-    /// Writes a line to stderr (the host's log).
-    fn line(&self, text: &str) {
-        let stream = stderr::get_stderr();
-        let _ = wire::write_all(&stream, format!("{text}\n").as_bytes());
     }
 }
 
@@ -190,7 +178,7 @@ impl Host for ComponentHost<'_> {
             LogLevel::Warn => "warning",
             LogLevel::Error => "error",
         };
-        self.line(&format!("[{level}] {message}"));
+        wire::stderr_line(&format!("[{level}] {message}"));
     }
 
     fn metric(&mut self, name: &'static str, kind: MetricKind, value: i64) {
@@ -202,7 +190,7 @@ impl Host for ComponentHost<'_> {
             MetricKind::Gauge => "gauge",
             MetricKind::Histogram => "histogram",
         };
-        self.line(&format!("[metric] {kind} {name} {value}"));
+        wire::stderr_line(&format!("[metric] {kind} {name} {value}"));
     }
 
     fn now(&self) -> SystemTime {

@@ -35,7 +35,7 @@ thread_local! {
     static INSTANCE: RefCell<Option<Rc<Instance>>> = const { RefCell::new(None) };
 }
 
-/// 16 bytes from the host's random source.
+/// 16 bytes from the host's random source (a VM seed, a request id).
 fn random_seed() -> [u8; 16] {
     let mut seed = [0u8; 16];
     for (slot, byte) in seed.iter_mut().zip(random::get_random_bytes(16)) {
@@ -44,8 +44,8 @@ fn random_seed() -> [u8; 16] {
     seed
 }
 
-/// Reads the settings and compiles the chain (not seeded).
-fn compiled(plugin: &'static str, compile: Compile) -> Result<Instance, String> {
+/// Reads the settings and compiles the chain (not seeded yet).
+fn compiled(plugin: &'static str, compile: Compile) -> Result<(Settings, Chain), String> {
     let settings = Settings::read(|key| {
         store::get(key).map_err(|e| match e {
             store::Error::Upstream(message) | store::Error::Io(message) => message,
@@ -53,34 +53,31 @@ fn compiled(plugin: &'static str, compile: Compile) -> Result<Instance, String> 
     })
     .map_err(|e| format!("{plugin}: configuration rejected: {e}"))?;
     let chain = compile(settings.config.as_bytes()).map_err(|e| format!("{plugin}: configuration rejected: {e}"))?;
-    stderr_line(&format!("[info] {plugin}: configured stages {:?}", chain.stage_names()));
-    Ok(Instance {
+    wire::stderr_line(&format!("[info] {plugin}: configured stages {:?}", chain.stage_names()));
+    Ok((settings, chain))
+}
+
+/// An instance's state around `chain`.
+fn instance_of(settings: Settings, chain: Chain, seeded: bool) -> Instance {
+    Instance {
         background: RefCell::new(Background::new(chain.clone())),
         chain,
         settings,
         served: std::cell::Cell::new(0),
-        seeded: false,
-    })
+        seeded,
+    }
 }
 
 /// The instance's compiled configuration: compiled now if this is its first request, given
 /// this instance's own seed if it came from a snapshot.
 fn instance(plugin: &'static str, compile: Compile) -> Result<Rc<Instance>, String> {
     let current = INSTANCE.with(|cell| cell.borrow().clone());
-    let instance = match current {
+    let (settings, chain) = match current {
         Some(instance) if instance.seeded => return Ok(instance),
-        Some(unseeded) => Instance {
-            settings: unseeded.settings.clone(),
-            chain: unseeded.chain.clone(),
-            background: RefCell::new(Background::new(unseeded.chain.clone())),
-            served: std::cell::Cell::new(0),
-            seeded: false,
-        },
+        Some(unseeded) => (unseeded.settings.clone(), unseeded.chain.clone()),
         None => compiled(plugin, compile)?,
     };
-    let chain = instance.chain.with_vm_seed(random_seed());
-    let instance =
-        Rc::new(Instance { background: RefCell::new(Background::new(chain.clone())), chain, seeded: true, ..instance });
+    let instance = Rc::new(instance_of(settings, chain.with_vm_seed(random_seed()), true));
     INSTANCE.with(|cell| *cell.borrow_mut() = Some(instance.clone()));
     Ok(instance)
 }
@@ -90,9 +87,11 @@ fn instance(plugin: &'static str, compile: Compile) -> Result<Rc<Instance>, Stri
 /// A configuration error is written to stderr and traps, failing the bake.
 pub fn initialize(plugin: &'static str, compile: Compile) {
     match compiled(plugin, compile) {
-        Ok(instance) => INSTANCE.with(|cell| *cell.borrow_mut() = Some(Rc::new(instance))),
+        Ok((settings, chain)) => {
+            INSTANCE.with(|cell| *cell.borrow_mut() = Some(Rc::new(instance_of(settings, chain, false))))
+        }
         Err(message) => {
-            stderr_line(&format!("[error] {message}"));
+            wire::stderr_line(&format!("[error] {message}"));
             std::process::abort();
         }
     }
@@ -113,7 +112,7 @@ pub fn serve(plugin: &'static str, compile: Compile, request: IncomingRequest, o
     let instance = match instance(plugin, compile) {
         Ok(instance) => instance,
         Err(message) => {
-            stderr_line(&format!("[error] {message}"));
+            wire::stderr_line(&format!("[error] {message}"));
             let reply = LocalReply::new(500, "warden: configuration rejected (see the log)")
                 .with_details("warden_configuration_rejected");
             let _ = respond(out, &reply);
@@ -163,7 +162,7 @@ fn access_log(host: &ComponentHost<'_>) {
         "details": exchange.details,
         "facts": facts,
     });
-    host.write_line(&format!("[access] {line}"));
+    wire::stderr_line(&format!("[access] {line}"));
 }
 
 /// Ships what the stages still hold (evidence batches) before the instance may end, and waits
@@ -245,11 +244,7 @@ impl Driver<'_> {
         list.extend(headers.into_iter().filter(|(k, _)| k != "host"));
         if !list.iter().any(|(k, _)| k == "x-request-id") {
             // As Envoy does: every request carries an id (stages and evidence name it by it).
-            let mut bytes = [0u8; 16];
-            for (slot, byte) in bytes.iter_mut().zip(random::get_random_bytes(16)) {
-                *slot = byte;
-            }
-            list.push(("x-request-id".into(), crate::exchange::request_id(bytes)));
+            list.push(("x-request-id".into(), crate::exchange::request_id(random_seed())));
         }
         let end = no_body(&list);
         self.host.request = list;
@@ -486,9 +481,4 @@ fn respond(out: ResponseOutparam, reply: &LocalReply) -> Result<(), ErrorCode> {
     drop(stream);
     OutgoingBody::finish(body, None)?;
     written.map_err(|_| ErrorCode::InternalError(None))
-}
-
-fn stderr_line(text: &str) {
-    let stream = crate::bindings::wasi::cli::stderr::get_stderr();
-    let _ = wire::write_all(&stream, format!("{text}\n").as_bytes());
 }

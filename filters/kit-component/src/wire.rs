@@ -75,6 +75,12 @@ pub fn method_name(method: &Method) -> String {
     }
 }
 
+/// Writes a line to stderr (the host's log); a failed write is dropped.
+pub fn stderr_line(text: &str) {
+    let stream = crate::bindings::wasi::cli::stderr::get_stderr();
+    let _ = write_all(&stream, format!("{text}\n").as_bytes());
+}
+
 /// Writes all of `bytes` to `stream`.
 pub fn write_all(stream: &OutputStream, bytes: &[u8]) -> Result<(), StreamError> {
     for piece in bytes.chunks(WRITE_CHUNK) {
