@@ -10,6 +10,7 @@
 //! `warden_config`'s) is passed as its JSON text.
 
 use anyhow::{anyhow, bail, Context as _};
+use std::io::Read as _;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +21,8 @@ use warden_host_test::component::{engine, Clock, ComponentServer, Request};
 /// a mistake is reported with its field before any component runs.
 pub fn settings(path: &Path) -> anyhow::Result<Vec<(String, String)>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
+    // Parsed as configuration is: errors name the field, never echo a value (it may be a key).
+    let object: serde_json::Map<String, serde_json::Value> = warden_kit::config::parse(text.as_bytes())
         .map_err(|e| anyhow!("{}: expected a JSON object of settings: {e}", path.display()))?;
     let pairs: Vec<(String, String)> = object
         .into_iter()
@@ -75,9 +77,15 @@ pub fn serve(component: &Path, settings_file: &Path, listen: &str, next: Option<
     for mut request in http.incoming_requests() {
         let server = server.clone();
         std::thread::spawn(move || {
+            // Bounded like Envoy's buffer: a larger body is refused before it is held.
             let mut body = Vec::new();
-            if request.as_reader().read_to_end(&mut body).is_err() {
+            let limit = warden_kit::limits::MAX_BODY_BYTES as u64;
+            if request.as_reader().take(limit + 1).read_to_end(&mut body).is_err() {
                 let _ = request.respond(tiny_http::Response::empty(400));
+                return;
+            }
+            if body.len() as u64 > limit {
+                let _ = request.respond(tiny_http::Response::from_string("body too large\n").with_status_code(413));
                 return;
             }
             let authority = request
