@@ -148,7 +148,10 @@ pub fn service(
         "evidence": {"signing_key_file": file("evidence-signing.key"), "auditors_group": "auditors"},
         "proxies": [{"name": "demo-envoy", "key_sha256": proxy_key_sha256}],
         "approvers": {"providers": [{"name": "demo-idp", "issuer": issuer, "audiences": ["warden", "warden-approvals"],
-                                     "algorithms": ["ES256"], "jwks": {"keys": [jwk]}, "groups_claim": "groups"}]},
+                                     "algorithms": ["ES256"], "jwks": {"keys": [jwk]}, "groups_claim": "groups",
+                                     // The demo provider issues people's tokens only (agents act
+                                     // through `act`, which never decides).
+                                     "default_kind": "human"}]},
         "web": {"oidc": {"issuer": issuer, "client_id": "warden-approvals",
                          "client_secret_file": file("oidc-client.secret")},
                 "session_key_file": file("web-session.key")}

@@ -25,11 +25,17 @@ fn claim<'a>(claims: &'a Claims, path: &[String]) -> Option<&'a Value> {
     rest.iter().try_fold(claims.get(first)?, |value, key| value.get(key))
 }
 
-fn strings(value: Option<&Value>) -> Vec<String> {
+/// A string claim split on whitespace, or an array of strings; absent or `null` is empty.
+/// Any other shape (a number, an object, an array holding anything but strings) is refused:
+/// read as empty it would drop the caller out of every group a deny rule names.
+fn strings(value: Option<&Value>, name: &'static str) -> Result<Vec<String>, JwtError> {
     match value {
-        Some(Value::String(s)) => s.split_whitespace().map(str::to_string).collect(),
-        Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
-        _ => Vec::new(),
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(s.split_whitespace().map(str::to_string).collect()),
+        Some(Value::Array(items)) => {
+            items.iter().map(|v| v.as_str().map(str::to_string).ok_or(JwtError::MalformedClaim(name))).collect()
+        }
+        Some(_) => Err(JwtError::MalformedClaim(name)),
     }
 }
 
@@ -58,21 +64,70 @@ fn token<'a>(provider: &Provider, request: &'a dyn RequestView) -> Option<Result
     }
 }
 
-fn actors(claims: &Claims) -> Vec<Actor> {
-    // RFC 8693 `act`: {"sub": "agent", "act": {"sub": "outer agent"}}; outermost first.
+/// Most nested actors a delegation claim may name.
+const MAX_ACTORS: usize = 8;
+
+/// The actor a delegation claim's object names: its `sub`, or (RFC 8693 §4.3) its
+/// `client_id`. Anything else (no object, neither member a non-empty string) is refused.
+fn actor_of(value: &Value, name: &'static str) -> Result<Actor, JwtError> {
+    let Value::Object(object) = value else { return Err(JwtError::MalformedClaim(name)) };
+    let subject = ["sub", "client_id"]
+        .iter()
+        .find_map(|member| object.get(*member).and_then(Value::as_str).filter(|s| !s.trim().is_empty()))
+        .ok_or(JwtError::MalformedClaim(name))?;
+    Ok(Actor { subject: subject.to_string(), kind: SubjectKind::Agent })
+}
+
+/// Who acts for the token's subject, outermost first. Delegation is decided by the presence
+/// of a delegation claim, never by how well it parsed:
+/// - RFC 8693 `act` (`{"sub": "agent", "act": {"sub": "outer agent"}}`): every level must name
+///   its actor; more than eight levels are refused;
+/// - RFC 8693 `may_act` (who may act for the subject): a token carrying it is one meant to be
+///   handed to that party, so whoever presents it may be that party; it counts as delegation
+///   to the actor it names.
+///
+/// Any other shape of either claim (`{}`, a string, an array, a number, `null`) refuses the
+/// token.
+fn actors(claims: &Claims) -> Result<Vec<Actor>, JwtError> {
     let mut chain = Vec::new();
     let mut current = claims.get("act");
-    while let Some(Value::Object(act)) = current {
-        if let Some(Value::String(sub)) = act.get("sub") {
-            chain.push(Actor { subject: sub.clone(), kind: SubjectKind::Agent });
+    while let Some(act) = current {
+        if chain.len() == MAX_ACTORS {
+            return Err(JwtError::MalformedClaim("act"));
         }
+        chain.push(actor_of(act, "act")?);
         current = act.get("act");
-        if chain.len() > 8 {
-            break;
-        }
     }
     chain.reverse();
-    chain
+    if let Some(may_act) = claims.get("may_act") {
+        let actor = actor_of(may_act, "may_act")?;
+        if chain.is_empty() {
+            chain.push(actor);
+        }
+    }
+    Ok(chain)
+}
+
+/// The kind the provider's `kind_rules` give the token (first match), or its default. A rule
+/// whose claim is present but is not a string or an array of strings refuses the token.
+fn kind_of(provider: &Provider, claims: &Claims) -> Result<SubjectKind, JwtError> {
+    for (path, equals, kind) in &provider.kind_rules {
+        let matched = match claim(claims, path) {
+            None | Some(Value::Null) => false,
+            Some(Value::String(s)) => s == equals,
+            Some(Value::Array(items)) => {
+                if items.iter().any(|v| !v.is_string()) {
+                    return Err(JwtError::MalformedClaim("kind"));
+                }
+                items.iter().any(|v| v.as_str() == Some(equals.as_str()))
+            }
+            Some(_) => return Err(JwtError::MalformedClaim("kind")),
+        };
+        if matched {
+            return Ok(*kind);
+        }
+    }
+    Ok(provider.default_kind)
 }
 
 fn from_token(
@@ -86,24 +141,16 @@ fn from_token(
     provider.rules.check(&decoded.header, &decoded.claims, now_secs)?;
     let claims = &decoded.claims;
     let subject = claims.get("sub").and_then(Value::as_str).ok_or(JwtError::MissingClaim)?.to_string();
-    let kind = provider
-        .kind_rules
-        .iter()
-        .find(|(path, equals, _)| match claim(claims, path) {
-            Some(Value::String(s)) => s == equals,
-            Some(Value::Array(items)) => items.iter().any(|v| v.as_str() == Some(equals.as_str())),
-            _ => false,
-        })
-        .map_or(provider.default_kind, |(_, _, kind)| *kind);
-    let mut scopes = strings(claims.get("scope"));
-    scopes.extend(strings(claims.get("scp")));
+    let kind = kind_of(provider, claims)?;
+    let mut scopes = strings(claims.get("scope"), "scope")?;
+    scopes.extend(strings(claims.get("scp"), "scp")?);
     Ok(IdentityFact {
         v: VERSION,
         subject,
         issuer: provider.rules.issuer.clone(),
         kind,
-        actors: actors(claims),
-        groups: strings(claim(claims, &provider.groups_path)),
+        actors: actors(claims)?,
+        groups: strings(claim(claims, &provider.groups_path), "groups")?,
         scopes,
         method: "jwt".into(),
         expires_at: claims.get("exp").and_then(Value::as_f64).map(|e| e as u64),

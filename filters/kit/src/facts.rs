@@ -288,8 +288,15 @@ pub struct SqlAction {
     pub tables: Vec<String>,
     /// Some statement is destructive.
     pub destructive: bool,
-    /// Whether the text parsed.
+    /// Whether the text was fully understood (if not, classes and destructiveness are the most
+    /// restrictive reading).
     pub parsed: bool,
+    /// Why the classes are what they are beyond each statement's kind (a write nested in a
+    /// read, a function not known to be free of effects) or why the text was not understood.
+    /// Absent when there is nothing to say (added in fact version 1 without a bump: readers
+    /// that do not know it ignore it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
 }
 
 /// Outcome of an approval request.

@@ -49,6 +49,7 @@ pub mod mcp;
 pub mod receipt;
 mod scratch;
 mod stage;
+pub mod strict_json;
 pub mod testing;
 mod view;
 mod vm_state;

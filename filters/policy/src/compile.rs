@@ -50,6 +50,8 @@ pub struct Policy {
     pub reads_source: bool,
     /// Candidate rules by path.
     pub index: PathIndex,
+    /// Functions SQL may call and stay a read, beyond the built-in lists.
+    pub sql_functions: crate::sql::PureFunctions,
     /// CEL environment shared by all programs.
     pub cel: Arc<cel::Env>,
     /// The longest `hold` any rule asks for, with its field (checked against the approval
@@ -193,7 +195,21 @@ impl StageKind for Policy {
             warden_kit::limits::body_limit("max_body_bytes", config.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES))?;
         let zone = Zone::compile(config.utc_offset.as_deref(), config.time_zone.as_deref())?;
         let index = PathIndex::build(&rules);
+        let pure_functions = config.sql.as_ref().map(|s| s.pure_functions.as_slice()).unwrap_or_default();
+        for (i, name) in pure_functions.iter().enumerate() {
+            let valid = !name.is_empty()
+                && name
+                    .split('.')
+                    .all(|part| !part.is_empty() && part.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$'));
+            if !valid {
+                return Err(ConfigError::new(
+                    format!("sql.pure_functions[{i}]"),
+                    "a function name: `name` or `schema.name`",
+                ));
+            }
+        }
         Ok(Policy {
+            sql_functions: crate::sql::PureFunctions::with(pure_functions),
             reads_bodies: rules.iter().any(|r| r.needs_body),
             filters_tools_list: config.tools_list == ToolsList::Filter && rules.iter().any(|r| r.mcp.is_some()),
             reads_source: rules.iter().any(|r| {
@@ -231,6 +247,9 @@ pub struct PolicySet<'a> {
     /// IANA zone of time conditions, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<&'a str>,
+    /// SQL classification settings, if any (they change what a rule's `sql` matches).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql: Option<&'a crate::config::SqlSettings>,
 }
 
 impl<'a> PolicySet<'a> {
@@ -241,6 +260,7 @@ impl<'a> PolicySet<'a> {
             default: config.default.unwrap_or(DefaultEffect::Deny),
             utc_offset: config.utc_offset.as_deref(),
             time_zone: config.time_zone.as_deref(),
+            sql: config.sql.as_ref().filter(|s| !s.pure_functions.is_empty()),
         }
     }
 

@@ -46,6 +46,21 @@ pub struct PolicyConfig {
     /// rules applied). Give this or `utc_offset`, not both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
+    /// How SQL is classified. Default: the built-in function lists only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sql: Option<SqlSettings>,
+}
+
+/// SQL classification settings.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlSettings {
+    /// Functions a read may call and stay a read, beyond the built-in lists (see the policy
+    /// README), e.g. your own `analytics.score`: case-insensitive; a qualified name matches
+    /// only that qualified call. Any other unlisted function makes a statement `write`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pure_functions: Vec<String>,
 }
 
 /// The policy default.

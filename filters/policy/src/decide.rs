@@ -86,12 +86,27 @@ pub fn decide_body(policy: &Policy, request: &Request<'_>, body: &[u8]) -> Decis
         }
         _ => decide_all(policy, &with_body),
     };
+    let unreadable = candidate_rules(policy, &with_body)
+        .find_map(|rule| unreadable_for(rule, &with_body).filter(|_| headers_match(policy, rule, &with_body).is_ok()));
+    if let Some(why) = unreadable {
+        let reason = format!(
+            "request body unreadable ({why}): rules that read it count as matched if they deny or need approval"
+        );
+        decision.fact.reasons.push(reason);
+    }
     with_body.read_sql_into(&mut action);
     with_body.read_mcp_into(&mut action);
     if action != ActionFact::default() {
         decision.fact.action = Some(action);
     }
     decision
+}
+
+/// The rules the request's path may match.
+fn candidate_rules<'p>(policy: &'p Policy, request: &Request<'_>) -> impl Iterator<Item = &'p Rule> {
+    let mut candidates = Vec::new();
+    policy.index.candidates(request.path, &mut candidates);
+    candidates.into_iter().map(move |i| &policy.rules[i as usize]).filter(|rule| rule.needs_body)
 }
 
 fn decide_all(policy: &Policy, request: &Request<'_>) -> Decision {
@@ -280,6 +295,18 @@ pub fn evaluate(policy: &Policy, rule: &Rule, request: &Request<'_>) -> Result<(
     if request.body.is_none() {
         return Err("body not read");
     }
+    if let Some(_why) = unreadable_for(rule, request) {
+        // What the rule would read cannot be read as the upstream will read it: a rule that
+        // denies or asks for approval counts as matched (fail closed), any other does not.
+        return if matches!(rule.effect, RuleEffect::Deny | RuleEffect::RequireApproval) {
+            match &rule.when {
+                Some(when) => when_holds(policy, rule, when, request),
+                None => Ok(()),
+            }
+        } else {
+            Err("body unreadable")
+        };
+    }
     for (pointer, m) in &rule.body {
         let value = request.json().and_then(|j| j.pointer(pointer)).map(text);
         if !m.matches(value.as_deref()) {
@@ -318,6 +345,31 @@ pub fn evaluate(policy: &Policy, rule: &Rule, request: &Request<'_>) -> Result<(
         when_holds(policy, rule, when, request)?;
     }
     Ok(())
+}
+
+/// Why `rule`'s body matchers cannot read the request's body, if they cannot: no rule can
+/// read compressed bytes, a byte order mark or bytes that are not UTF-8
+/// ([`Request::unreadable_bytes`]); JSON matchers (`body`, `mcp`, `sql` with a pointer) need
+/// strict JSON ([`Request::unreadable_json`]), and `sql` needs the value at its pointer to be
+/// a string.
+pub fn unreadable_for(rule: &Rule, request: &Request<'_>) -> Option<&'static str> {
+    if let Some(why) = request.unreadable_bytes() {
+        return Some(why);
+    }
+    let reads_json =
+        !rule.body.is_empty() || rule.mcp.is_some() || rule.sql.as_ref().is_some_and(|s| s.pointer.is_some());
+    if reads_json {
+        if let Some(why) = request.unreadable_json() {
+            return Some(why);
+        }
+    }
+    if let Some(pointer) = rule.sql.as_ref().and_then(|s| s.pointer.as_ref()) {
+        let value = request.json().and_then(|json| json.pointer(pointer));
+        if value.is_some_and(|v| !v.is_string()) {
+            return Some("the SQL is not a string");
+        }
+    }
+    None
 }
 
 /// A CEL condition. An evaluation error counts as a match for deny and approval rules (fail

@@ -241,6 +241,7 @@ pub fn compile(
         tools_list: Default::default(),
         utc_offset,
         time_zone,
+        sql: None,
     };
     Policy::compile(config).map_err(|error| {
         let (file, rule) = locate(documents, &error.field);
@@ -314,16 +315,18 @@ impl CaseInput {
     }
 
     /// Runs `work` over this input as the filter's [`Request`].
-    fn with_request<R>(&self, work: impl FnOnce(&Request<'_>) -> R) -> R {
+    fn with_request<R>(&self, policy: &Policy, work: impl FnOnce(&Request<'_>) -> R) -> R {
         let identity = self.identity();
         let headers = self.headers();
         let now = self.now.unwrap_or(1_767_609_000);
-        work(&Request::new(&headers, self.request.source.as_deref(), identity.as_ref(), now))
+        let mut request = Request::new(&headers, self.request.source.as_deref(), identity.as_ref(), now);
+        request.sql_functions = &policy.sql_functions;
+        work(&request)
     }
 
     /// The offered tools this request's caller is shown (each decided as a call).
     pub fn visible_tools(&self, policy: &Policy, offered: &[String]) -> Vec<String> {
-        self.with_request(|request| {
+        self.with_request(policy, |request| {
             offered.iter().filter(|tool| crate::tools_list::may_call(policy, request, tool)).cloned().collect()
         })
     }
@@ -331,13 +334,13 @@ impl CaseInput {
     /// Decides this request as the filter would (the body is read when a rule needs it).
     pub fn decide(&self, policy: &Policy) -> Decision {
         let body = self.body();
-        self.with_request(|request| policy.decide(request, &body))
+        self.with_request(policy, |request| policy.decide(request, &body))
     }
 
     /// The decision, then how each rule judged the request (with its body).
     pub fn explain(&self, policy: &Policy) -> Explanation {
         let body = self.body();
-        self.with_request(|request| {
+        self.with_request(policy, |request| {
             let with_body = request.with_body(&body);
             let rules = policy
                 .rules

@@ -4,7 +4,10 @@
 use crate::compile::Policy;
 use crate::matchers::{host_of, source_ip};
 use crate::mcp::{self, McpCall};
-use crate::sql::{self, SqlFacts};
+use crate::sql::{self, PureFunctions, SqlFacts};
+
+/// The built-in functions only.
+static NO_ADDED_FUNCTIONS: PureFunctions = PureFunctions::none();
 use crate::when::Variables;
 use serde_json::{json, Value};
 use std::cell::OnceCell;
@@ -37,6 +40,12 @@ pub struct Request<'a> {
     pub body: Option<&'a [u8]>,
     /// The MCP call this evaluation is about (one element of a batch).
     pub call: Option<&'a McpCall>,
+    /// The body is larger than the policy buffers (announced by `content-length`): present
+    /// but unreadable.
+    pub body_too_large: bool,
+    /// Functions SQL may call and stay a read, beyond the built-in lists (the policy's
+    /// `sql.pure_functions`; none by default).
+    pub sql_functions: &'a PureFunctions,
     json: OnceCell<Option<Rc<Value>>>,
     calls: OnceCell<Option<Rc<Calls>>>,
     sql_cache: std::cell::RefCell<Vec<(Option<String>, SqlFacts)>>,
@@ -67,6 +76,8 @@ impl<'a> Request<'a> {
             now_secs,
             body: None,
             call: None,
+            body_too_large: false,
+            sql_functions: &NO_ADDED_FUNCTIONS,
             json: OnceCell::new(),
             calls: OnceCell::new(),
             sql_cache: Default::default(),
@@ -108,6 +119,8 @@ impl<'a> Request<'a> {
             now_secs: self.now_secs,
             body,
             call,
+            body_too_large: self.body_too_large,
+            sql_functions: self.sql_functions,
             json,
             calls,
             sql_cache: Default::default(),
@@ -126,9 +139,54 @@ impl<'a> Request<'a> {
         self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
-    /// The body as JSON, if it is JSON.
+    /// The body as JSON, if it is readable, strict JSON (see [`Request::unreadable`]).
     pub fn json(&self) -> Option<&Value> {
-        self.json.get_or_init(|| self.body.and_then(|b| serde_json::from_slice(b).ok()).map(Rc::new)).as_deref()
+        self.json
+            .get_or_init(|| {
+                let body = self.body.filter(|b| !b.is_empty() && self.unreadable_bytes().is_none())?;
+                warden_kit::strict_json::from_slice(body).ok().map(Rc::new)
+            })
+            .as_deref()
+    }
+
+    /// Why the body's bytes cannot be read as the upstream will read them: compressed
+    /// (`content-encoding` other than `identity`: Warden does not decompress request bodies),
+    /// a UTF-8 byte order mark (which lenient parsers skip and strict ones refuse), or not
+    /// UTF-8. `None` for a readable or absent body.
+    pub fn unreadable_bytes(&self) -> Option<&'static str> {
+        let body = self.body?;
+        if self.body_too_large {
+            return Some("larger than max_body_bytes");
+        }
+        let encoded = self.header("content-encoding").is_some_and(|e| {
+            e.split(',').map(str::trim).any(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case("identity"))
+        });
+        if encoded {
+            Some("compressed (content-encoding)")
+        } else if body.starts_with(b"\xef\xbb\xbf") {
+            Some("starts with a byte order mark")
+        } else if std::str::from_utf8(body).is_err() {
+            Some("not UTF-8")
+        } else {
+            None
+        }
+    }
+
+    /// Why a matcher that reads the body as JSON cannot read it: the bytes (above), not valid
+    /// JSON, or an object that repeats a member. An empty body is readable (it holds nothing).
+    pub fn unreadable_json(&self) -> Option<&'static str> {
+        let body = self.body?;
+        if let Some(why) = self.unreadable_bytes() {
+            return Some(why);
+        }
+        if body.is_empty() || self.json().is_some() {
+            return None;
+        }
+        match warden_kit::strict_json::from_slice(body) {
+            Ok(_) => None,
+            Err(warden_kit::strict_json::StrictJsonError::DuplicateMember) => Some("an object repeats a member"),
+            Err(warden_kit::strict_json::StrictJsonError::Invalid) => Some("not valid JSON"),
+        }
     }
 
     /// The JSON-RPC calls of the body and whether it is a batch.
@@ -175,6 +233,11 @@ impl<'a> Request<'a> {
                     sql.tables.push(table.clone());
                 }
             }
+            for reason in &facts.reasons {
+                if !sql.reasons.contains(reason) {
+                    sql.reasons.push(reason.clone());
+                }
+            }
             sql.classes.sort();
             sql.tables.sort();
             sql.destructive |= facts.destructive;
@@ -190,9 +253,9 @@ impl<'a> Request<'a> {
         }
         let text = match pointer {
             Some(p) => self.json()?.pointer(p)?.as_str()?.to_string(),
-            None => String::from_utf8_lossy(self.body?).into_owned(),
+            None => std::str::from_utf8(self.body?).ok()?.to_string(),
         };
-        let facts = sql::classify(&text);
+        let facts = sql::classify_with(&text, self.sql_functions);
         self.sql_cache.borrow_mut().push((pointer.map(str::to_string), facts.clone()));
         Some(facts)
     }
@@ -212,9 +275,11 @@ impl<'a> Request<'a> {
             let source = self.source.map_or(Value::Null, |s| json!(s.to_string()));
             let (body, mcp, sql) = match self.body {
                 Some(raw) => {
-                    let body = match self.json() {
-                        Some(json) => json.clone(),
-                        None => json!(String::from_utf8_lossy(raw)),
+                    // Bytes that cannot be read as the upstream reads them are `null`.
+                    let body = match (self.json(), self.unreadable_bytes()) {
+                        (Some(json), _) => json.clone(),
+                        (None, Some(_)) => Value::Null,
+                        (None, None) => json!(String::from_utf8_lossy(raw)),
                     };
                     let mcp = match self.call.or_else(|| self.mcp_calls().and_then(|(c, _)| c.first())) {
                         Some(call) => json!({"method": call.method, "tool": call.tool, "arguments": call.arguments,

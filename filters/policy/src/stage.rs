@@ -12,14 +12,16 @@ use warden_kit::facts::{self, IdentityFact, Verdict};
 use warden_kit::{BodyNeed, Cx, Effect, FailureMode, Flow, LocalReply, MetricKind, Needs, Stage};
 
 impl Policy {
-    fn request<'a>(&self, cx: &'a Cx<'_>, identity: Option<&'a IdentityFact>) -> Request<'a> {
+    fn request<'a>(&'a self, cx: &'a Cx<'_>, identity: Option<&'a IdentityFact>) -> Request<'a> {
         let now = cx.now.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let source = if self.reads_source {
             cx.request.property(&["source", "address"]).map(|b| String::from_utf8_lossy(&b).into_owned())
         } else {
             None
         };
-        Request::new(cx.request.headers(), source.as_deref(), identity, now)
+        let mut request = Request::new(cx.request.headers(), source.as_deref(), identity, now);
+        request.sql_functions = &self.sql_functions;
+        request
     }
 
     /// Publishes `decision` and says what happens to the request.
@@ -147,7 +149,23 @@ impl Stage for Policy {
             let request = self.request(cx, identity.as_ref());
             decide_headers(self, &request)
         };
+        let announced = cx.request.header("content-length").and_then(|n| n.trim().parse::<u64>().ok());
+        let too_large = announced.is_some_and(|n| n > self.max_body_bytes as u64);
         match early {
+            // A body over the limit with `failure_mode: open` would pass uninspected: decide
+            // it now as unreadable (rules that read it and deny or need approval match).
+            Early::NeedBody if too_large && self.failure_mode == FailureMode::Open => {
+                let decision = {
+                    let mut request = self.request(cx, identity.as_ref());
+                    request.body_too_large = true;
+                    decide_body(self, &request, &[])
+                };
+                cx.effects.push(Effect::SkipRequestBody);
+                if self.filters_tools_list {
+                    cx.effects.push(Effect::SkipResponseBody);
+                }
+                self.act(cx, decision, None)
+            }
             // `tools/list` is always a POST: anything else (such as MCP's GET event stream) is
             // never held back.
             Early::NeedBody => {

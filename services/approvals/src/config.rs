@@ -467,6 +467,15 @@ impl ServiceConfig {
             }
         }
         for (i, p) in self.approvers.providers.iter().enumerate() {
+            if p.kind_rules.is_empty() && p.default_kind.is_none() {
+                // Without rules every token of the issuer would count as a person's, an
+                // agent's own token included: that must be said, not defaulted.
+                return Err(ConfigError::new(
+                    format!("approvers.providers[{i}].kind_rules"),
+                    "say how an agent's or a service's token is told from a person's (kind_rules), or set \
+                     default_kind: human to count every token of this issuer as a person's",
+                ));
+            }
             if let Some(uri) = &p.jwks_uri {
                 if !self.approvers.clusters.contains_key(&uri.cluster) {
                     return Err(ConfigError::new(

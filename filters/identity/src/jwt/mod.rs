@@ -55,6 +55,11 @@ pub enum JwtError {
     /// A required claim is missing.
     #[error("missing required claim")]
     MissingClaim,
+    /// A claim Warden reads is present with a shape it cannot read: a delegation claim
+    /// (`act`, `may_act`) that names no actor, or a groups, scope or kind claim that is not a
+    /// string or an array of strings. Refused, never read as absent.
+    #[error("malformed claim `{0}`")]
+    MalformedClaim(&'static str),
     /// A key in configuration or a JWKS is unusable.
     #[error("invalid key: {0}")]
     BadKey(&'static str),

@@ -13,7 +13,8 @@ pub struct Approver {
     pub issuer: String,
     /// Kind, as the identity provider configuration classifies the token.
     pub kind: SubjectKind,
-    /// Whether the token carries an `act` claim (someone acting for the subject).
+    /// Whether the token carries a delegation claim (`act`, `may_act`: someone acting for
+    /// the subject).
     pub delegated: bool,
     /// Groups.
     pub groups: Vec<String>,
@@ -38,8 +39,9 @@ pub enum Ineligible {
     /// Agents and services never decide.
     #[error("only a person may decide an approval (this identity is an agent or a service)")]
     NotHuman,
-    /// A token with an `act` claim (someone acting for another) never decides.
-    #[error("a delegated token (with an `act` claim) cannot decide an approval")]
+    /// A token with a delegation claim (`act`, `may_act`: someone acting for another) never
+    /// decides.
+    #[error("a delegated token (with an `act` or `may_act` claim) cannot decide an approval")]
     Delegated,
     /// The requester, or anyone in the request's actor chain.
     #[error("nobody may decide their own request (requester or actor chain)")]

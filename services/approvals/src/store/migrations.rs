@@ -27,6 +27,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0003_slack.sql"),
         include_str!("../../migrations/postgres/0003_slack.sql"),
     ),
+    (
+        4,
+        "whether a person's last sign-in was delegated",
+        include_str!("../../migrations/sqlite/0004_people_delegated.sql"),
+        include_str!("../../migrations/postgres/0004_people_delegated.sql"),
+    ),
 ];
 
 /// Applies the migrations not yet applied.

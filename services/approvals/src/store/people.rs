@@ -9,13 +9,15 @@ use sqlx::Row;
 use warden_kit::facts::SubjectKind;
 
 impl Store {
-    /// Remembers a person's verified email and groups at login (replacing the last login's).
+    /// Remembers a person's verified email, groups and whether the sign-in was delegated
+    /// (replacing the last login's).
     pub async fn remember_person(&self, person: &Approver, email: &str, now: u64) -> Result<(), StoreError> {
         let kind =
             serde_json::to_value(person.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         sqlx::query(
-            "INSERT INTO people (issuer, subject, email, kind, groups, login_at) VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (issuer, subject) DO UPDATE SET email = $3, kind = $4, groups = $5, login_at = $6",
+            "INSERT INTO people (issuer, subject, email, kind, groups, login_at, delegated) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (issuer, subject) \
+             DO UPDATE SET email = $3, kind = $4, groups = $5, login_at = $6, delegated = $7",
         )
         .bind(&person.issuer)
         .bind(&person.subject)
@@ -23,6 +25,7 @@ impl Store {
         .bind(kind)
         .bind(rows::json(&person.groups))
         .bind(rows::int(now))
+        .bind(i64::from(person.delegated))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -30,7 +33,7 @@ impl Store {
 
     /// The people whose last login carried this verified email (case-insensitive).
     pub async fn people_by_email(&self, email: &str) -> Result<Vec<Approver>, StoreError> {
-        let rows = sqlx::query("SELECT issuer, subject, kind, groups FROM people WHERE email = $1")
+        let rows = sqlx::query("SELECT issuer, subject, kind, groups, delegated FROM people WHERE email = $1")
             .bind(email.to_lowercase())
             .fetch_all(&self.pool)
             .await?;
@@ -38,11 +41,13 @@ impl Store {
         for row in rows {
             let kind: String = row.try_get("kind")?;
             let groups: String = row.try_get("groups")?;
+            let delegated: i64 = row.try_get("delegated")?;
             people.push(Approver {
                 issuer: row.try_get("issuer")?,
                 subject: row.try_get("subject")?,
                 kind: serde_json::from_value(serde_json::Value::String(kind)).unwrap_or(SubjectKind::Service),
-                delegated: false,
+                // Anything but a recorded 0 (acting for themselves) counts as delegated.
+                delegated: delegated != 0,
                 groups: serde_json::from_str(&groups).unwrap_or_default(),
             });
         }

@@ -87,7 +87,7 @@ fn token(kid: &str, seed: u8, subject: &str) -> String {
 
 fn config(dir: &Dir, port: u16) -> String {
     format!(
-        "database: sqlite://{}\nsigning_key_file: {}\napprovers:\n  clusters: {{idp: \"http://127.0.0.1:{port}\"}}\n  providers:\n    - name: login\n      issuer: {ISSUER}\n      algorithms: [EdDSA]\n      jwks_uri: {{cluster: idp, authority: \"127.0.0.1:{port}\", path: /.well-known/jwks.json, min_refetch_secs: 0, ttl_secs: 600, timeout_ms: 2000}}\n",
+        "database: sqlite://{}\nsigning_key_file: {}\napprovers:\n  clusters: {{idp: \"http://127.0.0.1:{port}\"}}\n  providers:\n    - name: login\n      issuer: {ISSUER}\n      algorithms: [EdDSA]\n      default_kind: human\n      jwks_uri: {{cluster: idp, authority: \"127.0.0.1:{port}\", path: /.well-known/jwks.json, min_refetch_secs: 0, ttl_secs: 600, timeout_ms: 2000}}\n",
         dir.path.join("a.db").display(),
         dir.path.join("signing.key").display(),
     )

@@ -229,11 +229,24 @@ async fn forged_old_unknown_and_self_approving_clicks_are_refused_and_recorded(p
     assert_eq!(send(&app, click(&base, "U_ALICE", "approve", &id, SIGNING_SECRET, now)).await, StatusCode::OK);
     let answers = ephemeral(&fake, 2).await;
     assert!(answers[1].contains("own request"), "{answers:?}");
+    // bob's last web sign-in was delegated (a token for bob with an `act` claim, as an agent
+    // holding one would sign in): his Slack clicks no longer count as bob's own.
+    let delegated_bob = Approver {
+        subject: "bob".into(),
+        issuer: "https://idp.example".into(),
+        kind: SubjectKind::Human,
+        delegated: true,
+        groups: vec!["dba".into()],
+    };
+    app.store.remember_person(&delegated_bob, "bob@example.com", now).await.unwrap();
+    assert_eq!(send(&app, click(&base, "U_BOB", "approve", &id, SIGNING_SECRET, now)).await, StatusCode::OK);
+    let answers = ephemeral(&fake, 3).await;
+    assert!(answers[2].contains("delegated"), "{answers:?}");
 
     assert!(app.store.get(&id).await.unwrap().unwrap().votes.is_empty());
     let events = app.store.events(0, 100).await.unwrap();
     let refused: Vec<&Value> = events.iter().filter(|e| e.kind == "vote_refused").map(|e| &e.detail).collect();
-    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert_eq!(refused.len(), 3, "{refused:?}");
     assert_eq!(refused[0]["reason"], "unknown_user");
     assert_eq!(refused[0]["slack_user"], "U_EVE");
     assert!(refused[1]["reason"].as_str().unwrap().contains("own request"));
