@@ -86,8 +86,8 @@ pub fn replay(path: &Path, index: u64) -> anyhow::Result<bool> {
         }
         _ => String::new(),
     };
-    let mut request = Request::new(&headers, (!source.is_empty()).then_some(source.as_str()), identity.as_ref(), now);
-    request.sql_functions = &policy.sql_functions;
+    let request = Request::new(&headers, (!source.is_empty()).then_some(source.as_str()), identity.as_ref(), now)
+        .for_policy(&policy);
     let replayed = policy.decide(&request, body.as_bytes()).fact;
 
     let effect = serde_json::to_value(replayed.effect)?;

@@ -148,6 +148,88 @@ pub fn compile(found: &Found) -> Result<String, String> {
     }
 }
 
+/// Whether a plugin's configuration has rules that match on paths (the policy stage's
+/// `match.paths`, the identity stage's route prefixes): such rules need Envoy to hand over a
+/// path the upstream reads the same way.
+fn has_path_rules(found: &Found) -> bool {
+    let config: Value = serde_json::from_slice(&found.config).unwrap_or_default();
+    let stage_has = |name: &str, config: &Value| match name {
+        "policy" => config["policies"].as_array().into_iter().flatten().any(|policy| {
+            policy["rules"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|rule| rule["match"]["paths"].as_array().is_some_and(|paths| !paths.is_empty()))
+        }),
+        "identity" => config["routes"].as_array().into_iter().flatten().any(|route| route["prefix"].is_string()),
+        _ => false,
+    };
+    match &found.stage {
+        Some(stage) => stage_has(stage, &config),
+        None => config["stages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|stage| stage_has(stage["name"].as_str().unwrap_or(""), &stage["config"])),
+    }
+}
+
+/// What an HTTP connection manager in front of path rules lacks: `normalize_path`,
+/// `merge_slashes`, and an escaped-slash action that does not forward `%2F` unchanged.
+fn missing_path_settings(manager: &serde_json::Map<String, Value>) -> Vec<&'static str> {
+    let mut missing = Vec::new();
+    if manager.get("normalize_path") != Some(&Value::Bool(true)) {
+        missing.push("normalize_path: true");
+    }
+    if manager.get("merge_slashes") != Some(&Value::Bool(true)) {
+        missing.push("merge_slashes: true");
+    }
+    let action = manager.get("path_with_escaped_slashes_action").and_then(Value::as_str);
+    if !matches!(action, Some("UNESCAPE_AND_REDIRECT" | "REJECT_REQUEST")) {
+        missing.push("path_with_escaped_slashes_action: UNESCAPE_AND_REDIRECT (or REJECT_REQUEST)");
+    }
+    missing
+}
+
+/// Warnings for the HTTP connection managers of an Envoy configuration document whose Warden
+/// plugins match on paths but that lack the path settings, naming the listener.
+pub fn path_warnings(document: &Value, doc: usize) -> Vec<String> {
+    fn walk(value: &Value, listener: &str, doc: usize, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                let listener = match (map.get("filter_chains"), map.get("name").and_then(Value::as_str)) {
+                    (Some(_), Some(name)) => name,
+                    (Some(_), None) => "(unnamed listener)",
+                    _ => listener,
+                };
+                if let Some(Value::Array(filters)) = map.get("http_filters") {
+                    let reads_paths = filters
+                        .iter()
+                        .flat_map(|filter| plugins(filter, doc))
+                        .any(|found| found.is_ok_and(|f| has_path_rules(&f)));
+                    let missing = missing_path_settings(map);
+                    if reads_paths && !missing.is_empty() {
+                        out.push(format!(
+                            "document {doc}: listener {listener}: Warden's rules match on paths, but its HTTP connection \
+                             manager lacks {} (a path such as /admin%2Fusers or /admin/../x could reach the upstream \
+                             spelled differently from what the rules saw)",
+                            missing.join(", ")
+                        ));
+                    }
+                }
+                for child in map.values() {
+                    walk(child, listener, doc, out);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|item| walk(item, listener, doc, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(document, "", doc, &mut out);
+    out
+}
+
 /// Reads a file's documents (YAML, of which JSON is a subset).
 fn documents(path: &Path) -> anyhow::Result<Vec<Value>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -169,6 +251,9 @@ pub fn check(paths: &[std::path::PathBuf]) -> anyhow::Result<bool> {
     for path in paths {
         let mut count = 0;
         for (doc, document) in documents(path)?.iter().enumerate() {
+            for warning in path_warnings(document, doc) {
+                println!("WARN {}: {warning}", path.display());
+            }
             for found in plugins(document, doc) {
                 count += 1;
                 match found
@@ -194,6 +279,33 @@ pub fn check(paths: &[std::path::PathBuf]) -> anyhow::Result<bool> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn envoy_with(manager_settings: Value, policy_paths: Value) -> Value {
+        let policy = json!({"policies": [{"name": "p", "rules": [{"id": "r", "match": {"paths": policy_paths}, "effect": "deny"}]}]});
+        let mut manager = json!({"stat_prefix": "x", "http_filters": [{"name": "envoy.filters.http.wasm", "typed_config": {"config": {
+            "vm_config": {"code": {"local": {"filename": "/etc/envoy/warden.wasm"}}},
+            "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue",
+                              "value": json!({"stages": [{"name": "policy", "config": policy}]}).to_string()}}}}]});
+        if let (Some(m), Value::Object(extra)) = (manager.as_object_mut(), manager_settings) {
+            m.extend(extra);
+        }
+        json!({"static_resources": {"listeners": [{"name": "ingress", "filter_chains": [{"filters": [
+            {"name": "envoy.filters.network.http_connection_manager", "typed_config": manager}]}]}]}})
+    }
+
+    #[test]
+    fn path_rules_behind_a_connection_manager_without_path_settings_are_warned_about() {
+        let warnings = path_warnings(&envoy_with(json!({}), json!([{"prefix": "/admin/"}])), 0);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("listener ingress") && warnings[0].contains("normalize_path: true"));
+        assert!(warnings[0].contains("path_with_escaped_slashes_action"));
+        let partial = json!({"normalize_path": true, "merge_slashes": true, "path_with_escaped_slashes_action": "KEEP_UNCHANGED"});
+        let warnings = path_warnings(&envoy_with(partial, json!([{"prefix": "/admin/"}])), 0);
+        assert!(warnings[0].contains("path_with_escaped_slashes_action") && !warnings[0].contains("merge_slashes"));
+        let complete = json!({"normalize_path": true, "merge_slashes": true, "path_with_escaped_slashes_action": "UNESCAPE_AND_REDIRECT"});
+        assert!(path_warnings(&envoy_with(complete, json!([{"prefix": "/admin/"}])), 0).is_empty());
+        assert!(path_warnings(&envoy_with(json!({}), json!([])), 0).is_empty(), "no path rules, nothing to warn about");
+    }
 
     #[test]
     fn modules_are_told_by_file_or_image_name() {

@@ -100,6 +100,7 @@ pub fn envoy(ports: &Ports, replicas: &[u16], wasm: &Path, plugin: &Value) -> an
                 "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": {
                     "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
                     "stat_prefix": "warden", "normalize_path": true, "merge_slashes": true,
+                    "path_with_escaped_slashes_action": "UNESCAPE_AND_REDIRECT",
                     // A held call waits up to HOLD_TIMEOUT_MS: the stream idle timeout must be longer.
                     "stream_idle_timeout": "240s",
                     "access_log": [{"name": "envoy.access_loggers.stdout", "typed_config": {

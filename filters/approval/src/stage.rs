@@ -140,7 +140,9 @@ impl Approval {
         }
         let requester = json!({"subject": identity.subject, "issuer": identity.issuer, "kind": identity.kind, "actors": identity.actors});
         let mut action = json!({
-            "method": input.method, "authority": input.authority, "path": input.path,
+            // The digest binds the whole path; approvers are shown its query values masked.
+            "method": input.method, "authority": input.authority,
+            "path": warden_kit::audit::path_with_query_masked(&input.path),
             "tool": input.mcp.as_ref().map(|m| m.tool.clone()),
             "rules": decision.rules, "reasons": decision.reasons, "policy": decision.policy,
         });

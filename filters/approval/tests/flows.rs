@@ -351,3 +351,20 @@ fn configuration_errors_name_the_field() {
         assert_eq!(err.field, field);
     }
 }
+
+#[test]
+fn approvers_are_shown_the_query_with_its_values_masked_while_the_digest_binds_them() {
+    let chain = chain(decision("require_approval", "deferred"));
+    let digest_of = |path: &str| {
+        let mut host = FakeHost::with_request(&[(":method", "POST"), (":path", path), (":authority", "api.internal")]);
+        host.clusters.push("approvals".into());
+        let mut run = chain.start();
+        run.on_request_headers(&mut host, true);
+        last_body(&host)
+    };
+    let sent = digest_of("/export?token=s3cret-query-token&table=users");
+    assert_eq!(sent["action"]["path"], "/export?table=***&token=***", "normalized (sorted), values masked");
+    assert!(!sent.to_string().contains("s3cret-query-token"));
+    let other = digest_of("/export?token=another&table=users");
+    assert_ne!(sent["digest"], other["digest"], "the digest still binds the query's values");
+}

@@ -26,15 +26,23 @@ fn claim<'a>(claims: &'a Claims, path: &[String]) -> Option<&'a Value> {
 }
 
 /// A string claim split on whitespace, or an array of strings; absent or `null` is empty.
-/// Any other shape (a number, an object, an array holding anything but strings) is refused:
+/// Control characters (which no header or database can carry) and any other shape (a number, an object, an array holding anything but strings) is refused:
 /// read as empty it would drop the caller out of every group a deny rule names.
 fn strings(value: Option<&Value>, name: &'static str) -> Result<Vec<String>, JwtError> {
     match value {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::String(s)) => Ok(s.split_whitespace().map(str::to_string).collect()),
-        Some(Value::Array(items)) => {
-            items.iter().map(|v| v.as_str().map(str::to_string).ok_or(JwtError::MalformedClaim(name))).collect()
+        Some(Value::String(s)) if !s.chars().any(char::is_control) => {
+            Ok(s.split_whitespace().map(str::to_string).collect())
         }
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .filter(|s| !s.chars().any(char::is_control))
+                    .map(str::to_string)
+                    .ok_or(JwtError::MalformedClaim(name))
+            })
+            .collect(),
         Some(_) => Err(JwtError::MalformedClaim(name)),
     }
 }
@@ -74,6 +82,7 @@ fn actor_of(value: &Value, name: &'static str) -> Result<Actor, JwtError> {
     let subject = ["sub", "client_id"]
         .iter()
         .find_map(|member| object.get(*member).and_then(Value::as_str).filter(|s| !s.trim().is_empty()))
+        .filter(|s| !s.chars().any(char::is_control))
         .ok_or(JwtError::MalformedClaim(name))?;
     Ok(Actor { subject: subject.to_string(), kind: SubjectKind::Agent })
 }
@@ -141,6 +150,11 @@ fn from_token(
     provider.rules.check(&decoded.header, &decoded.claims, now_secs)?;
     let claims = &decoded.claims;
     let subject = claims.get("sub").and_then(Value::as_str).ok_or(JwtError::MissingClaim)?.to_string();
+    // A subject is forwarded as a header and stored by services: control characters (NUL,
+    // CR, LF) can be neither, and would let one subject pass for another.
+    if subject.is_empty() || subject.chars().any(char::is_control) {
+        return Err(JwtError::MalformedClaim("sub"));
+    }
     let kind = kind_of(provider, claims)?;
     let mut scopes = strings(claims.get("scope"), "scope")?;
     scopes.extend(strings(claims.get("scp"), "scp")?);

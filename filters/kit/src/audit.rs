@@ -211,3 +211,35 @@ pub fn trace_id(traceparent: &str) -> Option<&str> {
     let well_formed = trace.len() == 32 && trace.bytes().all(|b| b.is_ascii_hexdigit()) && trace != "0".repeat(32);
     well_formed.then_some(trace)
 }
+
+/// What stands in for a query value wherever a path is shown or stored beyond the proxy.
+pub const MASKED_QUERY_VALUE: &str = "***";
+
+/// A path with every query value masked (`/mcp?token=abc&page=2&flag` →
+/// `/mcp?token=***&page=***&flag`): what approvers, chat messages, the approvals database and
+/// the event log may hold of a query, since request records drop the values altogether (a
+/// query may carry a token). Parameter names and their order are kept.
+pub fn path_with_query_masked(path: &str) -> String {
+    let Some((path, query)) = path.split_once('?') else { return path.to_string() };
+    let masked: Vec<String> = query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) => format!("{name}={MASKED_QUERY_VALUE}"),
+            None => pair.to_string(),
+        })
+        .collect();
+    format!("{path}?{}", masked.join("&"))
+}
+
+#[cfg(test)]
+mod query_tests {
+    use super::path_with_query_masked;
+
+    #[test]
+    fn query_values_are_masked_names_kept() {
+        assert_eq!(path_with_query_masked("/mcp?token=s3cret&page=2&flag"), "/mcp?token=***&page=***&flag");
+        assert_eq!(path_with_query_masked("/mcp"), "/mcp");
+        assert_eq!(path_with_query_masked("/a?x=1=2&&y="), "/a?x=***&y=***");
+    }
+}

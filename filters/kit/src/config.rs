@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
     let text = if bytes.iter().all(u8::is_ascii_whitespace) { &b"{}"[..] } else { bytes };
     let mut deserializer = serde_json::Deserializer::from_slice(text);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let field = err.path().to_string();
         let inner = err.into_inner();
         let message = if inner.is_syntax() || inner.is_eof() {
@@ -17,7 +17,12 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
             redact(&inner.to_string())
         };
         ConfigError::new(if field == "." { String::new() } else { field }, message)
-    })
+    })?;
+    // One JSON value and nothing after it: `{...} x` is not the object it starts with.
+    deserializer.end().map_err(|err| {
+        ConfigError::new("", format!("bytes after the JSON value (line {}, column {})", err.line(), err.column()))
+    })?;
+    Ok(value)
 }
 
 /// serde's data errors quote the offending value (`invalid type: string "...", expected
@@ -67,6 +72,14 @@ mod tests {
     fn wrong_type_names_the_nested_field() {
         let err = parse::<Outer>(br#"{"items":[{"limit":1},{"limit":"x"}]}"#).unwrap_err();
         assert_eq!(err.field, "items[1].limit");
+    }
+
+    #[test]
+    fn bytes_after_the_value_are_refused() {
+        let err = parse::<Outer>(br#"{"items":[]} x"#).unwrap_err();
+        assert!(err.message.contains("bytes after the JSON value"), "{err}");
+        assert!(parse::<Outer>(b"{\"items\":[]} \n").is_ok(), "trailing whitespace is not a value");
+        assert!(parse::<Outer>(br#"{"items":[]}{"items":[]}"#).is_err());
     }
 
     #[test]

@@ -52,6 +52,11 @@ pub struct Policy {
     pub index: PathIndex,
     /// Functions SQL may call and stay a read, beyond the built-in lists.
     pub sql_functions: crate::sql::PureFunctions,
+    /// Whether ambiguous paths are refused (some rule matches on paths, `paths.ambiguous`
+    /// is `refuse`).
+    pub refuses_ambiguous_paths: bool,
+    /// Whether paths are compared in lowercase.
+    pub case_insensitive_paths: bool,
     /// CEL environment shared by all programs.
     pub cel: Arc<cel::Env>,
     /// The longest `hold` any rule asks for, with its field (checked against the approval
@@ -165,6 +170,8 @@ impl StageKind for Policy {
             return Err(ConfigError::new("policies", "list at least one policy"));
         }
         let cel = Arc::new(cel::Env::stdlib());
+        let path_settings = config.paths.clone().unwrap_or_default();
+        let case_insensitive = path_settings.case_insensitive;
         let mut rules = Vec::new();
         let mut ids = BTreeSet::new();
         let mut longest_hold: Option<(u64, String)> = None;
@@ -181,7 +188,12 @@ impl StageKind for Policy {
                 if !ids.insert(rule.id.clone()) {
                     return Err(ConfigError::new(format!("{field}.id"), format!("duplicate rule id `{}`", rule.id)));
                 }
-                let compiled = compile_rule(rule, &cel).map_err(|e| e.within(&field))?;
+                let compiled = if case_insensitive {
+                    compile_rule(&lowercase_paths(rule), &cel)
+                } else {
+                    compile_rule(rule, &cel)
+                }
+                .map_err(|e| e.within(&field))?;
                 if let Some(a) = compiled.approval.as_ref().filter(|a| a.mode == ApprovalMode::Hold) {
                     if longest_hold.as_ref().is_none_or(|(ms, _)| a.hold_timeout_ms > *ms) {
                         longest_hold = Some((a.hold_timeout_ms, format!("{field}.approval.hold_timeout_ms")));
@@ -208,8 +220,11 @@ impl StageKind for Policy {
                 ));
             }
         }
+        let matches_paths = rules.iter().any(|r| !r.paths.is_empty());
         Ok(Policy {
             sql_functions: crate::sql::PureFunctions::with(pure_functions),
+            refuses_ambiguous_paths: matches_paths && path_settings.ambiguous == crate::config::AmbiguousPaths::Refuse,
+            case_insensitive_paths: case_insensitive,
             reads_bodies: rules.iter().any(|r| r.needs_body),
             filters_tools_list: config.tools_list == ToolsList::Filter && rules.iter().any(|r| r.mcp.is_some()),
             reads_source: rules.iter().any(|r| {
@@ -250,6 +265,9 @@ pub struct PolicySet<'a> {
     /// SQL classification settings, if any (they change what a rule's `sql` matches).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sql: Option<&'a crate::config::SqlSettings>,
+    /// Path settings, if not the defaults (they change what a rule's `paths` match).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paths: Option<&'a crate::config::PathSettings>,
 }
 
 impl<'a> PolicySet<'a> {
@@ -261,6 +279,7 @@ impl<'a> PolicySet<'a> {
             utc_offset: config.utc_offset.as_deref(),
             time_zone: config.time_zone.as_deref(),
             sql: config.sql.as_ref().filter(|s| !s.pure_functions.is_empty()),
+            paths: config.paths.as_ref().filter(|p| **p != crate::config::PathSettings::default()),
         }
     }
 
@@ -311,6 +330,21 @@ fn each<T, U>(items: &[T], field: &str, compile: impl Fn(&T) -> Result<U, Config
 
 fn names(patterns: &[String], field: &str) -> Result<Vec<NamePattern>, ConfigError> {
     each(patterns, field, |p| NamePattern::compile(p))
+}
+
+/// `rule` with its path conditions in lowercase (globs and exact paths lowercased, regexes
+/// case-insensitive), for `paths.case_insensitive`.
+fn lowercase_paths(rule: &RuleConfig) -> RuleConfig {
+    let mut rule = rule.clone();
+    for path in &mut rule.matches.paths {
+        for text in [&mut path.exact, &mut path.prefix, &mut path.glob].into_iter().flatten() {
+            *text = text.to_lowercase();
+        }
+        if let Some(regex) = &mut path.regex {
+            *regex = format!("(?i:{regex})");
+        }
+    }
+    rule
 }
 
 fn compile_rule(rule: &RuleConfig, cel: &cel::Env) -> Result<Rule, ConfigError> {

@@ -49,6 +49,40 @@ pub struct PolicyConfig {
     /// How SQL is classified. Default: the built-in function lists only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sql: Option<SqlSettings>,
+    /// How paths are read. Default: ambiguous paths refused where rules match on paths;
+    /// case-sensitive matching.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths: Option<PathSettings>,
+}
+
+/// Path settings.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathSettings {
+    /// Paths an upstream may decode differently from Envoy (encoded slashes or backslashes,
+    /// `;` path parameters, dot segments, control characters): `refuse` (default: 400
+    /// `ambiguous_path` when any rule matches on paths) or `allow` (for upstreams that use
+    /// encoded slashes in identifiers, such as `group%2Fproject`; then Envoy's
+    /// `path_with_escaped_slashes_action` must not be `KEEP_UNCHANGED`).
+    #[serde(default)]
+    pub ambiguous: AmbiguousPaths,
+    /// Match paths case-insensitively (rules and requests compared in lowercase), for
+    /// upstreams that route `/Admin/users` as `/admin/users`. Default false.
+    #[serde(default)]
+    pub case_insensitive: bool,
+}
+
+/// What happens to an ambiguous path.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AmbiguousPaths {
+    /// 400 `ambiguous_path` where any rule matches on paths.
+    #[default]
+    Refuse,
+    /// Decided as any other path.
+    Allow,
 }
 
 /// SQL classification settings.

@@ -31,6 +31,8 @@ pub struct Decision {
     pub fact: DecisionFact,
     /// Caller-facing message of a denial (from the deciding rules).
     pub message: String,
+    /// Refused before any rule: the path is ambiguous (why), answered 400 `ambiguous_path`.
+    pub ambiguous_path: Option<&'static str>,
 }
 
 impl Policy {
@@ -48,8 +50,18 @@ impl Policy {
 /// Decides from the headers alone when no body rule can match; an enforcing deny that needs
 /// no body decides at once (deny always wins, whatever the body says).
 pub fn decide_headers(policy: &Policy, request: &Request<'_>) -> Early {
+    if policy.refuses_ambiguous_paths {
+        if let Some(why) = crate::paths::ambiguity(request.path) {
+            let mut decision = combine(policy, &[]);
+            decision.fact.effect = Verdict::Deny;
+            decision.fact.reasons = vec![format!("ambiguous path: {why}")];
+            decision.message = format!("the path holds {why}, which servers read differently: send it normalized");
+            decision.ambiguous_path = Some(why);
+            return Early::Decided(Box::new(decision));
+        }
+    }
     let mut candidates = Vec::new();
-    policy.index.candidates(request.path, &mut candidates);
+    policy.index.candidates(request.match_path(), &mut candidates);
     let mut matched = Vec::new();
     let mut body_may_match = false;
     for &i in &candidates {
@@ -105,13 +117,13 @@ pub fn decide_body(policy: &Policy, request: &Request<'_>, body: &[u8]) -> Decis
 /// The rules the request's path may match.
 fn candidate_rules<'p>(policy: &'p Policy, request: &Request<'_>) -> impl Iterator<Item = &'p Rule> {
     let mut candidates = Vec::new();
-    policy.index.candidates(request.path, &mut candidates);
+    policy.index.candidates(request.match_path(), &mut candidates);
     candidates.into_iter().map(move |i| &policy.rules[i as usize]).filter(|rule| rule.needs_body)
 }
 
 fn decide_all(policy: &Policy, request: &Request<'_>) -> Decision {
     let mut candidates = Vec::new();
-    policy.index.candidates(request.path, &mut candidates);
+    policy.index.candidates(request.match_path(), &mut candidates);
     let matched: Vec<&Rule> = candidates
         .iter()
         .map(|&i| &policy.rules[i as usize])
@@ -163,6 +175,7 @@ fn strictest(decisions: Vec<Decision>) -> Decision {
             action: None,
         },
         message: "denied by policy".into(),
+        ambiguous_path: None,
     })
 }
 
@@ -237,7 +250,7 @@ pub fn combine(policy: &Policy, matched: &[&Rule]) -> Decision {
             merge_mask(&mut fact.mask, mask);
         }
     }
-    Decision { fact, message }
+    Decision { fact, message, ambiguous_path: None }
 }
 
 fn merge_mask(into: &mut Vec<MaskObligation>, mask: &MaskObligation) {
@@ -258,7 +271,7 @@ pub fn headers_match(policy: &Policy, rule: &Rule, request: &Request<'_>) -> Res
     if !rule.hosts.is_empty() && !rule.hosts.iter().any(|h| h.matches(&request.host)) {
         return Err("host");
     }
-    if !rule.paths.is_empty() && !rule.paths.iter().any(|p| p.matches(request.path)) {
+    if !rule.paths.is_empty() && !rule.paths.iter().any(|p| p.matches(request.match_path())) {
         return Err("path");
     }
     if !rule.query.iter().all(|(name, m)| m.matches(request.query_param(name))) {

@@ -13,6 +13,7 @@ pub mod matchers;
 pub use warden_kit::mcp;
 #[cfg(feature = "packs")]
 pub mod packs;
+pub mod paths;
 pub mod request;
 pub mod sql;
 mod stage;

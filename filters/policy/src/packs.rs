@@ -242,6 +242,7 @@ pub fn compile(
         utc_offset,
         time_zone,
         sql: None,
+        paths: None,
     };
     Policy::compile(config).map_err(|error| {
         let (file, rule) = locate(documents, &error.field);
@@ -319,9 +320,7 @@ impl CaseInput {
         let identity = self.identity();
         let headers = self.headers();
         let now = self.now.unwrap_or(1_767_609_000);
-        let mut request = Request::new(&headers, self.request.source.as_deref(), identity.as_ref(), now);
-        request.sql_functions = &policy.sql_functions;
-        work(&request)
+        work(&Request::new(&headers, self.request.source.as_deref(), identity.as_ref(), now).for_policy(policy))
     }
 
     /// The offered tools this request's caller is shown (each decided as a call).

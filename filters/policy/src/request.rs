@@ -40,6 +40,8 @@ pub struct Request<'a> {
     pub body: Option<&'a [u8]>,
     /// The MCP call this evaluation is about (one element of a batch).
     pub call: Option<&'a McpCall>,
+    /// The path in lowercase, when the policy matches paths case-insensitively.
+    path_lower: Option<String>,
     /// The body is larger than the policy buffers (announced by `content-length`): present
     /// but unreadable.
     pub body_too_large: bool,
@@ -76,6 +78,7 @@ impl<'a> Request<'a> {
             now_secs,
             body: None,
             call: None,
+            path_lower: None,
             body_too_large: false,
             sql_functions: &NO_ADDED_FUNCTIONS,
             json: OnceCell::new(),
@@ -119,6 +122,7 @@ impl<'a> Request<'a> {
             now_secs: self.now_secs,
             body,
             call,
+            path_lower: self.path_lower.clone(),
             body_too_large: self.body_too_large,
             sql_functions: self.sql_functions,
             json,
@@ -127,6 +131,21 @@ impl<'a> Request<'a> {
             cel_variables: OnceCell::new(),
             cel: OnceCell::new(),
         }
+    }
+
+    /// Reads this request as `policy` does: its added SQL functions, and its path in
+    /// lowercase when it matches paths case-insensitively.
+    pub fn for_policy(mut self, policy: &'a crate::Policy) -> Request<'a> {
+        self.sql_functions = &policy.sql_functions;
+        if policy.case_insensitive_paths {
+            self.path_lower = Some(self.path.to_lowercase());
+        }
+        self
+    }
+
+    /// The path rules are matched against: as sent, or lowercase (`paths.case_insensitive`).
+    pub fn match_path(&self) -> &str {
+        self.path_lower.as_deref().unwrap_or(self.path)
     }
 
     /// A header value.

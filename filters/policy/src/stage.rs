@@ -19,9 +19,7 @@ impl Policy {
         } else {
             None
         };
-        let mut request = Request::new(cx.request.headers(), source.as_deref(), identity, now);
-        request.sql_functions = &self.sql_functions;
-        request
+        Request::new(cx.request.headers(), source.as_deref(), identity, now).for_policy(self)
     }
 
     /// Publishes `decision` and says what happens to the request.
@@ -52,6 +50,14 @@ impl Policy {
                 &request_id,
                 body,
             )),
+            Verdict::Deny if decision.ambiguous_path.is_some() => {
+                let body = json!({"error": "ambiguous_path", "message": decision.message, "request_id": request_id});
+                Flow::Respond(
+                    LocalReply::new(400, body.to_string())
+                        .with_header("content-type", "application/json")
+                        .with_details("warden_policy_ambiguous_path"),
+                )
+            }
             Verdict::Deny => {
                 Flow::Respond(self.refusal(&decision, "denied_by_policy", &decision.message, &request_id, body))
             }

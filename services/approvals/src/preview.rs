@@ -40,9 +40,12 @@ impl Preview {
         Ok(Preview { profile, max_bytes })
     }
 
-    /// Masks `action.body` in place (and records what was hidden); a cut-short body loses its
+    /// Masks `action.path`'s query values and `action.body` in place (and records what was
+    /// hidden in the body); a cut-short body loses its
     /// last characters, and the result is at most `max_bytes` (on a character boundary).
     pub fn apply(&self, action: &mut Action) {
+        // A query's values never get past here unmasked, whatever the proxy sent.
+        action.path = warden_kit::audit::path_with_query_masked(&action.path);
         let Some(body) = action.body.take() else { return };
         let format = if body.trim_start().starts_with(['{', '[']) { Format::Json } else { Format::Text };
         let mut report = Report::default();

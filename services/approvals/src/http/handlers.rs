@@ -2,7 +2,7 @@
 //! cancel approvals; people list, read and decide them.
 
 use super::error::ApiError;
-use super::extract::{json, Source};
+use super::extract::{json, ApprovalId, Source};
 use super::App;
 use crate::auth::Caller;
 use crate::core::approval::{Action, Approval, Requester, Requirement, Status};
@@ -13,7 +13,7 @@ use crate::core::tally::VoteDecision;
 use crate::store::{Ballot, NewApproval, Origin};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -112,8 +112,14 @@ pub async fn create(
     if r.groups.is_empty() && r.users.is_empty() {
         return Err(ApiError::invalid("requirement", "name approvers: `groups` and/or `users`"));
     }
-    if r.min_approvals == 0 || r.deny_threshold == 0 {
-        return Err(ApiError::invalid("requirement.min_approvals", "min_approvals and deny_threshold are at least 1"));
+    for (field, value) in [
+        ("requirement.min_approvals", Some(u64::from(r.min_approvals))),
+        ("requirement.deny_threshold", Some(u64::from(r.deny_threshold))),
+        ("requirement.max_auth_age_secs", r.max_auth_age_secs),
+    ] {
+        if value == Some(0) {
+            return Err(ApiError::invalid(field, "at least 1"));
+        }
     }
     if r.pending_ttl_secs == 0 || r.pending_ttl_secs > app.service.max_pending_ttl_secs {
         return Err(ApiError::invalid(
@@ -171,7 +177,7 @@ fn wait_secs(text: &str, max: u64) -> Result<u64, ApiError> {
 pub async fn get(
     State(app): State<Arc<App>>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApprovalId(id): ApprovalId,
     Query(q): Query<GetQuery>,
 ) -> Answer {
     let wait = q.wait.as_deref().map(|w| wait_secs(w, app.service.max_wait_secs)).transpose()?.unwrap_or(0);
@@ -220,8 +226,14 @@ pub struct ForceBody {
     pub reason: String,
 }
 
+/// Longest `reason`, in characters (the OpenAPI document's `maxLength`).
+const MAX_REASON_CHARS: usize = crate::core::decide::MAX_REASON_BYTES;
+
 async fn decide(app: &App, caller: &Caller, id: &str, request: VoteRequest, source: Option<String>) -> Answer {
     let who = person_only(caller)?;
+    if request.reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON_CHARS) {
+        return Err(ApiError::invalid("reason", format!("at most {MAX_REASON_CHARS} characters")));
+    }
     let ballot = Ballot { who, request, source, channel: "api", auth_time: None };
     let approval = app.store.vote(id, ballot, crate::unix_now(), &app.rules).await?;
     ok(view(app, &approval))
@@ -239,7 +251,7 @@ pub async fn approve(
     State(app): State<Arc<App>>,
     caller: Caller,
     Source(source): Source,
-    Path(id): Path<String>,
+    ApprovalId(id): ApprovalId,
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let body: DecideBody = optional_json(body)?;
@@ -258,7 +270,7 @@ pub async fn deny(
     State(app): State<Arc<App>>,
     caller: Caller,
     Source(source): Source,
-    Path(id): Path<String>,
+    ApprovalId(id): ApprovalId,
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let body: DecideBody = optional_json(body)?;
@@ -271,7 +283,7 @@ pub async fn force(
     State(app): State<Arc<App>>,
     caller: Caller,
     Source(source): Source,
-    Path(id): Path<String>,
+    ApprovalId(id): ApprovalId,
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let body: ForceBody = json(body)?;
@@ -284,7 +296,7 @@ pub async fn consume(
     State(app): State<Arc<App>>,
     caller: Caller,
     Source(source): Source,
-    Path(id): Path<String>,
+    ApprovalId(id): ApprovalId,
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     proxy_only(&caller)?;
@@ -304,7 +316,7 @@ pub async fn cancel(
     State(app): State<Arc<App>>,
     caller: Caller,
     Source(source): Source,
-    Path(id): Path<String>,
+    ApprovalId(id): ApprovalId,
 ) -> Answer {
     let approval = app.store.get(&id).await?.ok_or_else(ApiError::not_found)?;
     if let Caller::Person(p) = &caller {
@@ -336,9 +348,17 @@ pub struct EventsQuery {
 }
 
 /// The approval event log, in order (proxies: the evidence ledger reads it with a proxy key).
-pub async fn events(State(app): State<Arc<App>>, caller: Caller, Query(q): Query<EventsQuery>) -> Answer {
+pub async fn events(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Answer {
     proxy_only(&caller)?;
-    let limit = q.limit.unwrap_or(1000).clamp(1, 1000);
+    let Query(q) = query.map_err(|_| ApiError::invalid("after", "after and limit are integers"))?;
+    let limit = q.limit.unwrap_or(1000);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid("limit", "between 1 and 1000"));
+    }
     let events = app.store.events(q.after, limit).await?;
     ok(j!({ "events": events }))
 }

@@ -274,3 +274,23 @@ async fn the_database_going_away_answers_503_and_never_approves() {
     let (status, _) = api.call("GET", "/healthz", None, None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test]
+async fn query_values_never_reach_the_database_the_event_log_or_an_answer() {
+    for database in [None, Some(crate::common::postgres_url().await)] {
+        let api = api_on(database).await;
+        let mut body = create_body('e', "alice");
+        body["action"]["path"] = json!("/mcp?token=s3cret-query-token&id=42&flag");
+        let (status, created) = api.call("POST", "/v1/approvals", Some(PROXY_KEY), Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        assert_eq!(created["action"]["path"], "/mcp?token=***&id=***&flag");
+        let id = created["id"].as_str().unwrap();
+        let (_, shown) = api.call("GET", &format!("/v1/approvals/{id}"), Some(&person("bob", &["dba"])), None).await;
+        let (_, log) = api.call("GET", "/v1/events", Some(PROXY_KEY), None).await;
+        for text in [shown.to_string(), log.to_string()] {
+            assert!(!text.contains("s3cret-query-token") && !text.contains("=42"), "{text}");
+        }
+        let stored = api.app.store.get(id).await.unwrap().unwrap();
+        assert_eq!(stored.action.path, "/mcp?token=***&id=***&flag");
+    }
+}

@@ -6,6 +6,7 @@ mod common;
 
 mod api;
 mod channels;
+mod contract;
 mod delegation;
 mod fetched_keys;
 mod rules;

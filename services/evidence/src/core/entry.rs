@@ -54,6 +54,11 @@ pub fn parse_records(body: &str) -> Result<Vec<NewEntry>, BatchError> {
         if record.stream.is_empty() {
             return Err(fail("no stream".into()));
         }
+        // The stream is a column of its own: neither database stores a NUL character in
+        // text (PostgreSQL refuses it), and no writer names a stream with control characters.
+        if record.stream.chars().any(char::is_control) {
+            return Err(fail("stream: holds a control character".into()));
+        }
         let kind = match record.kind {
             RecordKind::Request => "request",
             RecordKind::Gap => "gap",

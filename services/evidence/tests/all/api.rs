@@ -126,3 +126,45 @@ async fn the_database_going_away_answers_503() {
     );
     assert_eq!(call(&app, "GET", "/v1/log/checkpoint", None, Vec::new()).await.0, StatusCode::SERVICE_UNAVAILABLE);
 }
+
+/// A sealed record on a stream of its own name.
+fn record_on(stream_name: &str) -> String {
+    let mut r = warden_audit::build(
+        &warden_kit::Facts::default(),
+        &warden_audit::Observed { path: "/orders".into(), status: 200, ..Default::default() },
+        false,
+    );
+    let mut stream = warden_audit::Stream::new(b"api-test");
+    let line = String::from_utf8(stream.seal(&mut r).unwrap()).unwrap();
+    let mut value: Value = serde_json::from_str(&line).unwrap();
+    value["stream"] = Value::String(stream_name.into());
+    String::from_utf8(warden_kit::canonical::from_value(&value).unwrap()).unwrap()
+}
+
+async fn bad_text_is_refused_as_input_not_as_an_outage(store: Store) {
+    let app = app(store);
+    // A NUL in the stream name: PostgreSQL cannot store it in text; 400, not 503.
+    for stream in ["a\u{0}b", "line\nbreak"] {
+        let (status, body) = call(&app, "POST", "/v1/records", Some("proxy-key"), record_on(stream).into_bytes()).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_request")),
+            "{body}"
+        );
+        assert!(body["error"]["message"].as_str().unwrap().contains("stream"), "{body}");
+    }
+    assert_eq!(app.store.size().await.unwrap(), 0, "nothing written");
+    let (status, body) = call(&app, "POST", "/v1/records", Some("proxy-key"), record(0).into_bytes()).await;
+    assert_eq!((status, body["appended"].as_u64()), (StatusCode::OK, Some(1)), "the database still takes records");
+}
+
+#[tokio::test]
+async fn bad_text_is_refused_as_input_not_as_an_outage_on_sqlite() {
+    let dir = Dir::new();
+    bad_text_is_refused_as_input_not_as_an_outage(Store::connect(&dir.sqlite_url("e.db")).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn bad_text_is_refused_as_input_not_as_an_outage_on_postgres() {
+    bad_text_is_refused_as_input_not_as_an_outage(Store::connect(&postgres_url().await).await.unwrap()).await;
+}
