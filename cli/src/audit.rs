@@ -221,6 +221,10 @@ pub fn describe(entry: &Value) -> String {
                     }
                 }
             }
+            let refused = &entry["refused"];
+            if refused.is_object() {
+                text.push_str(&format!("; REFUSED by {} ({})", s(&refused["by"]), s(&refused["code"])));
+            }
             text.push_str(&format!("; {}", entry["outcome"]["status"]));
             text
         }

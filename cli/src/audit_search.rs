@@ -22,6 +22,8 @@ pub struct Query {
     pub kind: Option<String>,
     /// Only records where something was masked.
     pub masked: bool,
+    /// Only records of actions Warden refused (the record's `refused`), whatever the status.
+    pub refused: bool,
     /// Entries at or after this time (milliseconds since the epoch).
     pub since_ms: Option<u64>,
     /// Entries before this time (milliseconds since the epoch).
@@ -56,6 +58,7 @@ impl Query {
                 .is_none_or(|id| text(&entry["approval"]["approval_id"]) == id || text(&entry["approval_id"]) == id)
             && self.status.is_none_or(|status| entry["outcome"]["status"].as_u64() == Some(u64::from(status)))
             && (!self.masked || masked(entry))
+            && (!self.refused || entry["refused"].is_object())
     }
 }
 
@@ -162,6 +165,9 @@ mod tests {
         assert!(!wrong_status.matches(&held_delete()));
         assert!(Query { masked: true, approval: Some("ap_1".into()), ..Query::default() }.matches(&held_delete()));
         assert!(!Query { masked: true, ..Query::default() }.matches(&json!({"outcome": {"status": 200}})));
+        let refused_mcp = json!({"refused": {"by": "approval", "code": "approval_denied"}, "outcome": {"status": 200}});
+        assert!(Query { refused: true, ..Query::default() }.matches(&refused_mcp), "a 200 that was a refusal");
+        assert!(!Query { refused: true, ..Query::default() }.matches(&json!({"outcome": {"status": 403}})));
     }
 
     #[test]

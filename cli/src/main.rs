@@ -288,6 +288,10 @@ enum AuditCommand {
         /// Only requests where something was masked.
         #[arg(long)]
         masked: bool,
+        /// Only requests Warden refused (by policy or at approval), whatever status carried
+        /// the refusal (an MCP call refused with a JSON-RPC error is answered 200).
+        #[arg(long)]
+        refused: bool,
         /// From this time on (RFC 3339, e.g. 2026-11-26T10:00:00Z, or milliseconds since the epoch).
         #[arg(long, value_parser = audit_search::parse_time)]
         since: Option<u64>,
@@ -468,7 +472,19 @@ fn main() -> ExitCode {
                 audit::verify(&bundle, &trust.log_key, &trust.witness_keys, trust.witnesses)
             }
             AuditCommand::Show { bundle } => audit::show(&bundle),
-            AuditCommand::Search { bundle, who, action, effect, approval, status, kind, masked, since, until } => {
+            AuditCommand::Search {
+                bundle,
+                who,
+                action,
+                effect,
+                approval,
+                status,
+                kind,
+                masked,
+                refused,
+                since,
+                until,
+            } => {
                 let query = audit_search::Query {
                     who,
                     action,
@@ -477,6 +493,7 @@ fn main() -> ExitCode {
                     status,
                     kind,
                     masked,
+                    refused,
                     since_ms: since,
                     until_ms: until,
                 };

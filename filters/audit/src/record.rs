@@ -1,9 +1,9 @@
 //! Building a record from the request's facts and what the proxy observed: pure.
 
 use warden_kit::audit::{
-    trace_id, AuditRecord, DecisionRecord, Outcome, RecordKind, Source, What, Who, RECORD_VERSION,
+    trace_id, AuditRecord, DecisionRecord, Outcome, RecordKind, Refusal, Source, What, Who, RECORD_VERSION,
 };
-use warden_kit::facts::{self, ApprovalFact, DecisionFact, IdentityFact, MaskingFact};
+use warden_kit::facts::{self, ApprovalFact, ApprovalStatus, DecisionFact, IdentityFact, MaskingFact, Verdict};
 use warden_kit::Facts;
 
 /// What the proxy says about a finished request.
@@ -50,6 +50,7 @@ pub fn build(facts: &Facts, observed: &Observed, keep_query: bool) -> AuditRecor
         .map(|i| i.subject.clone())
         .unwrap_or_default();
     let action = decision.as_ref().and_then(|d| d.action.clone());
+    let refused = refusal(decision.as_ref(), approval.as_ref());
     AuditRecord {
         v: RECORD_VERSION,
         kind: RecordKind::Request,
@@ -95,6 +96,38 @@ pub fn build(facts: &Facts, observed: &Observed, keep_query: bool) -> AuditRecor
             duration_us: observed.duration_us,
         }),
         gap: None,
+        refused,
+    }
+}
+
+/// Whether, and why, Warden refused the action, from what the stages decided: the policy
+/// denied it, or it needed approval and the approval stage did not let it go on (a person
+/// denied it, the approval could not be used, the service failed, or no approval stage ran).
+/// A deferred or timed-out hold is not a refusal: the caller got an id to come back with.
+fn refusal(decision: Option<&DecisionFact>, approval: Option<&ApprovalFact>) -> Option<Refusal> {
+    let decision = decision?;
+    let approval = approval.map(|a| (a.status, a.code.as_deref()));
+    refusal_of(decision.effect, decision.reasons.iter().map(String::as_str), approval)
+}
+
+/// [`refusal`] from the decision's effect and reasons and the approval's status and code (the
+/// record writer reads them in place).
+pub(crate) fn refusal_of<'r>(
+    effect: Verdict,
+    mut reasons: impl Iterator<Item = &'r str>,
+    approval: Option<(ApprovalStatus, Option<&str>)>,
+) -> Option<Refusal> {
+    let refused = |by: &str, code: &str| Some(Refusal { by: by.into(), code: code.into() });
+    match effect {
+        Verdict::Allow => None,
+        Verdict::Deny if reasons.any(|r| r.starts_with("ambiguous path")) => refused("policy", "ambiguous_path"),
+        Verdict::Deny => refused("policy", "denied_by_policy"),
+        Verdict::RequireApproval => match approval {
+            Some((ApprovalStatus::Approved | ApprovalStatus::Pending | ApprovalStatus::Timeout, _)) => None,
+            Some((ApprovalStatus::Denied, _)) => refused("approval", "approval_denied"),
+            Some((ApprovalStatus::Refused, code)) => refused("approval", code.unwrap_or("approval_refused")),
+            Some((ApprovalStatus::Error, _)) | None => refused("approval", "approval_unavailable"),
+        },
     }
 }
 

@@ -78,6 +78,7 @@ impl Stream {
             masking: None,
             outcome: None,
             gap: Some(Gap { dropped }),
+            refused: None,
         };
         self.seal(&mut record)
     }

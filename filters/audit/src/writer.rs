@@ -6,12 +6,12 @@
 //! 2^53, an embedded fact with non-ASCII keys or floats) [`write`] returns `None` and the
 //! caller takes the general path.
 
-use crate::record::{query_names, Observed};
+use crate::record::{query_names, refusal_of, Observed};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use warden_kit::audit::{trace_id, RecordKind, RECORD_VERSION};
+use warden_kit::audit::{trace_id, RecordKind, Refusal, RECORD_VERSION};
 use warden_kit::canonical::{is_plain, EXACT_INTEGER};
-use warden_kit::facts::{self, ApprovalFact, MaskingFact, RuleEffect, SubjectKind, Verdict};
+use warden_kit::facts::{self, ApprovalFact, ApprovalStatus, MaskingFact, RuleEffect, SubjectKind, Verdict};
 use warden_kit::Facts;
 
 /// Where the record goes in its stream.
@@ -106,6 +106,8 @@ struct Sql<'a> {
     classes: Vec<&'a str>,
     destructive: bool,
     parsed: bool,
+    #[serde(default, borrow, skip_serializing_if = "Vec::is_empty")]
+    reasons: Vec<&'a str>,
     #[serde(borrow)]
     tables: Vec<&'a str>,
 }
@@ -158,6 +160,8 @@ struct Record<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     outcome: Option<Outcome<'a>>,
     prev: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refused: Option<Refusal>,
     #[serde(skip_serializing_if = "empty")]
     request_id: &'a str,
     seq: u64,
@@ -211,6 +215,13 @@ pub fn write(
     let spiffe =
         who.as_ref().filter(|w| w.method == "mtls" && w.subject.starts_with("spiffe://")).map_or("", |w| w.subject);
     let (path, query) = observed.path.split_once('?').unwrap_or((&observed.path, ""));
+    let refused = decision.as_ref().and_then(|d| {
+        let approval = approval.as_ref().and_then(|a| {
+            let status: ApprovalStatus = serde_json::from_value(a["status"].clone()).ok()?;
+            Some((status, a["code"].as_str()))
+        });
+        refusal_of(d.effect, d.reasons.iter().copied(), approval)
+    });
     let record = Record {
         approval,
         decision: decision.as_ref(),
@@ -227,6 +238,7 @@ pub fn write(
             status: observed.status,
         }),
         prev: position.prev,
+        refused,
         request_id: facts.request_id().unwrap_or_default(),
         seq: position.seq,
         stream: position.stream,

@@ -102,3 +102,46 @@ fn records_with_unknown_fields_are_not_records() {
     value["extra"] = json!(1);
     assert!(serde_json::from_value::<AuditRecord>(value).is_err());
 }
+
+#[test]
+fn a_refusal_is_recorded_as_one_whatever_status_carried_it() {
+    let with = |decision: serde_json::Value, approval: Option<serde_json::Value>| {
+        let mut facts = Facts::default();
+        facts.import(facts::DECISION.name(), decision);
+        if let Some(approval) = approval {
+            facts.import(facts::APPROVAL.name(), approval);
+        }
+        // An MCP refusal is a JSON-RPC error answered 200.
+        build(&facts, &observed("/mcp"), false).refused.map(|r| (r.by, r.code))
+    };
+    let needs_approval =
+        json!({"v": 1, "effect": "require_approval", "rules": ["r"], "reasons": [], "policy": "sha256:ab"});
+    let approval = |status: &str, code: Option<&str>| {
+        Some(json!({"v": 1, "status": status, "approval_id": "apr_1", "digest": "sha256:00", "code": code}))
+    };
+    let pair = |by: &str, code: &str| Some((by.to_string(), code.to_string()));
+    assert_eq!(with(needs_approval.clone(), approval("denied", None)), pair("approval", "approval_denied"));
+    assert_eq!(with(needs_approval.clone(), approval("error", None)), pair("approval", "approval_unavailable"));
+    assert_eq!(
+        with(needs_approval.clone(), approval("refused", Some("approval_used"))),
+        pair("approval", "approval_used")
+    );
+    assert_eq!(with(needs_approval.clone(), None), pair("approval", "approval_unavailable"));
+    assert_eq!(with(needs_approval.clone(), approval("approved", None)), None);
+    assert_eq!(with(needs_approval, approval("pending", None)), None, "deferred: the caller comes back");
+    assert_eq!(
+        with(json!({"v": 1, "effect": "deny", "rules": ["no"], "reasons": [], "policy": "sha256:ab"}), None),
+        pair("policy", "denied_by_policy")
+    );
+    assert_eq!(with(json!({"v": 1, "effect": "allow", "rules": [], "reasons": [], "policy": "sha256:ab"}), None), None);
+    // And it survives the canonical round trip the ledger does.
+    let mut facts = Facts::default();
+    facts.import(
+        facts::DECISION.name(),
+        json!({"v": 1, "effect": "deny", "rules": ["no"], "reasons": [], "policy": "sha256:ab"}),
+    );
+    let mut record = build(&facts, &observed("/mcp"), false);
+    let bytes = Stream::new(b"r").seal(&mut record).unwrap();
+    let back: AuditRecord = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(back.refused.unwrap().code, "denied_by_policy");
+}

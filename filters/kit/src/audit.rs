@@ -81,6 +81,24 @@ pub struct AuditRecord {
     /// For a `gap` record: what was dropped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gap: Option<Gap>,
+    /// Warden refused the action: which stage and why, whatever HTTP status carried the
+    /// refusal (an MCP call refused as a JSON-RPC error is answered 200). Absent when Warden
+    /// let the action go on (it may still have failed upstream: see `outcome`). Added within
+    /// record version 1: readers of version 1 that predate it do not accept records with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<Refusal>,
+}
+
+/// Why Warden refused an action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Refusal {
+    /// The stage that refused: `policy` or `approval`.
+    pub by: String,
+    /// A stable code: `denied_by_policy`, `ambiguous_path`, `approval_denied`,
+    /// `approval_expired`, `approval_used`, `approval_mismatch`, `approval_pending`,
+    /// `approval_unavailable`.
+    pub code: String,
 }
 
 /// The verified caller (from `warden.identity`; never a credential).

@@ -42,6 +42,9 @@ pub struct Request<'a> {
     pub call: Option<&'a McpCall>,
     /// The path in lowercase, when the policy matches paths case-insensitively.
     path_lower: Option<String>,
+    /// SQL facts to use instead of classifying the body's text (`warden audit replay`, where
+    /// the record keeps the classification and never the statement).
+    pub recorded_sql: Option<SqlFacts>,
     /// The body is larger than the policy buffers (announced by `content-length`): present
     /// but unreadable.
     pub body_too_large: bool,
@@ -79,6 +82,7 @@ impl<'a> Request<'a> {
             body: None,
             call: None,
             path_lower: None,
+            recorded_sql: None,
             body_too_large: false,
             sql_functions: &NO_ADDED_FUNCTIONS,
             json: OnceCell::new(),
@@ -123,6 +127,7 @@ impl<'a> Request<'a> {
             body,
             call,
             path_lower: self.path_lower.clone(),
+            recorded_sql: self.recorded_sql.clone(),
             body_too_large: self.body_too_large,
             sql_functions: self.sql_functions,
             json,
@@ -267,6 +272,9 @@ impl<'a> Request<'a> {
     /// SQL classification of the text at `pointer` (a JSON string), or of the whole body.
     /// `None` when there is no body or nothing at the pointer.
     pub fn sql(&self, pointer: Option<&str>) -> Option<SqlFacts> {
+        if let Some(recorded) = &self.recorded_sql {
+            return Some(recorded.clone());
+        }
         if let Some((_, facts)) = self.sql_cache.borrow().iter().find(|(p, _)| p.as_deref() == pointer) {
             return Some(facts.clone());
         }

@@ -32,6 +32,12 @@ pub async fn export(
         None => store.latest_checkpoint().await?,
     }
     .ok_or_else(|| StoreError::Range("no checkpoint covers that range yet".into()))?;
+    if request.from > last.size {
+        return Err(StoreError::Range(format!(
+            "the range starts at {} but the checkpoint it ends at covers {} entries",
+            request.from, last.size
+        )));
+    }
     let first = if request.from == 0 {
         None
     } else {

@@ -67,7 +67,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/log/checkpoint"),
     ("get", "/v1/log/export"),
     ("get", "/v1/log/proof"),
+    ("get", "/v1/evidence/openapi.json"),
 ];
+
+/// The OpenAPI 3.1 document of these routes (served at `/v1/evidence/openapi.json`).
+pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// The routes.
 pub fn router(app: Arc<App>) -> Router {
@@ -78,6 +82,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/log/checkpoint", get(checkpoint))
         .route("/v1/log/export", get(export_bundle))
         .route("/v1/log/proof", get(proof))
+        .route("/v1/evidence/openapi.json", get(openapi))
         .layer(DefaultBodyLimit::max(MAX_BATCH_BYTES))
         .with_state(app)
 }
@@ -195,6 +200,11 @@ async fn put_policy(
         Ok(()) => (StatusCode::CREATED, Json(json!({"version": version}))).into_response(),
         Err(err) => store_error(err),
     }
+}
+
+/// `GET /v1/evidence/openapi.json`: the API's OpenAPI document (public).
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
 /// `GET /v1/log/key`: the log's origin and verifier key, and the witnesses' keys.

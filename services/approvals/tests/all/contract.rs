@@ -6,7 +6,7 @@
 //! and path ids are checked the same way.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::common::people::{approvers_yaml, person, ISSUER, PROXY_KEY};
+use crate::common::people::{person, ISSUER, PROXY_KEY};
 use crate::common::tempdir::Dir;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -14,18 +14,7 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tower::ServiceExt;
-use warden_approvals::config::{key_sha256, parse};
 use warden_approvals::http::{router, App, OPENAPI};
-
-async fn service(dir: &Dir, database: &str) -> Arc<App> {
-    let yaml = format!(
-        "database: {database}\nsigning_key_file: {}\nproxies: [{{name: envoy, key_sha256: {}}}]\nbreak_glass_group: breakglass\n{}",
-        dir.path.join("signing.key").display(),
-        key_sha256(PROXY_KEY),
-        approvers_yaml()
-    );
-    warden_approvals::serve::open(parse(&yaml).unwrap().compile().unwrap()).await.unwrap()
-}
 
 async fn send(app: &Arc<App>, method: &str, path: &str, bearer: &str, body: Vec<u8>) -> (StatusCode, Value) {
     let request = Request::builder()
@@ -137,7 +126,7 @@ fn create_body() -> Value {
 }
 
 async fn every_documented_constraint_is_enforced(database: String, dir: Dir) {
-    let app = service(&dir, &database).await;
+    let app = crate::common::api::service(&dir, &database).await;
     let doc: Value = serde_json::from_str(OPENAPI).unwrap();
     let (status, created) =
         send(&app, "POST", "/v1/approvals", PROXY_KEY, create_body().to_string().into_bytes()).await;

@@ -6,23 +6,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::common::api::call;
-use crate::common::people::{approvers_yaml, token, ISSUER, PROXY_KEY};
+use crate::common::people::{token, ISSUER};
 use crate::common::tempdir::Dir;
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use warden_approvals::config::{key_sha256, parse};
+use warden_approvals::config::parse;
 use warden_approvals::http::App;
-
-async fn service(dir: &Dir, database: &str) -> Arc<App> {
-    let yaml = format!(
-        "database: {database}\nsigning_key_file: {}\nproxies: [{{name: envoy, key_sha256: {}}}]\nbreak_glass_group: breakglass\n{}",
-        dir.path.join("signing.key").display(),
-        key_sha256(PROXY_KEY),
-        approvers_yaml()
-    );
-    warden_approvals::serve::open(parse(&yaml).unwrap().compile().unwrap()).await.unwrap()
-}
 
 fn cases() -> Vec<Value> {
     let corpus: Value =
@@ -42,7 +32,7 @@ async fn create(app: &Arc<App>, index: usize) -> String {
 }
 
 async fn every_shape_is_refused_or_not_eligible_unless_acting_alone(database: String, dir: Dir) {
-    let app = service(&dir, &database).await;
+    let app = crate::common::api::service(&dir, &database).await;
     for (index, case) in cases().into_iter().enumerate() {
         let name = case["name"].as_str().unwrap();
         let id = create(&app, index).await;

@@ -227,7 +227,15 @@ pub fn verify(bundle: &Bundle, trust: &Trust) -> Report {
     check_tree(bundle, first.as_ref(), last.as_ref(), &mut report);
     check_entries(bundle, &mut report);
     check_policies(bundle, &mut report);
-    check_proofs(bundle, trust, &mut report);
+    let mut signed: Vec<(u64, Hash, String)> = Vec::new();
+    if let Some(opened) = &first {
+        signed.push((opened.checkpoint.size, opened.checkpoint.root, "the first checkpoint".into()));
+    }
+    if let Some(opened) = &last {
+        signed.push((opened.checkpoint.size, opened.checkpoint.root, "the last checkpoint".into()));
+    }
+    signed.extend(check_proofs(bundle, trust, &mut report));
+    check_fork(&signed, &mut report);
     if let Some(opened) = &last {
         report.witnesses.clone_from(&opened.witnesses);
     }
@@ -437,7 +445,35 @@ fn check_policies(bundle: &Bundle, report: &mut Report) {
 }
 
 /// Sampled inclusion proofs, each against its own (trusted) checkpoint.
-fn check_proofs(bundle: &Bundle, trust: &Trust, report: &mut Report) {
+/// Two roots the log signed for one tree size are a forked log: it showed one history to some
+/// readers and another to others (what transparency logs exist to catch). Every checkpoint
+/// in the bundle (first, last, each proof's) is compared, whatever witnesses are required.
+fn check_fork(signed: &[(u64, Hash, String)], report: &mut Report) {
+    let mut seen: BTreeMap<u64, (Hash, &str)> = BTreeMap::new();
+    let mut forked = BTreeMap::new();
+    for (size, root, place) in signed {
+        match seen.get(size) {
+            Some((other, first_place)) if other != root => {
+                forked.entry(*size).or_insert_with(|| format!("{first_place} and {place}"));
+            }
+            Some(_) => {}
+            None => {
+                seen.insert(*size, (*root, place));
+            }
+        }
+    }
+    for (size, places) in forked {
+        report.fail(format!(
+            "FORKED LOG: the log signed two different roots for tree size {size} ({places}): it has shown \
+             different histories to different readers, and no evidence from it can be trusted"
+        ));
+    }
+}
+
+/// Verifies the sampled inclusion proofs; returns each opened proof checkpoint (size, root,
+/// where) for the fork check.
+fn check_proofs(bundle: &Bundle, trust: &Trust, report: &mut Report) -> Vec<(u64, Hash, String)> {
+    let mut signed = Vec::new();
     for (index, text) in &bundle.proofs {
         let Some((proved, hashes, note)) = parse_tlog_proof(text) else {
             report.fail(format!("proof of entry {index} is not a tlog-proof"));
@@ -450,6 +486,7 @@ fn check_proofs(bundle: &Bundle, trust: &Trust, report: &mut Report) {
                 continue;
             }
         };
+        signed.push((opened.checkpoint.size, opened.checkpoint.root, format!("the proof of entry {index}")));
         let entry =
             index.checked_sub(bundle.from).and_then(|k| usize::try_from(k).ok()).and_then(|k| bundle.entries.get(k));
         let Some(entry) = entry.filter(|_| proved == *index) else {
@@ -463,4 +500,5 @@ fn check_proofs(bundle: &Bundle, trust: &Trust, report: &mut Report) {
         }
         report.proofs += 1;
     }
+    signed
 }

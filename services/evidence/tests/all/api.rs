@@ -14,7 +14,7 @@ use warden_evidence::http::{router, App, Caller, MAX_BATCH_BYTES};
 use warden_evidence::store::Store;
 use warden_testdb::{postgres_url, Dir};
 
-fn app(store: Store) -> Arc<App> {
+pub(crate) fn app(store: Store) -> Arc<App> {
     Arc::new(App {
         store,
         signer: LogSigner::new("warden.test/evidence", [3; 32]).unwrap(),
@@ -29,7 +29,13 @@ fn app(store: Store) -> Arc<App> {
     })
 }
 
-async fn call(app: &Arc<App>, method: &str, path: &str, bearer: Option<&str>, body: Vec<u8>) -> (StatusCode, Value) {
+pub(crate) async fn call(
+    app: &Arc<App>,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
     let mut request = Request::builder().method(method).uri(path);
     if let Some(token) = bearer {
         request = request.header("authorization", format!("Bearer {token}"));
@@ -41,7 +47,7 @@ async fn call(app: &Arc<App>, method: &str, path: &str, bearer: Option<&str>, bo
 }
 
 /// A sealed audit record, as the audit stage sends it.
-fn record(seq: u64) -> String {
+pub(crate) fn record(seq: u64) -> String {
     let mut stream = warden_audit::Stream::new(b"api-test");
     let mut line = String::new();
     for _ in 0..=seq {
@@ -128,7 +134,7 @@ async fn the_database_going_away_answers_503() {
 }
 
 /// A sealed record on a stream of its own name.
-fn record_on(stream_name: &str) -> String {
+pub(crate) fn record_on(stream_name: &str) -> String {
     let mut r = warden_audit::build(
         &warden_kit::Facts::default(),
         &warden_audit::Observed { path: "/orders".into(), status: 200, ..Default::default() },

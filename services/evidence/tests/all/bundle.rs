@@ -356,3 +356,38 @@ async fn an_independent_verifier_agrees_on_checkpoints_roots_and_proofs() {
     let (ok, output) = independent_verify(&forged, &dir);
     assert!(!ok, "{output}");
 }
+
+/// A log of three entries, the third one `third`, checkpointed and cosigned.
+async fn small_log(dir: &Dir, name: &str, third: &str) -> Store {
+    let store = Store::connect(&dir.sqlite_url(name)).await.unwrap();
+    let mut stream = Stream::new(b"fork");
+    let entries: Vec<NewEntry> =
+        ["/orders/1", "/orders/2", third].iter().map(|path| record_entry(&mut stream, path)).collect();
+    store.append(&entries, T0).await.unwrap();
+    let checkpoint = store.checkpoint(&log(), T0).await.unwrap();
+    let cosigned = add_cosignature(checkpoint.note.as_bytes(), &witness()).unwrap();
+    store.store_cosigned(checkpoint.size, &String::from_utf8(cosigned).unwrap()).await.unwrap();
+    store
+}
+
+#[tokio::test]
+async fn a_forked_log_two_signed_roots_for_one_size_is_refused_even_when_cosigned() {
+    let dir = Dir::new();
+    let honest = small_log(&dir, "a.db", "/orders/3").await;
+    let other = small_log(&dir, "b.db", "/orders/3-rewritten").await;
+    let mut forked = bundle(&honest, 0).await;
+    assert!(verify(&forked, &trust()).ok(), "the honest bundle verifies");
+    // The other history's proof of entry 0 (the same bytes in both): it verifies against the
+    // other root, which the log signed (and a witness cosigned) for the same size.
+    let other_checkpoint = other.checkpoint_at(3).await.unwrap().unwrap();
+    let hashes = other.inclusion_proof(0, 3).await.unwrap();
+    forked.proofs.insert(0, warden_evidence::core::bundle::tlog_proof(0, &hashes, &other_checkpoint.note));
+    for required_witnesses in [0, 1] {
+        let report = verify(&forked, &Trust { required_witnesses, ..trust() });
+        assert!(
+            report.failures.iter().any(|f| f.starts_with("FORKED LOG") && f.contains("tree size 3")),
+            "{required_witnesses} witnesses: {:#?}",
+            report.failures
+        );
+    }
+}

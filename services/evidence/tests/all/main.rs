@@ -4,6 +4,7 @@
 mod api;
 mod bundle;
 mod checkpoint;
+mod contract;
 mod merkle;
 mod store;
 mod witness;

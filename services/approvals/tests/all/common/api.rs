@@ -31,3 +31,15 @@ pub async fn create(app: &Arc<App>, body: &Value) -> String {
     assert_eq!(status, StatusCode::CREATED, "{answer}");
     answer["id"].as_str().unwrap().to_string()
 }
+
+/// The service on `database` (files in `dir`): the test proxy, the test people's provider, and
+/// `breakglass` as the break-glass group.
+pub async fn service(dir: &super::tempdir::Dir, database: &str) -> Arc<App> {
+    let yaml = format!(
+        "database: {database}\nsigning_key_file: {}\nproxies: [{{name: envoy, key_sha256: {}}}]\nbreak_glass_group: breakglass\n{}",
+        dir.path.join("signing.key").display(),
+        warden_approvals::config::key_sha256(super::people::PROXY_KEY),
+        super::people::approvers_yaml()
+    );
+    warden_approvals::serve::open(warden_approvals::config::parse(&yaml).unwrap().compile().unwrap()).await.unwrap()
+}
