@@ -161,8 +161,9 @@ struct Inside<'f> {
 
 impl Inside<'_> {
     fn raise(&mut self, class: SqlClass, destructive: bool, reason: Option<String>) {
+        // Every effect is said (up to eight), not only the one that raised the class first.
         if let Some(reason) = reason {
-            if (class > self.class || (destructive && !self.destructive)) && !self.reasons.contains(&reason) {
+            if self.reasons.len() < 8 && !self.reasons.contains(&reason) {
                 self.reasons.push(reason);
             }
         }
