@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the policy benchmark scenarios into the directory given (ci/bench runs them):
-1,000 path/header rules; 100 rules with CEL conditions; an MCP tools/call of 2 KiB.
+1,000 path/header rules; 100 rules with CEL conditions; an MCP tools/call of 2 KiB; a SQL read.
 Each request matches exactly one rule, so the rows show decision cost, not refusals."""
 import json
 import os
@@ -44,3 +44,17 @@ assert 2000 <= len(body) <= 2200, len(body)
 scenario("policy-mcp-call-2k", "An MCP tools/call of about 2 KiB decided by four MCP rules (body parsed).",
          {"policies": [{"name": "bench", "rules": mcp_rules}]},
          {"method": "POST", "path": "/mcp", "headers": [["content-type", "application/json"]], "body": body})
+
+sql_rules = [
+    {"id": "no-destructive", "match": {"paths": [{"exact": "/sql"}], "sql": {"pointer": "/query", "destructive": True}}, "effect": "deny"},
+    {"id": "read-only", "match": {"paths": [{"exact": "/sql"}], "sql": {"pointer": "/query", "classes": ["write", "ddl", "dcl"]}}, "effect": "deny"},
+    {"id": "sql", "match": {"methods": ["POST"], "paths": [{"exact": "/sql"}]}, "effect": "allow"},
+]
+query = ("SELECT u.name, count(o.id), sum(o.total) FROM users u JOIN orders o ON o.user_id = u.id "
+         "WHERE o.created_at > now() - interval '7 days' AND u.status = 'active' GROUP BY u.name "
+         "ORDER BY 3 DESC LIMIT 20")
+scenario("policy-sql-read", "A 200-byte SQL read (join, aggregate, functions) classified as every dialect reads it, "
+         "against a read-only SQL policy.",
+         {"policies": [{"name": "bench", "rules": sql_rules}]},
+         {"method": "POST", "path": "/sql", "headers": [["content-type", "application/json"]],
+          "body": json.dumps({"query": query})})
