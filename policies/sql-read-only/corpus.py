@@ -3,8 +3,9 @@
 change something (data, schema, rights, sessions, files, other servers), each hidden in a way
 an attacker would try, and genuine reads that must stay reads. Run it after editing the lists;
 `cargo test -p warden-policy --test sql_corpus` checks the classifier on the same file and
-`warden policy test policies/` runs the cases through the policy."""
-import json, pathlib
+`warden policy test policies/` runs the cases through the policy; `--check` fails when
+cases.yaml is not what the lists give (ci/test runs it)."""
+import json, pathlib, sys
 
 # (dialect, statement): each must be denied to an agent allowed only to read.
 CHANGES = [
@@ -235,7 +236,13 @@ def main():
               f"# {len(CHANGES)} statements that change something, {len(READS)} genuine reads.\n")
     body = "\n".join("  - " + json.dumps(c, ensure_ascii=False) for c in cases)
     out = pathlib.Path(__file__).with_name("cases.yaml")
-    out.write_text(header + "default: deny\ncases:\n" + body + "\n")
+    text = header + "default: deny\ncases:\n" + body + "\n"
+    if "--check" in sys.argv:
+        if out.read_text() != text:
+            sys.exit(f"{out} is not what corpus.py writes: run python3 {__file__}")
+        print(f"{out}: up to date ({len(CHANGES)} changes, {len(READS)} reads)")
+        return
+    out.write_text(text)
     print(f"{out}: {len(CHANGES)} changes, {len(READS)} reads")
 
 if __name__ == "__main__":
