@@ -135,6 +135,11 @@ CHANGES = [
     ("sqlserver", "SELECT name FROM users; EXECUTE AS USER = 'dbo'"),
     ("sqlserver", "SELECT * FROM users /* ; */ ; TRUNCATE TABLE users"),
     ("sqlserver", "SELECT 1; DBCC CHECKDB"),
+    # SQL Server runs statements without `;` between them
+    ("sqlserver", "SELECT 1 SHUTDOWN"),
+    ("sqlserver", "SELECT name FROM users EXEC xp_cmdshell 'dir'"),
+    ("sqlserver", "SELECT 1 WAITFOR DELAY '0:0:5'"),
+    ("sqlserver", "SELECT name FROM users DROP TABLE users"),
     # any dialect: multiple statements, case, comments as whitespace
     ("generic", "SELECT 1; DROP TABLE users"),
     ("generic", "SeLeCt 1; dRoP tAbLe users"),

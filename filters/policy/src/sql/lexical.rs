@@ -22,6 +22,10 @@ pub struct Keywords {
 fn anywhere(word: &str) -> Option<(SqlClass, bool)> {
     Some(match word {
         "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "UPSERT" | "COPY" => (SqlClass::Write, false),
+        // SQL Server needs no `;` between statements (`SELECT 1 EXEC xp_cmdshell 'dir'`), so
+        // its statement words count wherever they stand; no read uses them unquoted.
+        "EXEC" | "EXECUTE" | "CALL" | "WAITFOR" => (SqlClass::Write, false),
+        "SHUTDOWN" | "KILL" | "DBCC" | "BACKUP" | "RESTORE" | "BULK" | "RECONFIGURE" => (SqlClass::Ddl, true),
         "CREATE" => (SqlClass::Ddl, false),
         "DROP" | "TRUNCATE" | "ALTER" | "RENAME" => (SqlClass::Ddl, true),
         "GRANT" | "REVOKE" => (SqlClass::Dcl, true),
@@ -33,11 +37,10 @@ fn anywhere(word: &str) -> Option<(SqlClass, bool)> {
 /// words: `ON CONFLICT DO NOTHING`, `EXPLAIN ANALYZE`).
 fn leading(word: &str) -> Option<(SqlClass, bool)> {
     Some(match word {
-        "CALL" | "EXEC" | "EXECUTE" | "LOAD" | "LOCK" | "HANDLER" => (SqlClass::Write, false),
+        "LOAD" | "LOCK" | "HANDLER" => (SqlClass::Write, false),
         "DO" | "VACUUM" | "REINDEX" | "CLUSTER" | "ATTACH" | "DETACH" | "PRAGMA" | "COMMENT" | "SECURITY"
         | "IMPORT" | "REFRESH" | "DISCARD" | "LISTEN" | "NOTIFY" | "PREPARE" | "DEALLOCATE" | "CHECKPOINT"
-        | "REASSIGN" | "BACKUP" | "RESTORE" | "SHUTDOWN" | "KILL" | "DBCC" | "BULK" | "OPTIMIZE" | "REPAIR"
-        | "FLUSH" | "RESET" | "INSTALL" | "UNINSTALL" => (SqlClass::Ddl, true),
+        | "REASSIGN" | "OPTIMIZE" | "REPAIR" | "FLUSH" | "RESET" | "INSTALL" | "UNINSTALL" => (SqlClass::Ddl, true),
         _ => return None,
     })
 }
