@@ -52,6 +52,10 @@ fn token<'a>(provider: &Provider, request: &'a dyn RequestView) -> Option<Result
     match &provider.source {
         TokenSource::Header { name, prefix } => {
             let value = request.header(name)?;
+            // Two credentials in one request: the upstream may read the one Warden did not.
+            if request.headers().iter().filter(|(k, _)| k == name).count() > 1 {
+                return Some(Err(Refusal { reason: format!("more than one {name} header") }));
+            }
             match prefix {
                 Some(prefix) => {
                     let head = value.get(..prefix.len())?;
@@ -63,12 +67,22 @@ fn token<'a>(provider: &Provider, request: &'a dyn RequestView) -> Option<Result
                 None => Some(Ok(value.trim())),
             }
         }
-        TokenSource::Cookie { name } => request
-            .header("cookie")?
-            .split(';')
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| Ok(v.trim())),
+        TokenSource::Cookie { name } => {
+            // Every `cookie` header, every pair: a second cookie of the same name is a second
+            // credential the upstream may read instead.
+            let mut found = request
+                .headers()
+                .iter()
+                .filter(|(k, _)| k == "cookie")
+                .flat_map(|(_, v)| v.split(';'))
+                .filter_map(|pair| pair.trim().split_once('='))
+                .filter(|(k, _)| k == name);
+            let (_, value) = found.next()?;
+            if found.next().is_some() {
+                return Some(Err(Refusal { reason: format!("more than one {name} cookie") }));
+            }
+            Some(Ok(value.trim()))
+        }
     }
 }
 
@@ -265,6 +279,9 @@ pub fn jwt(identity: &Identity, request: &dyn RequestView, now_secs: u64, vm: &m
 pub fn api_key(identity: &Identity, request: &dyn RequestView) -> Option<Result<Arc<Verified>, Refusal>> {
     let (header, keys) = identity.api_keys.as_ref()?;
     let presented = request.header(header)?;
+    if request.headers().iter().filter(|(k, _)| k == header).count() > 1 {
+        return Some(Err(Refusal { reason: format!("more than one {header} header") }));
+    }
     let digest: [u8; 32] = Sha256::digest(presented.trim().as_bytes()).into();
     let mut found: Option<&ApiKey> = None;
     for key in keys {

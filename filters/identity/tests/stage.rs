@@ -252,3 +252,34 @@ fn providers_sharing_a_header_are_chosen_by_the_tokens_issuer() {
     let host = send(forged);
     assert_eq!(host.local_reply.as_ref().map(|r| r.status), Some(401));
 }
+
+#[test]
+fn two_credentials_in_one_request_are_refused_not_one_of_them_chosen() {
+    let bearer = format!("Bearer {}", token(alice()));
+    let host = run(&[(":path", "/api"), ("authorization", &bearer), ("authorization", "Bearer other")]);
+    let reply = host.local_reply.expect("refused");
+    assert_eq!(reply.status, 401);
+    assert!(!host.filter_state.contains_key(IDENTITY.name()));
+    let host = run(&[(":path", "/api"), ("x-api-key", "key-for-ci-bot"), ("x-api-key", "guessed")]);
+    assert_eq!(host.local_reply.map(|r| r.status), Some(401));
+}
+
+#[test]
+fn two_session_cookies_are_refused_not_one_of_them_chosen() {
+    let mut config = config();
+    config["providers"][0]["from"] = json!({"cookie": {"name": "session"}});
+    let chain = STAGE.standalone(config.to_string().as_bytes()).unwrap();
+    let send = |cookies: &[&str]| {
+        let mut headers = vec![(":path", "/api")];
+        headers.extend(cookies.iter().map(|c| ("cookie", *c)));
+        let mut host = FakeHost::with_request(&headers);
+        host.now = UNIX_EPOCH + Duration::from_secs(NOW);
+        chain.start().on_request_headers(&mut host, true);
+        host
+    };
+    let good = format!("session={}", token(alice()));
+    assert!(send(&[&good]).local_reply.is_none(), "one session cookie verifies");
+    let twice = format!("{good}; theme=dark; session=forged");
+    assert_eq!(send(&[&twice]).local_reply.map(|r| r.status), Some(401));
+    assert_eq!(send(&[&good, "session=forged"]).local_reply.map(|r| r.status), Some(401), "in two cookie headers");
+}

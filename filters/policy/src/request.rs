@@ -182,7 +182,8 @@ impl<'a> Request<'a> {
         if self.body_too_large {
             return Some("larger than max_body_bytes");
         }
-        let encoded = self.header("content-encoding").is_some_and(|e| {
+        // Every `content-encoding` header counts (a second one may name the real coding).
+        let encoded = self.headers.iter().filter(|(name, _)| name == "content-encoding").any(|(_, e)| {
             e.split(',').map(str::trim).any(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case("identity"))
         });
         if encoded {

@@ -87,6 +87,7 @@ fn a_deny_rule_that_cannot_read_the_sql_counts_as_matched() {
         ("gzip, plain bytes", vec![("content-encoding", "gzip")], drop.to_vec()),
         ("br", vec![("content-encoding", "br")], drop.to_vec()),
         ("identity, gzip", vec![("content-encoding", "identity, gzip")], drop.to_vec()),
+        ("identity, then gzip", vec![("content-encoding", "identity"), ("content-encoding", "gzip")], drop.to_vec()),
         ("byte order mark", vec![], bom),
         ("not UTF-8", vec![], b"{\"query\": \"DROP TABLE customers \xff\"}".to_vec()),
         ("repeated member", vec![], br#"{"query": "SELECT 1", "query": "DROP TABLE customers"}"#.to_vec()),
