@@ -42,6 +42,8 @@ pub struct Request<'a> {
     pub call: Option<&'a McpCall>,
     /// The path in lowercase, when the policy matches paths case-insensitively.
     path_lower: Option<String>,
+    /// Why the body's bytes are unreadable, worked out once (every body rule asks).
+    unreadable: OnceCell<Option<&'static str>>,
     /// SQL facts to use instead of classifying the body's text (`warden audit replay`, where
     /// the record keeps the classification and never the statement).
     pub recorded_sql: Option<SqlFacts>,
@@ -90,6 +92,7 @@ impl<'a> Request<'a> {
             sql_cache: Default::default(),
             cel_variables: OnceCell::new(),
             cel: OnceCell::new(),
+            unreadable: OnceCell::new(),
         }
     }
 
@@ -135,6 +138,7 @@ impl<'a> Request<'a> {
             sql_cache: Default::default(),
             cel_variables: OnceCell::new(),
             cel: OnceCell::new(),
+            unreadable: OnceCell::new(),
         }
     }
 
@@ -178,6 +182,10 @@ impl<'a> Request<'a> {
     /// a UTF-8 byte order mark (which lenient parsers skip and strict ones refuse), or not
     /// UTF-8. `None` for a readable or absent body.
     pub fn unreadable_bytes(&self) -> Option<&'static str> {
+        *self.unreadable.get_or_init(|| self.find_unreadable_bytes())
+    }
+
+    fn find_unreadable_bytes(&self) -> Option<&'static str> {
         let body = self.body?;
         if self.body_too_large {
             return Some("larger than max_body_bytes");
