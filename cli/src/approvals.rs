@@ -1,8 +1,11 @@
 //! `warden approvals`: people's terminal client of the approval service (list, show, approve,
-//! deny, force), authenticated with the person's bearer token.
+//! deny, force), authenticated with the person's bearer token. It speaks the service's API
+//! through its types ([`warden_kit::approval_api`]).
 
 use anyhow::{anyhow, Context};
-use serde_json::{json, Value};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use warden_kit::approval_api::{ApprovalList, ApprovalView, DecideBody, ErrorBody, ForceBody, VoteDecision};
 
 /// Where the service is and who is asking.
 pub struct Client {
@@ -13,8 +16,10 @@ pub struct Client {
 }
 
 impl Client {
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<(u16, Value)> {
-        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    /// Calls `method path` (with `body` as JSON for a POST) and reads a `T` from a 2xx answer;
+    /// any other answer is an error carrying the service's code and message.
+    fn call<T: DeserializeOwned>(&self, method: &str, path: &str, body: Option<&impl Serialize>) -> anyhow::Result<T> {
+        let agent = warden_service_shared::http_client::agent(None);
         let url = format!("{}{path}", self.url.trim_end_matches('/'));
         let auth = format!("Bearer {}", self.token);
         let response = match (method, body) {
@@ -23,53 +28,44 @@ impl Client {
                 .post(&url)
                 .header("authorization", &auth)
                 .header("content-type", "application/json")
-                .send(body.unwrap_or(json!({})).to_string()),
+                .send(body.map(serde_json::to_string).transpose()?.unwrap_or_else(|| "{}".into())),
         }
         .with_context(|| format!("cannot reach the approval service at {}", self.url))?;
         let status = response.status().as_u16();
         let text = response.into_body().read_to_string().context("reading the answer")?;
-        Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
-    }
-
-    fn expect_ok(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
-        let (status, value) = self.call(method, path, body)?;
-        if (200..300).contains(&status) {
-            return Ok(value);
+        if !(200..300).contains(&status) {
+            return Err(match serde_json::from_str::<ErrorBody>(&text) {
+                Ok(e) => anyhow!("{status} {}: {}", e.error.code, e.error.message),
+                Err(_) => anyhow!("{status} error: the service's answer is not an error body"),
+            });
         }
-        let code = value["error"]["code"].as_str().unwrap_or("error");
-        let message = value["error"]["message"].as_str().unwrap_or("");
-        Err(anyhow!("{status} {code}: {message}"))
+        serde_json::from_str(&text).with_context(|| format!("the service's answer to {method} {path} is unreadable"))
     }
 }
 
-fn line(a: &Value) -> String {
-    let s = |v: &Value| v.as_str().unwrap_or("").to_string();
-    let action = &a["action"];
-    let tool = action["tool"].as_str().map(|t| format!(" tool {t}")).unwrap_or_default();
+fn line(a: &ApprovalView) -> String {
+    let (approval, action) = (&a.approval, &a.approval.action);
+    let tool = action.tool.as_ref().map(|t| format!(" tool {t}")).unwrap_or_default();
     format!(
         "{}  {:<9} {} {}{}{}  by {}  rules {}",
-        s(&a["id"]),
-        s(&a["status"]),
-        s(&action["method"]),
-        s(&action["authority"]),
-        s(&action["path"]),
+        approval.id,
+        approval.status.as_str(),
+        action.method,
+        action.authority,
+        action.path,
         tool,
-        s(&a["requester"]["subject"]),
-        action["rules"]
-            .as_array()
-            .map(|r| r.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))
-            .unwrap_or_default()
+        approval.requester.subject,
+        action.rules.join(",")
     )
 }
 
 /// Prints the pending approvals the caller may decide.
 pub fn list(client: &Client) -> anyhow::Result<bool> {
-    let value = client.expect_ok("GET", "/v1/approvals", None)?;
-    let approvals = value["approvals"].as_array().cloned().unwrap_or_default();
-    if approvals.is_empty() {
+    let list: ApprovalList = client.call("GET", "/v1/approvals", None::<&()>)?;
+    if list.approvals.is_empty() {
         println!("no pending approvals for you");
     }
-    for a in &approvals {
+    for a in &list.approvals {
         println!("{}", line(a));
     }
     Ok(true)
@@ -77,15 +73,35 @@ pub fn list(client: &Client) -> anyhow::Result<bool> {
 
 /// Prints one approval in full.
 pub fn show(client: &Client, id: &str) -> anyhow::Result<bool> {
-    let value = client.expect_ok("GET", &format!("/v1/approvals/{id}"), None)?;
-    println!("{}", serde_json::to_string_pretty(&value)?);
+    let view: ApprovalView = client.call("GET", &format!("/v1/approvals/{id}"), None::<&()>)?;
+    println!("{}", serde_json::to_string_pretty(&view)?);
     Ok(true)
 }
 
-/// Approves, denies or forces.
-pub fn decide(client: &Client, id: &str, verb: &str, body: Value) -> anyhow::Result<bool> {
-    let value = client.expect_ok("POST", &format!("/v1/approvals/{id}/{verb}"), Some(body))?;
-    let forced = if value["forced"].as_bool() == Some(true) { " (forced)" } else { "" };
-    println!("{id}: {}{forced}", value["status"].as_str().unwrap_or("?"));
+/// What a person decides from the terminal.
+pub enum Decision {
+    /// A vote to approve, with an optional reason.
+    Approve(Option<String>),
+    /// A vote to deny (the service requires the reason).
+    Deny(Option<String>),
+    /// A break-glass decision (break-glass group only, reason required).
+    Force(VoteDecision, String),
+}
+
+/// Approves, denies or forces, and prints the approval's status after it.
+pub fn decide(client: &Client, id: &str, decision: Decision) -> anyhow::Result<bool> {
+    let view: ApprovalView = match decision {
+        Decision::Approve(reason) => {
+            client.call("POST", &format!("/v1/approvals/{id}/approve"), Some(&DecideBody { reason }))?
+        }
+        Decision::Deny(reason) => {
+            client.call("POST", &format!("/v1/approvals/{id}/deny"), Some(&DecideBody { reason }))?
+        }
+        Decision::Force(decision, reason) => {
+            client.call("POST", &format!("/v1/approvals/{id}/force"), Some(&ForceBody { decision, reason }))?
+        }
+    };
+    let forced = if view.approval.forced { " (forced)" } else { "" };
+    println!("{id}: {}{forced}", view.approval.status.as_str());
     Ok(true)
 }

@@ -9,10 +9,12 @@ use std::path::Path;
 use warden_evidence::core::bundle::{verify as verify_bundle, Bundle, Trust};
 use warden_evidence::core::checkpoint::LogVerifier;
 use warden_evidence::core::cosign::WitnessVerifier;
+use warden_kit::audit::RecordKind;
+use warden_kit::ledger::LedgerEntry;
 
 /// Fetches `GET /v1/log/export` into `out`.
 pub fn export(url: &str, token: &str, from: u64, to: Option<u64>, sample: u64, out: &Path) -> anyhow::Result<bool> {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let agent = warden_service_shared::http_client::agent(None);
     let mut query = format!("from={from}&sample={sample}");
     if let Some(to) = to {
         query.push_str(&format!("&to={to}"));
@@ -130,7 +132,7 @@ pub fn search(path: &Path, query: &crate::audit_search::Query) -> anyhow::Result
         if query.matches(&value) {
             matched += 1;
             let time = crate::audit_search::time_ms(&value).map(format_time).unwrap_or_default();
-            println!("{index:>6}  {time:<20}  {}", describe(&value));
+            println!("{index:>6}  {time:<20}  {}", describe_text(entry));
         }
     }
     if matched == 0 {
@@ -149,103 +151,105 @@ fn format_time(ms: u64) -> String {
 }
 
 /// One line for an entry: who, what, decision, approval, masking, outcome.
-pub fn describe(entry: &Value) -> String {
-    let s = |v: &Value| v.as_str().unwrap_or("").to_string();
-    match entry["kind"].as_str() {
-        Some("approval_event") => {
-            let mut text =
-                format!("approval {} {} by {}", s(&entry["approval_id"]), s(&entry["event"]), s(&entry["actor"]));
-            if let Some(channel) = entry["detail"]["channel"].as_str() {
+pub fn describe(entry: &LedgerEntry) -> String {
+    let record = match entry {
+        LedgerEntry::ApprovalEvent(e) => {
+            let mut text = format!("approval {} {} by {}", e.approval_id, e.event.as_str(), e.actor);
+            if let Some(channel) = e.detail["channel"].as_str() {
                 text.push_str(&format!(" ({channel})"));
             }
-            text
+            return text;
         }
-        Some("gap") => {
-            format!("stream {}: {} records dropped by the proxy", s(&entry["stream"]), entry["gap"]["dropped"])
+        LedgerEntry::Record(record) => record,
+    };
+    if record.kind == RecordKind::Gap {
+        let dropped = record.gap.as_ref().map_or(0, |g| g.dropped);
+        return format!("stream {}: {dropped} records dropped by the proxy", record.stream);
+    }
+    let mut text = match &record.who {
+        None => "anonymous".to_string(),
+        Some(who) if who.actors.is_empty() => who.subject.clone(),
+        Some(who) => {
+            let actors: Vec<&str> = who.actors.iter().map(|a| a.subject.as_str()).collect();
+            format!("{} acting for {}", actors.join(" via "), who.subject)
         }
-        _ => {
-            let who = &entry["who"];
-            let mut text = if who.is_null() {
-                "anonymous".to_string()
-            } else {
-                let actors: Vec<String> =
-                    who["actors"].as_array().map(|a| a.iter().map(|x| s(&x["subject"])).collect()).unwrap_or_default();
-                if actors.is_empty() {
-                    s(&who["subject"])
-                } else {
-                    format!("{} acting for {}", actors.join(" via "), s(&who["subject"]))
-                }
-            };
-            let what = &entry["what"];
-            text.push_str(&format!(" {} {}{}", s(&what["method"]), s(&what["authority"]), s(&what["path"])));
-            if let Some(calls) = what["action"]["mcp"].as_array() {
-                for call in calls {
-                    text.push_str(&format!(" [{} {}]", s(&call["method"]), s(&call["tool"])));
-                }
-            }
-            if let Some(sql) = what["action"]["sql"].as_object() {
-                let list = |key: &str| -> String {
-                    sql.get(key).and_then(Value::as_array).map_or_else(String::new, |items| {
-                        items.iter().map(|item| item.as_str().unwrap_or("?")).collect::<Vec<_>>().join(",")
-                    })
-                };
-                text.push_str(&format!(" [sql {} on {}]", list("classes"), list("tables")));
-            }
-            let decision = &entry["decision"];
-            if !decision.is_null() {
-                let rules: Vec<String> =
-                    decision["rules"].as_array().map(|r| r.iter().map(&s).collect()).unwrap_or_default();
-                text.push_str(&format!("; {} ({})", s(&decision["effect"]), rules.join(",")));
-            }
-            let approval = &entry["approval"];
-            if !approval.is_null() {
-                text.push_str(&format!("; approval {} {}", s(&approval["approval_id"]), s(&approval["status"])));
-                if let Some(by) = approval["approver"].as_str() {
-                    text.push_str(&format!(" by {by}"));
-                }
-                if let Some(at) = approval["decided_at"].as_u64() {
-                    text.push_str(&format!(" at {}", format_time(at.saturating_mul(1000))));
-                }
-                if approval["forced"].as_bool() == Some(true) {
-                    text.push_str(" (FORCED, break-glass)");
-                }
-            }
-            for direction in ["request", "response"] {
-                if let Some(counts) = entry["masking"][direction]["counts"].as_object() {
-                    let found: Vec<String> = counts
-                        .iter()
-                        .filter_map(|(kind, n)| n.as_u64().filter(|n| *n > 0).map(|n| format!("{n} {kind}")))
-                        .collect();
-                    if !found.is_empty() {
-                        text.push_str(&format!("; masked in the {direction}: {}", found.join(", ")));
-                    }
-                }
-            }
-            let refused = &entry["refused"];
-            if refused.is_object() {
-                text.push_str(&format!("; REFUSED by {} ({})", s(&refused["by"]), s(&refused["code"])));
-            }
-            text.push_str(&format!("; {}", entry["outcome"]["status"]));
-            text
+    };
+    if let Some(what) = &record.what {
+        text.push_str(&format!(" {} {}{}", what.method, what.authority, what.path));
+        let action = what.action.as_ref();
+        for call in action.map(|a| a.mcp.as_slice()).unwrap_or_default() {
+            text.push_str(&format!(" [{} {}]", call.method, call.tool.as_deref().unwrap_or("")));
         }
+        if let Some(sql) = action.and_then(|a| a.sql.as_ref()) {
+            text.push_str(&format!(" [sql {} on {}]", sql.classes.join(","), sql.tables.join(",")));
+        }
+    }
+    if let Some(decision) = &record.decision {
+        let effect = serde_json::to_value(decision.effect).ok();
+        let effect = effect.as_ref().and_then(Value::as_str).unwrap_or("");
+        text.push_str(&format!("; {effect} ({})", decision.rules.join(",")));
+    }
+    if let Some(approval) = &record.approval {
+        let status = serde_json::to_value(approval.status).ok();
+        let status = status.as_ref().and_then(Value::as_str).unwrap_or("");
+        text.push_str(&format!("; approval {} {status}", approval.approval_id));
+        if let Some(by) = &approval.approver {
+            text.push_str(&format!(" by {by}"));
+        }
+        if let Some(at) = approval.decided_at {
+            text.push_str(&format!(" at {}", format_time(at.saturating_mul(1000))));
+        }
+        if approval.forced {
+            text.push_str(" (FORCED, break-glass)");
+        }
+    }
+    if let Some(masking) = &record.masking {
+        for (direction, report) in [("request", &masking.request), ("response", &masking.response)] {
+            let found: Vec<String> = report
+                .iter()
+                .flat_map(|r| r.counts.iter())
+                .filter(|(_, n)| **n > 0)
+                .map(|(kind, n)| format!("{n} {kind}"))
+                .collect();
+            if !found.is_empty() {
+                text.push_str(&format!("; masked in the {direction}: {}", found.join(", ")));
+            }
+        }
+    }
+    if let Some(refused) = &record.refused {
+        text.push_str(&format!("; REFUSED by {} ({})", refused.by, refused.code));
+    }
+    match &record.outcome {
+        Some(outcome) => text.push_str(&format!("; {}", outcome.status)),
+        None => text.push_str("; null"),
+    }
+    text
+}
+
+/// [`describe`] for an entry's text; an entry that is not a ledger entry says so.
+pub fn describe_text(text: &str) -> String {
+    match serde_json::from_str::<LedgerEntry>(text) {
+        Ok(entry) => describe(&entry),
+        Err(_) => "(not a ledger entry this version reads)".to_string(),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::describe;
+    use super::describe_text;
     use serde_json::json;
 
     #[test]
     fn a_sql_request_reads_as_its_classes_and_tables() {
-        let entry = json!({"kind": "request",
-            "who": {"subject": "alice", "actors": [{"subject": "agent:assistant"}]},
+        let entry = json!({"v": 1, "kind": "request", "stream": "s", "seq": 0, "prev": "", "time_ms": 1,
+            "who": {"subject": "alice", "issuer": "i", "kind": "human", "method": "jwt",
+                    "actors": [{"subject": "agent:assistant", "kind": "agent"}]},
             "what": {"method": "POST", "authority": "db", "path": "/sql",
-                     "action": {"sql": {"classes": ["ddl"], "tables": ["customers", "orders"]}}},
-            "decision": {"effect": "deny", "rules": ["agents-no-destructive-sql"]},
-            "outcome": {"status": 403}});
+                     "action": {"sql": {"classes": ["ddl"], "tables": ["customers", "orders"], "destructive": true, "parsed": true}}},
+            "decision": {"effect": "deny", "rules": ["agents-no-destructive-sql"], "reasons": [], "policy": "p"},
+            "outcome": {"status": 403, "duration_us": 1}});
         assert_eq!(
-            describe(&entry),
+            describe_text(&entry.to_string()),
             "agent:assistant acting for alice POST db/sql [sql ddl on customers,orders]; \
              deny (agents-no-destructive-sql); 403"
         );

@@ -2,7 +2,7 @@
 //! what was checked, the population (decisions, approvals, forced approvals, masking, who
 //! acted), gaps, samples with their inclusion proofs, and which controls each part supports.
 
-use crate::audit::describe;
+use crate::audit::describe_text;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -135,8 +135,7 @@ pub fn render(bundle: &Bundle, report: &Report, framework: &str) -> Option<Strin
     for index in bundle.proofs.keys() {
         let entry = index.checked_sub(bundle.from).and_then(|k| bundle.entries.get(usize::try_from(k).ok()?));
         if let Some(entry) = entry {
-            let value: Value = serde_json::from_str(entry).unwrap_or(Value::Null);
-            let _ = writeln!(out, "- entry {index}: {}", describe(&value));
+            let _ = writeln!(out, "- entry {index}: {}", describe_text(entry));
         }
     }
     let _ = writeln!(out, "\n## Controls\n\n| control | supported by |\n| --- | --- |");

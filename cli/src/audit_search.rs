@@ -2,6 +2,7 @@
 //! Matching is pure (a query against one entry's JSON), so it is tested without a bundle.
 
 use serde_json::Value;
+use warden_kit::approval_api::EventActor;
 
 /// What to look for; every given criterion must hold (an empty query matches everything).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -62,14 +63,21 @@ impl Query {
     }
 }
 
-/// The subject, an actor, or an approval event's actor (`person:<subject>`) is `who`.
+/// The subject, an actor, or an approval event's person is `who`.
 fn involves(entry: &Value, who: &str) -> bool {
     let same = |v: &Value| text(v).eq_ignore_ascii_case(who);
     let record = &entry["who"];
     same(&record["subject"])
         || record["actors"].as_array().is_some_and(|actors| actors.iter().any(|a| same(&a["subject"])))
-        || text(&entry["actor"]).split_once(':').is_some_and(|(_, subject)| subject.eq_ignore_ascii_case(who))
+        || event_actor(entry)
+            .is_some_and(|actor| matches!(actor, EventActor::Person { subject } if subject.eq_ignore_ascii_case(who)))
         || same(&entry["approval"]["approver"])
+}
+
+/// An approval event's actor (typed, or as older ledgers wrote it: `person:<subject>`).
+fn event_actor(entry: &Value) -> Option<EventActor> {
+    let actor = &entry["actor"];
+    serde_json::from_value(actor.clone()).ok().or_else(|| actor.as_str().and_then(EventActor::parse_stored))
 }
 
 /// The path, an MCP call or the SQL statement's classes and tables mention `needle` (lower case).

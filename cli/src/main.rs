@@ -25,7 +25,23 @@ use warden_host_test::scenario::run::{run_all, TestOptions};
 use warden_host_test::scenario::Backend;
 
 #[derive(Parser)]
-#[command(name = "warden", version, about = "Warden: test and measure proxy-wasm filters, check and test policies")]
+/// Warden: runtime control in front of what AI agents and people can reach.
+///
+/// One binary for each part of the suite, as you meet it:
+///
+///   Try it:           demo (the whole product on 127.0.0.1, `--tour` to walk it unattended)
+///
+///   Run the services: serve (approval service and evidence ledger), approvals (decide from a
+///                     terminal)
+///
+///   Audit:            audit (export, verify offline, show, search, replay, report)
+///
+///   Deploy filters:   config (check Envoy and Istio files, write schemas), policy (check,
+///                     test, explain, publish policies)
+///
+///   Develop filters:  test (scenarios in the harness or Envoy), bench, component (the
+///                     wasi:http packaging)
+#[command(name = "warden", version, verbatim_doc_comment)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -33,72 +49,6 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run `*.scenario.yaml` files (directories are searched) in the harness, or in Envoy.
-    Test {
-        /// Scenario files or directories.
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
-        /// Run through a real Envoy 1.40 on loopback instead of the harness.
-        #[arg(long)]
-        envoy: bool,
-        /// Envoy binary (default: $WARDEN_ENVOY, .venv/bin/envoy, then PATH).
-        #[arg(long)]
-        envoy_bin: Option<PathBuf>,
-        /// Directory where artifact names are looked up.
-        #[arg(long)]
-        wasm_dir: Option<PathBuf>,
-        /// Scenarios run at once (default: CPU count in the harness, 2 with Envoy).
-        #[arg(long)]
-        jobs: Option<usize>,
-    },
-    /// Tools for policy authors: check, test and explain policies.
-    Policy {
-        #[command(subcommand)]
-        command: PolicyCommand,
-    },
-    /// Warden as a wasi:http component: serve it (as `wasmtime serve` does) or bake it.
-    Component {
-        #[command(subcommand)]
-        command: ComponentCommand,
-    },
-    /// Measure the harness cost per request of a scenario's filter chain.
-    Bench {
-        /// The scenario file.
-        scenario: PathBuf,
-        /// Requests to time (the scenario's requests, replayed in turn).
-        #[arg(long, default_value_t = 2000)]
-        iterations: usize,
-        /// Directory where artifact names are looked up.
-        #[arg(long)]
-        wasm_dir: Option<PathBuf>,
-        /// Measure the scenario under the component packaging (warden_component.wasm on
-        /// wasmtime's wasi:http): `per-request` (a new instance per request, as `wasmtime
-        /// serve`), `reused` (one instance for every request) or `baked` (a new instance per
-        /// request of the component baked with the scenario's settings).
-        #[arg(long, value_parser = ["per-request", "reused", "baked"])]
-        component: Option<String>,
-    },
-    /// Run the approval service (SQLite in warden-data/ unless configured otherwise).
-    Serve {
-        /// Configuration file (YAML or JSON); see services/approvals/README.md.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Database URL (`sqlite://<file>` or `postgres://...`), overriding the file's.
-        #[arg(long)]
-        database: Option<String>,
-        /// Listen address, overriding the file's (default 127.0.0.1:8731).
-        #[arg(long)]
-        listen: Option<String>,
-        /// Validate the configuration and exit.
-        #[arg(long)]
-        check: bool,
-    },
-    /// Evidence: export a bundle from the ledger, verify one offline, show or search its
-    /// records, replay a decision, write a report.
-    Audit {
-        #[command(subcommand)]
-        command: AuditCommand,
-    },
     /// The whole product on 127.0.0.1: Envoy with warden.wasm (identity, policy, approval,
     /// mask, audit) in front of demo upstreams, and `warden serve`; prints a walkthrough and
     /// runs until Ctrl-C (`--tour`: runs the walkthrough unattended, checking every step).
@@ -129,10 +79,20 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         replicas: usize,
     },
-    /// Check deployment files before they reach a proxy; write the configuration schemas.
-    Config {
-        #[command(subcommand)]
-        command: ConfigCommand,
+    /// Run the approval service (SQLite in warden-data/ unless configured otherwise).
+    Serve {
+        /// Configuration file (YAML or JSON); see services/approvals/README.md.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Database URL (`sqlite://<file>` or `postgres://...`), overriding the file's.
+        #[arg(long)]
+        database: Option<String>,
+        /// Listen address, overriding the file's (default 127.0.0.1:8731).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Validate the configuration and exit.
+        #[arg(long)]
+        check: bool,
     },
     /// Decide approvals from a terminal, as a person (token from --token or $WARDEN_TOKEN).
     Approvals {
@@ -144,6 +104,62 @@ enum Command {
         token: Option<String>,
         #[command(subcommand)]
         command: ApprovalsCommand,
+    },
+    /// Evidence: export a bundle from the ledger, verify one offline, show or search its
+    /// records, replay a decision, write a report.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Check deployment files before they reach a proxy; write the configuration schemas.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Tools for policy authors: check, test and explain policies.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Run `*.scenario.yaml` files (directories are searched) in the harness, or in Envoy.
+    Test {
+        /// Scenario files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Run through a real Envoy 1.40 on loopback instead of the harness.
+        #[arg(long)]
+        envoy: bool,
+        /// Envoy binary (default: $WARDEN_ENVOY, .venv/bin/envoy, then PATH).
+        #[arg(long)]
+        envoy_bin: Option<PathBuf>,
+        /// Directory where artifact names are looked up.
+        #[arg(long)]
+        wasm_dir: Option<PathBuf>,
+        /// Scenarios run at once (default: CPU count in the harness, 2 with Envoy).
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
+    /// Measure the harness cost per request of a scenario's filter chain.
+    Bench {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// Requests to time (the scenario's requests, replayed in turn).
+        #[arg(long, default_value_t = 2000)]
+        iterations: usize,
+        /// Directory where artifact names are looked up.
+        #[arg(long)]
+        wasm_dir: Option<PathBuf>,
+        /// Measure the scenario under the component packaging (warden_component.wasm on
+        /// wasmtime's wasi:http): `per-request` (a new instance per request, as `wasmtime
+        /// serve`), `reused` (one instance for every request) or `baked` (a new instance per
+        /// request of the component baked with the scenario's settings).
+        #[arg(long, value_parser = ["per-request", "reused", "baked"])]
+        component: Option<String>,
+    },
+    /// Warden as a wasi:http component: serve it (as `wasmtime serve` does) or bake it.
+    Component {
+        #[command(subcommand)]
+        command: ComponentCommand,
     },
 }
 
@@ -515,17 +531,16 @@ fn main() -> ExitCode {
                 ApprovalsCommand::List => approvals::list(&client),
                 ApprovalsCommand::Show { id } => approvals::show(&client, &id),
                 ApprovalsCommand::Approve { id, reason } => {
-                    approvals::decide(&client, &id, "approve", serde_json::json!({ "reason": reason }))
+                    approvals::decide(&client, &id, approvals::Decision::Approve(reason))
                 }
                 ApprovalsCommand::Deny { id, reason } => {
-                    approvals::decide(&client, &id, "deny", serde_json::json!({ "reason": reason }))
+                    approvals::decide(&client, &id, approvals::Decision::Deny(Some(reason)))
                 }
-                ApprovalsCommand::Force { id, decision, reason } => approvals::decide(
-                    &client,
-                    &id,
-                    "force",
-                    serde_json::json!({ "decision": decision, "reason": reason }),
-                ),
+                ApprovalsCommand::Force { id, decision, reason } => {
+                    let decision = warden_kit::approval_api::VoteDecision::parse(&decision)
+                        .ok_or_else(|| anyhow::anyhow!("--decision: approve or deny"))?;
+                    approvals::decide(&client, &id, approvals::Decision::Force(decision, reason))
+                }
                 ApprovalsCommand::HashKey { .. } => Ok(true),
             }
         })(),

@@ -64,7 +64,7 @@ pub fn explain(policy_file: &Path, request_file: &Path) -> anyhow::Result<bool> 
 /// the version it was stored under (the version its decisions carry).
 pub fn publish(path: &std::path::Path, url: &str, key: &str) -> anyhow::Result<bool> {
     let (version, json) = packs::published(path)?;
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let agent = warden_service_shared::http_client::agent(None);
     let target = format!("{}/v1/policies", url.trim_end_matches('/'));
     let response = agent
         .post(&target)

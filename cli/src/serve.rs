@@ -149,13 +149,11 @@ async fn approval_events(store: &warden_approvals::store::Store, after: u64) -> 
     events
         .into_iter()
         .map(|e| {
-            let entry = serde_json::json!({
-                "kind": "approval_event", "v": 1, "seq": e.seq, "approval_id": e.approval_id, "at": e.at,
-                "actor": e.actor, "event": e.kind, "detail": e.detail, "source": e.source,
-            });
+            let seq = u64::try_from(e.seq).unwrap_or(0);
+            let entry = warden_kit::ledger::LedgerEntry::ApprovalEvent(e.into());
             let bytes = warden_kit::canonical::to_vec(&entry).map_err(|e| e.to_string())?;
             let text = String::from_utf8(bytes).map_err(|e| e.to_string())?;
-            Ok((u64::try_from(e.seq).unwrap_or(0), text))
+            Ok((seq, text))
         })
         .collect()
 }

@@ -29,12 +29,7 @@ fn origin(url: &str) -> &str {
 
 impl Browser {
     fn agent() -> ureq::Agent {
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .timeout_global(Some(Duration::from_secs(10)))
-            .build()
-            .into()
+        warden_service_shared::http_client::agent_with(Some(Duration::from_secs(10)), 0)
     }
 
     fn cookie_header(&self) -> String {

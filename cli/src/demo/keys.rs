@@ -35,7 +35,7 @@ impl DemoKey {
         // A random scalar is valid with overwhelming probability; retry the rare one that is not.
         for _ in 0..8 {
             if let Ok(key) = SigningKey::from_slice(&random_bytes(32)?) {
-                let kid = format!("demo-{}", &hex(&random_bytes(4)?));
+                let kid = format!("demo-{}", &warden_kit::hex::encode(&random_bytes(4)?));
                 return Ok(Self { key, kid });
             }
         }
@@ -58,11 +58,6 @@ impl DemoKey {
         let signature: Signature = self.key.sign(input.as_bytes());
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
     }
-}
-
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ mod tour;
 mod upstreams;
 
 use anyhow::{anyhow, bail, Context};
-use keys::{hex, random_bytes, random_secret, DemoKey};
+use keys::{random_bytes, random_secret, DemoKey};
 use serde_json::{json, Value};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -105,10 +105,7 @@ impl Ports {
     }
 }
 
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
+pub use warden_service_shared::unix_now;
 
 /// The child processes, stopped (by PID, then waited for) when dropped.
 #[derive(Default)]
@@ -220,7 +217,7 @@ pub fn run(options: DemoOptions) -> anyhow::Result<bool> {
     let issuer = format!("http://127.0.0.1:{}", ports.idp);
     let key = Arc::new(DemoKey::generate()?);
     let jwk = key.jwk()?;
-    let proxy_key = hex(&random_bytes(24)?);
+    let proxy_key = warden_kit::hex::encode(&random_bytes(24)?);
     let client_secret = random_secret(24)?;
     std::fs::write(data.join("oidc-client.secret"), &client_secret)?;
 
@@ -430,11 +427,7 @@ pub fn http_json(method: &str, url: &str, bearer: Option<&str>, body: Option<&Va
 
 /// Like [`http_json`], the body as text.
 pub fn http_text(method: &str, url: &str, bearer: Option<&str>, body: Option<&Value>) -> anyhow::Result<(u16, String)> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(240)))
-        .build()
-        .into();
+    let agent = warden_service_shared::http_client::agent(Some(Duration::from_secs(240)));
     let auth = bearer.map(|t| format!("Bearer {t}"));
     let response = match (method, body) {
         ("GET", _) => {

@@ -2,10 +2,11 @@
 //! answers. Anything unexpected reads as [`Answer::Unavailable`]: the stage fails closed.
 
 use crate::compile::Approval;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::Serialize;
 use std::time::Duration;
-use warden_kit::facts::ApprovalRequirement;
+use warden_kit::approval_api::{
+    Action, ApprovalView, ConsumeRefusal, ConsumeRequest, Consumed, CreateApproval, ErrorBody, Requester, Requirement,
+};
 use warden_kit::receipt::SignedReceipt;
 use warden_kit::{Callout, CalloutResponse};
 
@@ -16,39 +17,21 @@ pub const WAIT: &str = "approval_wait";
 /// Using an approval.
 pub const CONSUME: &str = "approval_consume";
 
-/// An approval as the service shows it (the fields the stage reads).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Shown {
-    /// Id.
-    pub id: String,
-    /// `pending`, `approved`, `denied`, `expired`, `consumed`, `cancelled`.
-    pub status: String,
-    /// Where the caller can read it.
-    #[serde(default)]
-    pub status_url: String,
-    /// Decide by, seconds since the epoch.
-    #[serde(default)]
-    pub decide_by: u64,
-    /// A deny's or a forced decision's reason.
-    #[serde(default)]
-    pub reason: Option<String>,
-}
-
 /// What an answer from the service means.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
     /// An approval (create, wait).
-    Approval(Shown),
+    Approval(Box<ApprovalView>),
     /// Used: the signed receipt.
     Consumed(Box<SignedReceipt>),
-    /// The service refused to consume it (`approval_used`, ...).
-    Refused(String),
+    /// The service refused to consume it.
+    Refused(ConsumeRefusal),
     /// Down, slow, or not making sense.
     Unavailable(String),
 }
 
 impl Approval {
-    fn callout(&self, method: &str, path: String, body: Option<Value>, timeout: Duration, tag: &str) -> Callout {
+    fn callout(&self, method: &str, path: String, body: Option<Vec<u8>>, timeout: Duration, tag: &str) -> Callout {
         let mut headers = vec![("authorization".to_string(), self.authorization.clone())];
         if body.is_some() {
             headers.push(("content-type".into(), "application/json".into()));
@@ -59,27 +42,16 @@ impl Approval {
             path,
             authority: self.authority.clone(),
             headers,
-            body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
+            body: body.unwrap_or_default(),
             timeout,
             tag: tag.into(),
         }
     }
 
     /// `POST /v1/approvals`.
-    pub fn create(&self, digest: &str, requester: Value, action: Value, requirement: &ApprovalRequirement) -> Callout {
-        let body = json!({
-            "digest": digest,
-            "requester": requester,
-            "action": action,
-            "requirement": {
-                "groups": requirement.groups, "users": requirement.users,
-                "min_approvals": requirement.min_approvals, "all_groups": requirement.all_groups,
-                "deny_threshold": requirement.deny_threshold,
-                "pending_ttl_secs": requirement.ttl_secs, "use_by_secs": requirement.use_by_secs,
-                "max_auth_age_secs": requirement.max_auth_age_secs,
-            }
-        });
-        self.callout("POST", "/v1/approvals".into(), Some(body), self.timeout, CREATE)
+    pub fn create(&self, digest: &str, requester: Requester, action: Action, requirement: &Requirement) -> Callout {
+        let body = CreateApproval { digest: digest.into(), requester, action, requirement: requirement.clone() };
+        self.callout("POST", "/v1/approvals".into(), Some(json_bytes(&body)), self.timeout, CREATE)
     }
 
     /// `GET /v1/approvals/{id}?wait=<secs>s`.
@@ -90,8 +62,9 @@ impl Approval {
 
     /// `POST /v1/approvals/{id}/consume`.
     pub fn consume(&self, id: &str, digest: &str, subject: &str, issuer: &str) -> Callout {
-        let body = json!({"digest": digest, "subject": subject, "issuer": issuer});
-        self.callout("POST", format!("/v1/approvals/{}/consume", path_safe(id)), Some(body), self.timeout, CONSUME)
+        let body = ConsumeRequest { digest: digest.into(), subject: subject.into(), issuer: issuer.into() };
+        let path = format!("/v1/approvals/{}/consume", path_safe(id));
+        self.callout("POST", path, Some(json_bytes(&body)), self.timeout, CONSUME)
     }
 }
 
@@ -109,38 +82,34 @@ fn path_safe(id: &str) -> String {
         .collect()
 }
 
+/// A request body as JSON. The contract's types serialize infallibly (strings, numbers and
+/// maps with string keys); an empty body, which the service refuses, stands in otherwise.
+fn json_bytes<T: Serialize>(body: &T) -> Vec<u8> {
+    serde_json::to_vec(body).unwrap_or_default()
+}
+
 /// Reads a create or wait answer.
 pub fn read_approval(response: &CalloutResponse) -> Answer {
     if !matches!(response.status, 200 | 201) {
         return Answer::Unavailable(format!("status {}", response.status));
     }
-    match serde_json::from_slice::<Shown>(&response.body) {
-        Ok(shown) if !shown.id.is_empty() => Answer::Approval(shown),
+    match serde_json::from_slice::<ApprovalView>(&response.body) {
+        Ok(view) if !view.approval.id.is_empty() => Answer::Approval(Box::new(view)),
         _ => Answer::Unavailable("unreadable approval".into()),
     }
 }
 
-/// Reads a consume answer.
+/// Reads a consume answer: 200 with the receipt, or 409 with a consume refusal's code.
 pub fn read_consume(response: &CalloutResponse) -> Answer {
-    #[derive(Deserialize)]
-    struct Consumed {
-        receipt: SignedReceipt,
-    }
     match response.status {
         200 => match serde_json::from_slice::<Consumed>(&response.body) {
-            Ok(c) => Answer::Consumed(Box::new(c.receipt)),
+            Ok(consumed) => Answer::Consumed(Box::new(consumed.receipt)),
             Err(_) => Answer::Unavailable("unreadable receipt".into()),
         },
         409 => {
-            let code = serde_json::from_slice::<Value>(&response.body)
-                .ok()
-                .and_then(|v| v["error"]["code"].as_str().map(str::to_string))
-                .filter(|c| {
-                    ["approval_pending", "approval_denied", "approval_expired", "approval_used", "approval_mismatch"]
-                        .contains(&c.as_str())
-                });
-            match code {
-                Some(code) => Answer::Refused(code),
+            match serde_json::from_slice::<ErrorBody>(&response.body).ok().and_then(|e| e.error.code.consume_refusal())
+            {
+                Some(refusal) => Answer::Refused(refusal),
                 None => Answer::Unavailable("unreadable refusal".into()),
             }
         }

@@ -8,8 +8,9 @@ use crate::digest::{
 };
 use crate::reply::{self, McpCall, RETRY_HEADER};
 use crate::service::{self, read_approval, read_consume, Answer};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::time::{Duration, SystemTime};
+use warden_kit::approval_api::{Action, ConsumeRefusal, Requester, SqlSummary, Status};
 use warden_kit::facts::{self, ApprovalFact, ApprovalMode, ApprovalStatus, DecisionFact, IdentityFact};
 use warden_kit::receipt::{verify, SignedReceipt};
 use warden_kit::{BodyNeed, Cx, Effect, Flow, HeaderMap, LogLevel, MetricKind, Needs, Stage};
@@ -138,28 +139,40 @@ impl Approval {
         if requirement.mode == ApprovalMode::Hold {
             held.deadline = Some(cx.now + Duration::from_millis(requirement.hold_timeout_ms));
         }
-        let requester = json!({"subject": identity.subject, "issuer": identity.issuer, "kind": identity.kind, "actors": identity.actors});
-        let mut action = json!({
-            // The digest binds the whole path; approvers are shown its query values masked.
-            "method": input.method, "authority": input.authority,
-            "path": warden_kit::audit::path_with_query_masked(&input.path),
-            "tool": input.mcp.as_ref().map(|m| m.tool.clone()),
-            "rules": decision.rules, "reasons": decision.reasons, "policy": decision.policy,
+        let requester = Requester {
+            subject: identity.subject.clone(),
+            issuer: identity.issuer.clone(),
+            kind: identity.kind,
+            actors: identity.actors.clone(),
+        };
+        // What the approvers see: the digest binds the whole path, they are shown its query
+        // values masked; argument names, the SQL read, and the body's start (masked by the
+        // service before it is stored or shown).
+        let sql = decision.action.as_ref().and_then(|a| a.sql.as_ref());
+        let preview = body.filter(|b| !b.is_empty() && self.preview_bytes > 0).map(|b| {
+            let cut = b.len().min(self.preview_bytes);
+            (String::from_utf8_lossy(&b[..cut]).into_owned(), cut < b.len())
         });
-        // What the approvers see besides: argument names, the SQL read, and the body's start
-        // (masked by the service before it is stored or shown).
-        if let Some(arguments) = input.mcp.as_ref().and_then(|m| m.arguments.as_object()) {
-            action["arguments"] = json!(arguments.keys().collect::<Vec<_>>());
-        }
-        if let Some(sql) = decision.action.as_ref().and_then(|a| a.sql.as_ref()) {
-            action["sql"] = json!({"classes": sql.classes, "tables": sql.tables});
-        }
-        if let Some(body) = body.filter(|b| !b.is_empty() && self.preview_bytes > 0) {
-            let cut = body.len().min(self.preview_bytes);
-            action["body"] = json!(String::from_utf8_lossy(&body[..cut]));
-            action["body_truncated"] = json!(cut < body.len());
-        }
-        let callout = self.create(&held.digest, requester, action, &requirement);
+        let action = Action {
+            method: input.method.clone(),
+            authority: input.authority.clone(),
+            path: warden_kit::audit::path_with_query_masked(&input.path),
+            tool: input.mcp.as_ref().map(|m| m.tool.clone()),
+            rules: decision.rules.clone(),
+            reasons: decision.reasons.clone(),
+            policy: decision.policy.clone(),
+            arguments: input
+                .mcp
+                .as_ref()
+                .and_then(|m| m.arguments.as_object())
+                .map(|a| a.keys().cloned().collect())
+                .unwrap_or_default(),
+            sql: sql.map(|s| SqlSummary { classes: s.classes.clone(), tables: s.tables.clone() }),
+            body_truncated: preview.as_ref().is_some_and(|(_, cut)| *cut),
+            body: preview.map(|(text, _)| text),
+            body_masked: Default::default(),
+        };
+        let callout = self.create(&held.digest, requester, action, &requirement.approvers);
         cx.scratch.set(held);
         Flow::Callout(callout)
     }
@@ -287,27 +300,32 @@ impl Approval {
         match (response.tag.as_str(), answer) {
             (_, Answer::Unavailable(why)) => self.finish_unavailable(cx, held, &why),
             (service::CONSUME, Answer::Consumed(receipt)) => self.on_consumed(cx, held, *receipt),
-            (service::CONSUME, Answer::Refused(code)) => {
-                let message = match code.as_str() {
-                    "approval_pending" => "the approval has not been decided yet; retry once it is approved",
-                    "approval_denied" => "the approval was denied",
-                    "approval_expired" => "the approval expired",
-                    "approval_used" => "the approval was already used; an approval is good for one request",
-                    _ => "this approval is not for this request",
+            (service::CONSUME, Answer::Refused(refusal)) => {
+                let message = match refusal {
+                    ConsumeRefusal::ApprovalPending => {
+                        "the approval has not been decided yet; retry once it is approved"
+                    }
+                    ConsumeRefusal::ApprovalDenied => "the approval was denied",
+                    ConsumeRefusal::ApprovalExpired => "the approval expired",
+                    ConsumeRefusal::ApprovalUsed => {
+                        "the approval was already used; an approval is good for one request"
+                    }
+                    ConsumeRefusal::ApprovalMismatch => "this approval is not for this request",
                 };
-                self.finish_refused(cx, held, &code, message, None)
+                self.finish_refused(cx, held, refusal.code(), message, None)
             }
-            (service::CREATE | service::WAIT, Answer::Approval(shown)) => {
+            (service::CREATE | service::WAIT, Answer::Approval(view)) => {
+                let shown = &view.approval;
                 held.approval_id = Some(shown.id.clone());
-                held.status_url = shown.status_url.clone();
+                held.status_url = view.status_url.clone();
                 held.decide_by = shown.decide_by;
-                match shown.status.as_str() {
-                    "approved" => {
+                match shown.status {
+                    Status::Approved => {
                         let callout = self.consume(&shown.id, &held.digest, &held.subject, &held.issuer);
                         cx.scratch.set(held);
                         Flow::Callout(callout)
                     }
-                    "pending" => match held.deadline {
+                    Status::Pending => match held.deadline {
                         None => self.finish_pending(cx, held, false),
                         Some(deadline) => {
                             let left = deadline.duration_since(cx.now).unwrap_or_default();
@@ -320,7 +338,7 @@ impl Approval {
                             Flow::Callout(callout)
                         }
                     },
-                    "denied" => {
+                    Status::Denied => {
                         let reason = shown.reason.clone().unwrap_or_default();
                         let message = if reason.is_empty() {
                             "the approval was denied".to_string()
@@ -329,8 +347,10 @@ impl Approval {
                         };
                         self.finish_refused(cx, held, "approval_denied", &message, Some(ApprovalStatus::Denied))
                     }
-                    "consumed" => self.finish_refused(cx, held, "approval_used", "the approval was already used", None),
-                    _ => self.finish_refused(
+                    Status::Consumed => {
+                        self.finish_refused(cx, held, "approval_used", "the approval was already used", None)
+                    }
+                    Status::Expired | Status::Cancelled => self.finish_refused(
                         cx,
                         held,
                         "approval_expired",

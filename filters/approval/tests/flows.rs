@@ -9,7 +9,10 @@ use ed25519_dalek::{Signer, SigningKey};
 use serde_json::{json, Value};
 use std::rc::Rc;
 use std::time::Duration;
-use warden_approval::Approval;
+use warden_approval::Approval as ApprovalStage;
+use warden_kit::approval_api::{
+    Action, Approval, ApprovalView, Consumed, ErrorBody, ErrorCode, Requester, Requirement, Status,
+};
 use warden_kit::facts::{self, ApprovalStatus, IdentityFact, SubjectKind};
 use warden_kit::receipt::{key_id, Decider, Party, Receipt, SignedReceipt};
 use warden_kit::testing::FakeHost;
@@ -49,13 +52,13 @@ fn key() -> SigningKey {
 
 fn decision(effect: &str, mode: &str) -> Value {
     json!({"v": 1, "effect": effect, "rules": ["deletes"], "reasons": ["deletes need approval"], "policy": "sha256:00",
-           "approval": {"groups": ["dba"], "users": [], "min_approvals": 1, "ttl_secs": 600, "mode": mode, "hold_timeout_ms": 10000}})
+           "approval": {"groups": ["dba"], "users": [], "min_approvals": 1, "ttl_secs": 600, "use_by_secs": 300, "mode": mode, "hold_timeout_ms": 10000}})
 }
 
 fn chain(decision: Value) -> Chain {
     let config = json!({"service": {"cluster": "approvals", "key": "wpk_secret"},
                         "receipt_public_key": URL_SAFE_NO_PAD.encode(key().verifying_key().as_bytes())});
-    let approval = Approval::compile(serde_json::from_value(config).unwrap()).unwrap();
+    let approval = ApprovalStage::compile(serde_json::from_value(config).unwrap()).unwrap();
     Chain::new(vec![Rc::new(Given { decision }) as Rc<dyn Stage>, Rc::new(approval)])
 }
 
@@ -68,9 +71,49 @@ fn host(method: &str, extra: &[(&str, &str)]) -> FakeHost {
     host
 }
 
+/// The service's answer to a create or wait: an approval in `status`, as the API's types
+/// shape it.
 fn shown(status: &str) -> CalloutResponse {
-    let body = json!({"id": "apr_1", "status": status, "status_url": "http://svc/v1/approvals/apr_1", "decide_by": 1900000000, "reason": "not today"});
-    CalloutResponse { status: 200, body: body.to_string().into_bytes(), ..Default::default() }
+    CalloutResponse { status: 200, body: serde_json::to_vec(&view(status)).unwrap(), ..Default::default() }
+}
+
+fn view(status: &str) -> ApprovalView {
+    let approval = Approval {
+        id: "apr_1".into(),
+        digest: format!("sha256:{}", "0".repeat(64)),
+        requester: Requester {
+            subject: "alice".into(),
+            issuer: "https://idp".into(),
+            kind: SubjectKind::Human,
+            actors: vec![],
+        },
+        action: Action {
+            method: "DELETE".into(),
+            authority: "api.internal".into(),
+            path: "/customers/42".into(),
+            ..Default::default()
+        },
+        requirement: Requirement {
+            groups: vec!["dba".into()],
+            users: vec![],
+            min_approvals: 1,
+            all_groups: false,
+            deny_threshold: 1,
+            pending_ttl_secs: 600,
+            use_by_secs: 300,
+            max_auth_age_secs: None,
+        },
+        status: Status::parse(status).unwrap(),
+        created_at: 1_899_999_400,
+        decide_by: 1_900_000_000,
+        decided_at: None,
+        use_by: None,
+        consumed_at: None,
+        forced: false,
+        reason: Some("not today".into()),
+        votes: vec![],
+    };
+    ApprovalView { approval, status_url: "http://svc/v1/approvals/apr_1".into() }
 }
 
 fn receipt(digest: &str, signer: &SigningKey) -> CalloutResponse {
@@ -96,7 +139,8 @@ fn receipt(digest: &str, signer: &SigningKey) -> CalloutResponse {
         key_id: key_id(signer.verifying_key().as_bytes()),
         signature: URL_SAFE_NO_PAD.encode(signature.to_bytes()),
     };
-    CalloutResponse { status: 200, body: json!({"receipt": signed}).to_string().into_bytes(), ..Default::default() }
+    let consumed = Consumed { approval: view("consumed"), receipt: signed };
+    CalloutResponse { status: 200, body: serde_json::to_vec(&consumed).unwrap(), ..Default::default() }
 }
 
 fn last_body(host: &FakeHost) -> Value {
@@ -283,7 +327,8 @@ fn a_refused_consume_answers_its_code() {
         let mut host = host("DELETE", &[("x-warden-approval", "apr_1")]);
         let mut run = chain.start();
         run.on_request_headers(&mut host, true);
-        let body = json!({"error": {"code": code, "message": "no"}}).to_string().into_bytes();
+        let refusal = ErrorCode::ALL.into_iter().find(|c| c.as_str() == code).unwrap();
+        let body = serde_json::to_vec(&ErrorBody::new(refusal, "no")).unwrap();
         answer(&mut run, &mut host, CalloutResponse { status: 409, body, ..Default::default() });
         let (status, body) = reply(&host);
         assert_eq!((status, body["error"].as_str()), (403, Some(code)));

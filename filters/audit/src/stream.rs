@@ -19,7 +19,7 @@ impl Stream {
     /// of its SHA-256.
     pub fn new(seed: &[u8]) -> Self {
         let digest = Sha256::digest(seed);
-        let id = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        let id = warden_kit::hex::encode(&digest[..16]);
         Stream { id, next_seq: 0, prev: String::new() }
     }
 

@@ -6,6 +6,7 @@
 //! Facts never contain secrets: no tokens, credentials, or masked values.
 //! The shapes are documented in `filters/kit/README.md`.
 
+pub use crate::approval_api::Requirement;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -80,6 +81,7 @@ pub enum SubjectKind {
 }
 
 /// One party in a delegation chain (RFC 8693 `act`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
     /// Subject identifier.
@@ -170,49 +172,24 @@ pub enum ApprovalMode {
     Deferred,
 }
 
-/// Who must approve, how many, for how long.
+/// The approval a `require_approval` decision needs: who must approve and in what time (the
+/// approval service's [`Requirement`], sent to it as is) and how the proxy waits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovalRequirement {
-    /// Groups whose members may approve.
-    #[serde(default)]
-    pub groups: Vec<String>,
-    /// Subjects who may approve.
-    #[serde(default)]
-    pub users: Vec<String>,
-    /// Approvals needed: distinct people.
-    pub min_approvals: u32,
-    /// Every listed group must have an approving member.
-    #[serde(default)]
-    pub all_groups: bool,
-    /// Denials (distinct people) that end the approval.
-    #[serde(default = "one")]
-    pub deny_threshold: u32,
-    /// How long approvers have to decide, seconds (`pending_ttl`).
-    pub ttl_secs: u64,
-    /// How long an approval may be used once approved, seconds (`use_by`).
-    #[serde(default = "default_use_by")]
-    pub use_by_secs: u64,
+    /// Who must approve, how many, for how long (serialized inline: `groups`, `users`,
+    /// `min_approvals`, `all_groups`, `deny_threshold`, `pending_ttl_secs` (read also as
+    /// `ttl_secs`, its name before the API's type was shared), `use_by_secs`,
+    /// `max_auth_age_secs`).
+    #[serde(flatten)]
+    pub approvers: Requirement,
     /// Hold or deferred.
     pub mode: ApprovalMode,
     /// How long a held request waits, ms.
     pub hold_timeout_ms: u64,
-    /// Step-up: a decision counts only from a person who signed in within this many seconds
-    /// (the web page asks older logins to sign in again; channels that cannot prove a recent
-    /// sign-in are refused). `None`: no such bound.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_auth_age_secs: Option<u64>,
-}
-
-fn one() -> u32 {
-    1
 }
 
 /// Default `use_by_secs`: five minutes to use an approval.
 pub const DEFAULT_USE_BY_SECS: u64 = 300;
-
-fn default_use_by() -> u64 {
-    DEFAULT_USE_BY_SECS
-}
 
 /// A dry-run rule that matched: what it would have done.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -29,6 +29,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod approval_api;
 pub mod audit;
 mod background;
 pub mod canonical;
@@ -44,6 +45,7 @@ pub mod facts;
 mod failure;
 pub mod hex;
 mod host;
+pub mod ledger;
 pub mod limits;
 pub mod mcp;
 pub mod receipt;

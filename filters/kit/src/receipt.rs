@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 pub const RECEIPT_VERSION: u32 = 1;
 
 /// Who a receipt is for, or who decided.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Party {
@@ -23,6 +24,7 @@ pub struct Party {
 }
 
 /// One person who decided.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Decider {
@@ -37,6 +39,7 @@ pub struct Decider {
 }
 
 /// What the service signs when an approval is decided.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Receipt {
@@ -69,6 +72,7 @@ impl Receipt {
 }
 
 /// A receipt with its signature.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignedReceipt {
@@ -82,7 +86,7 @@ pub struct SignedReceipt {
 
 /// The key id of a raw Ed25519 public key: the first 16 hex digits of its SHA-256.
 pub fn key_id(public: &[u8; 32]) -> String {
-    Sha256::digest(public).iter().take(8).map(|b| format!("{b:02x}")).collect()
+    crate::hex::encode(&Sha256::digest(public)[..8])
 }
 
 /// Whether `signed` carries a valid signature by `public` (and names that key).

@@ -37,7 +37,7 @@ fn main() {
                 let mut report = Report::default();
                 let masked = mask_body(&profile, format, &body, &mut report).unwrap_or_else(|| body.clone());
                 let digest = sha2::Sha256::digest(&masked);
-                println!("{name} {} {}", format.name(), digest.iter().map(|b| format!("{b:02x}")).collect::<String>());
+                println!("{name} {} {}", format.name(), warden_kit::hex::encode(&digest));
             }
         }
         return;

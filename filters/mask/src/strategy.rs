@@ -65,7 +65,7 @@ impl Strategy {
                     }
                     None => return format!("[{}]", kind.to_ascii_uppercase()).into_bytes(),
                 };
-                let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+                let hex = warden_kit::hex::encode(&digest[..8]);
                 format!("[{}:{hex}]", kind.to_ascii_uppercase()).into_bytes()
             }
         }

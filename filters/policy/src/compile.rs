@@ -9,7 +9,7 @@ use crate::zone::Zone;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use warden_kit::facts::{ApprovalMode, ApprovalRequirement, MaskObligation, RuleEffect, SubjectKind};
+use warden_kit::facts::{ApprovalMode, ApprovalRequirement, MaskObligation, Requirement, RuleEffect, SubjectKind};
 use warden_kit::{ConfigError, FailureMode, StageKind};
 
 /// Default largest body buffered for body rules.
@@ -292,7 +292,7 @@ impl<'a> PolicySet<'a> {
     /// [`PolicySet::canonical_json`]. The same on every platform and build.
     pub fn version(&self) -> Result<String, ConfigError> {
         let digest = Sha256::digest(self.canonical_json()?);
-        Ok(format!("sha256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+        Ok(format!("sha256:{}", warden_kit::hex::encode(&digest)))
     }
 }
 
@@ -522,14 +522,16 @@ fn approval(config: &ApprovalConfig) -> Result<ApprovalRequirement, ConfigError>
         return Err(ConfigError::new("max_auth_age_secs", "at least 1 (or leave it out)"));
     }
     Ok(ApprovalRequirement {
-        max_auth_age_secs: config.max_auth_age_secs,
-        groups: config.approvers.groups.clone(),
-        users: config.approvers.users.clone(),
-        min_approvals,
-        all_groups: config.all_groups.unwrap_or(false),
-        deny_threshold,
-        ttl_secs,
-        use_by_secs,
+        approvers: Requirement {
+            max_auth_age_secs: config.max_auth_age_secs,
+            groups: config.approvers.groups.clone(),
+            users: config.approvers.users.clone(),
+            min_approvals,
+            all_groups: config.all_groups.unwrap_or(false),
+            deny_threshold,
+            pending_ttl_secs: ttl_secs,
+            use_by_secs,
+        },
         mode: config.mode.unwrap_or(ApprovalMode::Hold),
         hold_timeout_ms,
     })

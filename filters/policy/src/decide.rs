@@ -210,16 +210,22 @@ pub fn combine(policy: &Policy, matched: &[&Rule]) -> Decision {
         deny
     } else if !approve.is_empty() {
         fact.effect = Verdict::RequireApproval;
-        fact.approval =
-            approve.iter().filter_map(|r| r.approval.clone()).max_by(|a, b| {
-                (a.min_approvals, std::cmp::Reverse(a.ttl_secs), a.mode == warden_kit::facts::ApprovalMode::Hold).cmp(
-                    &(b.min_approvals, std::cmp::Reverse(b.ttl_secs), b.mode == warden_kit::facts::ApprovalMode::Hold),
-                )
-            });
+        fact.approval = approve.iter().filter_map(|r| r.approval.clone()).max_by(|a, b| {
+            (
+                a.approvers.min_approvals,
+                std::cmp::Reverse(a.approvers.pending_ttl_secs),
+                a.mode == warden_kit::facts::ApprovalMode::Hold,
+            )
+                .cmp(&(
+                    b.approvers.min_approvals,
+                    std::cmp::Reverse(b.approvers.pending_ttl_secs),
+                    b.mode == warden_kit::facts::ApprovalMode::Hold,
+                ))
+        });
         // Step-up asked by any matching rule holds, its tightest bound.
-        let step_up = approve.iter().filter_map(|r| r.approval.as_ref()?.max_auth_age_secs).min();
+        let step_up = approve.iter().filter_map(|r| r.approval.as_ref()?.approvers.max_auth_age_secs).min();
         if let Some(approval) = fact.approval.as_mut() {
-            approval.max_auth_age_secs = step_up;
+            approval.approvers.max_auth_age_secs = step_up;
         }
         fact.reasons = approve.iter().map(|r| format!("{}: approval required", r.id)).collect();
         approve

@@ -83,7 +83,7 @@ fn the_strictest_approval_requirement_wins_and_obligations_carry_over() {
     assert_eq!(d.fact.effect, Verdict::RequireApproval);
     assert_eq!(d.fact.rules, ["approve-deletes", "approve-deletes-strict"]);
     let approval = d.fact.approval.unwrap();
-    assert_eq!((approval.min_approvals, approval.users), (2, vec!["bob".to_string()]));
+    assert_eq!((approval.approvers.min_approvals, approval.approvers.users), (2, vec!["bob".to_string()]));
     assert_eq!(d.fact.mask.len(), 1, "the allow rule's masking obligation applies");
 }
 
@@ -345,7 +345,7 @@ fn step_up_asked_by_any_matching_rule_holds_with_its_tightest_bound() {
     );
     let p = policy(&yaml);
     let approval = decide(&p, "DELETE", "/api/prod/db", Some(&person(&[])), None).fact.approval.unwrap();
-    assert_eq!((approval.min_approvals, approval.max_auth_age_secs), (2, Some(300)));
+    assert_eq!((approval.approvers.min_approvals, approval.approvers.max_auth_age_secs), (2, Some(300)));
     let plain = decide(&policy(MIXED), "DELETE", "/api/prod/db", Some(&person(&[])), None).fact.approval.unwrap();
-    assert_eq!(plain.max_auth_age_secs, None);
+    assert_eq!(plain.approvers.max_auth_age_secs, None);
 }

@@ -20,6 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use warden_kit::ledger::{EntryKind, LedgerEntry};
 
 /// The test issuer of people's tokens.
 pub const PEOPLE_ISSUER: &str = "https://people.scenario.test";
@@ -196,13 +197,16 @@ impl ApprovalService {
         seed[..16].copy_from_slice(&nanos.to_le_bytes());
         seed[16..20].copy_from_slice(&std::process::id().to_le_bytes());
         let people_key = SigningKey::from_bytes(&Sha256::digest(seed).into());
-        let proxy_key = format!("wpk_scenario_{}", hex(&Sha256::digest(dir.display().to_string().as_bytes())[..8]));
+        let proxy_key = format!(
+            "wpk_scenario_{}",
+            warden_kit::hex::encode(&Sha256::digest(dir.display().to_string().as_bytes())[..8])
+        );
         let x = URL_SAFE_NO_PAD.encode(people_key.verifying_key().as_bytes());
         let config = json!({
             "listen": "127.0.0.1:0",
             "database": format!("sqlite://{}", dir.join("approvals.db").display()),
             "signing_key_file": dir.join("signing.key"),
-            "proxies": [{"name": "scenario", "key_sha256": hex(&Sha256::digest(proxy_key.as_bytes()))}],
+            "proxies": [{"name": "scenario", "key_sha256": warden_kit::hex::encode(&Sha256::digest(proxy_key.as_bytes()))}],
             "approvers": {"providers": [{
                 "name": "people", "issuer": PEOPLE_ISSUER, "algorithms": ["EdDSA"],
                 "jwks": {"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "people", "x": x}]},
@@ -333,12 +337,12 @@ impl ApprovalService {
         }
         let bundle = std::fs::read_to_string(&bundle_path)?;
         let parsed: Value = serde_json::from_str(&bundle)?;
-        let kinds: Vec<String> = parsed["entries"]
+        let kinds: Vec<EntryKind> = parsed["entries"]
             .as_array()
             .map(|e| {
                 e.iter()
-                    .filter_map(|x| x.as_str().and_then(|t| serde_json::from_str::<Value>(t).ok()))
-                    .map(|v| v["kind"].as_str().unwrap_or_default().to_string())
+                    .filter_map(|x| x.as_str().and_then(|t| serde_json::from_str::<LedgerEntry>(t).ok()))
+                    .map(|entry| entry.kind())
                     .collect()
             })
             .unwrap_or_default();
@@ -348,9 +352,9 @@ impl ApprovalService {
             .output()
             .context("running warden audit verify")?;
         Ok(LedgerView {
-            records: kinds.iter().filter(|k| *k == "request").count() as u64,
-            approval_events: kinds.iter().filter(|k| *k == "approval_event").count() as u64,
-            intents: kinds.iter().filter(|k| *k == "intent").count() as u64,
+            records: kinds.iter().filter(|k| **k == EntryKind::Request).count() as u64,
+            approval_events: kinds.iter().filter(|k| **k == EntryKind::ApprovalEvent).count() as u64,
+            intents: kinds.iter().filter(|k| **k == EntryKind::Intent).count() as u64,
             bundle,
             verified: verify.status.success(),
             report: String::from_utf8_lossy(&verify.stdout).into_owned(),
@@ -427,10 +431,6 @@ fn spawn(warden: &Path, config: &Path, listen: Option<SocketAddr>, dir: &Path) -
             Err(anyhow!("warden serve did not start: {first}{stderr}"))
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Where the `warden` binary is: `$WARDEN_BIN`, else `None` (the CLI passes its own path).

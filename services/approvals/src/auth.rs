@@ -21,10 +21,10 @@ pub enum Caller {
 
 impl Caller {
     /// The actor named in the event log.
-    pub fn actor(&self) -> String {
+    pub fn actor(&self) -> crate::core::EventActor {
         match self {
-            Caller::Proxy { name } => format!("proxy:{name}"),
-            Caller::Person(p) => format!("person:{}", p.subject),
+            Caller::Proxy { name } => crate::core::EventActor::Proxy { name: name.clone() },
+            Caller::Person(p) => crate::core::EventActor::Person { subject: p.subject.clone() },
         }
     }
 }

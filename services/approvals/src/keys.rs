@@ -14,11 +14,7 @@ pub const MAX_JWKS_BYTES: u64 = 1024 * 1024;
 pub fn fetch(clusters: &BTreeMap<String, String>, remote: &Remote) -> Result<Vec<u8>, String> {
     let base = clusters.get(&remote.cluster).ok_or_else(|| format!("unknown cluster {}", remote.cluster))?;
     let url = format!("{base}{}", remote.path);
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_millis(remote.timeout_ms)))
-        .build()
-        .into();
+    let agent = warden_service_shared::http_client::agent(Some(Duration::from_millis(remote.timeout_ms)));
     let mut request = agent.get(&url).header("accept", "application/json");
     if !base.ends_with(&format!("//{}", remote.authority)) {
         request = request.header("host", &remote.authority);

@@ -21,7 +21,4 @@ pub mod serve;
 pub mod store;
 pub mod web;
 
-/// Seconds since the epoch, from the system clock (the glue's one clock).
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
+pub use warden_service_shared::unix_now;

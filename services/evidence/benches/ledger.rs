@@ -51,7 +51,7 @@ fn records(count: usize, streams: usize) -> Vec<NewEntry> {
             let mut record = build(&facts, &observed, false);
             let bytes = vms[i % streams].seal(&mut record).unwrap();
             NewEntry {
-                kind: "request".into(),
+                kind: warden_kit::ledger::EntryKind::Request,
                 stream: record.stream,
                 seq: record.seq,
                 data: String::from_utf8(bytes).unwrap(),

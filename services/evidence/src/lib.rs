@@ -14,7 +14,4 @@ pub mod http;
 pub mod serve;
 pub mod store;
 
-/// Seconds since the epoch, for the adapters (cores take time as an input).
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
+pub use warden_service_shared::unix_now;

@@ -46,7 +46,7 @@ pub async fn tick(
                 let entries: Vec<NewEntry> = batch
                     .into_iter()
                     .map(|(seq, data)| NewEntry {
-                        kind: "approval_event".into(),
+                        kind: warden_kit::ledger::EntryKind::ApprovalEvent,
                         stream: APPROVAL_EVENTS.into(),
                         seq,
                         data,
@@ -134,11 +134,7 @@ impl WitnessClient {
 
 /// `POST url` with `body` (blocking): the status and the body (at most 64 KiB).
 fn post(url: &str, body: Vec<u8>) -> Result<(u16, Vec<u8>), String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(std::time::Duration::from_secs(10)))
-        .build()
-        .into();
+    let agent = warden_service_shared::http_client::agent(Some(std::time::Duration::from_secs(10)));
     let mut response =
         agent.post(url).header("content-type", "text/plain").send(&body[..]).map_err(|e| format!("POST {url}: {e}"))?;
     let status = response.status().as_u16();

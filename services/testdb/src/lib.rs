@@ -11,11 +11,36 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
+/// Default server when `WARDEN_TEST_POSTGRES` is not set.
+const DEFAULT_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// Whether the PostgreSQL tests must be skipped: only when `WARDEN_TEST_POSTGRES` is not set
+/// and nothing answers on the default server's port, so that `cargo test --workspace` on a
+/// fresh clone runs everything else. Says so on stderr (seen with `--nocapture` and in the
+/// failure output of any test beside it). With `WARDEN_TEST_POSTGRES` set (`ci/test` sets it
+/// through `ci/postgres`), nothing is skipped: a server that does not answer fails the test.
+pub fn postgres_absent() -> bool {
+    if std::env::var_os("WARDEN_TEST_POSTGRES").is_some() {
+        return false;
+    }
+    let answers = std::net::TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], 5432)),
+        std::time::Duration::from_secs(1),
+    )
+    .is_ok();
+    if !answers {
+        eprintln!(
+            "SKIPPED (PostgreSQL): nothing answers at {DEFAULT_ADMIN} and WARDEN_TEST_POSTGRES is not set; \
+             run `eval \"$(ci/postgres)\"` to run this test on PostgreSQL too"
+        );
+    }
+    !answers
+}
+
 /// The URL of a new, empty database on the test PostgreSQL server. Panics (a test fixture)
 /// with a message saying how to start one when the server does not answer.
 pub async fn postgres_url() -> String {
-    let admin =
-        std::env::var("WARDEN_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let admin = std::env::var("WARDEN_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_ADMIN.into());
     let name = format!("warden_test_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
     let mut conn = sqlx::PgConnection::connect(&admin)
         .await

@@ -49,8 +49,7 @@ async fn reply(app: &App, target: &SlackTarget, payload: &Value, text: String) {
     let (url, timeout) = (url.to_string(), app.channels.timeout());
     let body = json!({"response_type": "ephemeral", "replace_original": false, "text": text}).to_string();
     let _ = tokio::task::spawn_blocking(move || {
-        let agent: ureq::Agent =
-            ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(timeout)).build().into();
+        let agent = warden_service_shared::http_client::agent(Some(timeout));
         agent.post(&url).header("content-type", "application/json").send(body.as_bytes()).map(|_| ())
     })
     .await;

@@ -241,8 +241,7 @@ async fn send(channel: &Channel, delivery: &Delivery, timeout: Duration, now: u6
     };
     let body = delivery.body.clone();
     let result = tokio::task::spawn_blocking(move || {
-        let agent: ureq::Agent =
-            ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(timeout)).build().into();
+        let agent = warden_service_shared::http_client::agent(Some(timeout));
         let mut request = agent.post(&url).header("content-type", "application/json");
         for (name, value) in &headers {
             request = request.header(*name, value);

@@ -112,8 +112,7 @@ pub fn message(approval: &Approval, page_url: &str, now: u64) -> Value {
 /// A call to the Slack Web API (`method`, e.g. `chat.postMessage`) with the bot token: the
 /// answer when `ok` is true, else Slack's error code (or a transport error, without the URL).
 pub fn call(api: &str, token: &str, method: &str, body: &Value, timeout: Duration) -> Result<Value, String> {
-    let agent: ureq::Agent =
-        ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(timeout)).build().into();
+    let agent = warden_service_shared::http_client::agent(Some(timeout));
     let mut response = agent
         .post(&format!("{}/{method}", api.trim_end_matches('/')))
         .header("authorization", &format!("Bearer {token}"))
@@ -132,8 +131,7 @@ pub fn call(api: &str, token: &str, method: &str, body: &Value, timeout: Duratio
 
 /// The verified email of a Slack user (`users.info`, scope `users:read.email`).
 pub fn email_of(api: &str, token: &str, user: &str, timeout: Duration) -> Result<String, String> {
-    let agent: ureq::Agent =
-        ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(timeout)).build().into();
+    let agent = warden_service_shared::http_client::agent(Some(timeout));
     let mut response = agent
         .get(&format!("{}/users.info", api.trim_end_matches('/')))
         .query("user", user)

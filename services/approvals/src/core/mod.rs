@@ -14,6 +14,6 @@ pub use approval::{Action, Approval, Requester, Requirement, Status};
 pub use approver::{Approver, Ineligible};
 pub use consume::{ConsumeRefusal, ConsumeRequest};
 pub use decide::{DecideError, Transition, VoteRequest};
-pub use event::{Event, EventKind};
+pub use event::{Event, EventActor, EventKind};
 pub use receipt::{Receipt, SignedReceipt, Signer};
 pub use tally::{Vote, VoteDecision};

@@ -1,59 +1,8 @@
 //! Votes and how they add up: distinct humans, every required group, a deny threshold.
 
 use crate::core::approval::Requirement;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
-
-/// What one person said.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum VoteDecision {
-    /// Approve.
-    Approve,
-    /// Deny.
-    Deny,
-}
-
-impl VoteDecision {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VoteDecision::Approve => "approve",
-            VoteDecision::Deny => "deny",
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(name: &str) -> Option<VoteDecision> {
-        match name {
-            "approve" => Some(VoteDecision::Approve),
-            "deny" => Some(VoteDecision::Deny),
-            _ => None,
-        }
-    }
-}
-
-/// One person's vote on one approval (at most one per subject).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Vote {
-    /// Subject of the person.
-    pub subject: String,
-    /// Issuer of their token.
-    pub issuer: String,
-    /// Approve or deny.
-    pub decision: VoteDecision,
-    /// Why (required for a deny and for a forced decision).
-    #[serde(default)]
-    pub reason: Option<String>,
-    /// The requirement's groups the person was in when voting.
-    #[serde(default)]
-    pub groups: Vec<String>,
-    /// When, seconds since the epoch.
-    pub at: u64,
-    /// A break-glass decision.
-    #[serde(default)]
-    pub forced: bool,
-}
+pub use warden_kit::approval_api::{Vote, VoteDecision};
 
 /// What the votes decide under `requirement`, if anything yet. A forced vote decides alone;
 /// otherwise `deny_threshold` distinct deniers deny, and `min_approvals` distinct approvers

@@ -6,45 +6,45 @@ use crate::store::StoreError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use warden_kit::approval_api::{ErrorBody, ErrorCode};
 
 /// An error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     /// HTTP status.
     pub status: StatusCode,
-    /// Stable code (`invalid_request`, `database_unavailable`, ...).
-    pub code: &'static str,
+    /// Stable code.
+    pub code: ErrorCode,
     /// What went wrong, for people.
     pub message: String,
 }
 
 impl ApiError {
     /// An error with `status`, `code` and `message`.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError { status, code, message: message.into() }
     }
 
     /// 400 `invalid_request` about `field`.
     pub fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
         let message = if field.is_empty() { message.to_string() } else { format!("{field}: {message}") };
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+        ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, message)
     }
 
     /// 404 `not_found` (also for approvals the caller may not see).
     pub fn not_found() -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such approval")
+        ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such approval")
     }
 
     /// 403 `forbidden`.
     pub fn forbidden(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+        ApiError::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({"error": {"code": self.code, "message": self.message}}))).into_response()
+        (self.status, Json(ErrorBody::new(self.code, self.message))).into_response()
     }
 }
 
@@ -55,7 +55,7 @@ impl From<StoreError> for ApiError {
                 eprintln!("warden approvals: database unavailable: {e}");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "database_unavailable",
+                    ErrorCode::DatabaseUnavailable,
                     "the database is unavailable; nothing was changed",
                 )
             }
@@ -63,7 +63,11 @@ impl From<StoreError> for ApiError {
             StoreError::Decide(e) => e.into(),
             StoreError::Corrupt(..) | StoreError::Sign(_) => {
                 eprintln!("warden approvals: {err}");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; nothing was changed")
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorCode::Internal,
+                    "internal error; nothing was changed",
+                )
             }
         }
     }
@@ -72,11 +76,11 @@ impl From<StoreError> for ApiError {
 impl From<DecideError> for ApiError {
     fn from(err: DecideError) -> ApiError {
         let (status, code) = match err {
-            DecideError::NotPending(_) => (StatusCode::CONFLICT, "not_pending"),
-            DecideError::Ineligible(_) => (StatusCode::FORBIDDEN, "not_eligible"),
-            DecideError::AlreadyVoted => (StatusCode::CONFLICT, "already_decided"),
-            DecideError::ReasonRequired => (StatusCode::BAD_REQUEST, "reason_required"),
-            DecideError::StepUpRequired(_) => (StatusCode::FORBIDDEN, "step_up_required"),
+            DecideError::NotPending(_) => (StatusCode::CONFLICT, ErrorCode::NotPending),
+            DecideError::Ineligible(_) => (StatusCode::FORBIDDEN, ErrorCode::NotEligible),
+            DecideError::AlreadyVoted => (StatusCode::CONFLICT, ErrorCode::AlreadyDecided),
+            DecideError::ReasonRequired => (StatusCode::BAD_REQUEST, ErrorCode::ReasonRequired),
+            DecideError::StepUpRequired(_) => (StatusCode::FORBIDDEN, ErrorCode::StepUpRequired),
         };
         ApiError::new(status, code, err.to_string())
     }

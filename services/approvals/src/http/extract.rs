@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use warden_kit::approval_api::ErrorCode;
 
 impl FromRequestParts<Arc<App>> for Caller {
     type Rejection = ApiError;
@@ -23,9 +24,9 @@ impl FromRequestParts<Arc<App>> for Caller {
         tokio::task::spawn_blocking(move || authenticate(&app.service, header.as_deref(), crate::unix_now()))
             .await
             .map_err(|_| {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "authentication did not finish")
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable, "authentication did not finish")
             })?
-            .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", e.0))
+            .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthenticated, e.0))
     }
 }
 
@@ -51,7 +52,7 @@ pub fn json<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
+                ErrorCode::BodyTooLarge,
                 format!("the body is over {MAX_BODY_BYTES} bytes"),
             )
         } else {

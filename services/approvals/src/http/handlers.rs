@@ -5,7 +5,7 @@ use super::error::ApiError;
 use super::extract::{json, ApprovalId, Source};
 use super::App;
 use crate::auth::Caller;
-use crate::core::approval::{Action, Approval, Requester, Requirement, Status};
+use crate::core::approval::{Approval, Status};
 use crate::core::approver::{may_force, may_vote, Approver};
 use crate::core::consume::ConsumeRequest;
 use crate::core::decide::VoteRequest;
@@ -22,6 +22,9 @@ use serde::Deserialize;
 use serde_json::{json as j, Value};
 use std::sync::Arc;
 use std::time::Duration;
+use warden_kit::approval_api::{
+    ApprovalView, Consumed, CreateApproval, DecideBody, ErrorBody, ErrorCode, ForceBody, MAX_REASON_CHARS,
+};
 
 type Answer = Result<(StatusCode, Json<Value>), ApiError>;
 
@@ -31,16 +34,8 @@ fn ok(value: Value) -> Answer {
 
 /// An approval as answered: its status now, and where to read it.
 fn view(app: &App, approval: &Approval) -> Value {
-    let mut shown = approval.clone();
-    shown.status = approval.status_at(crate::unix_now());
-    let mut value = serde_json::to_value(&shown).unwrap_or(Value::Null);
-    if let Value::Object(map) = &mut value {
-        map.insert(
-            "status_url".into(),
-            Value::String(format!("{}/v1/approvals/{}", app.service.public_url, approval.id)),
-        );
-    }
-    value
+    let view = ApprovalView::at(approval, crate::unix_now(), &app.service.public_url);
+    serde_json::to_value(view).unwrap_or(Value::Null)
 }
 
 fn proxy_only(caller: &Caller) -> Result<(), ApiError> {
@@ -72,20 +67,6 @@ pub(crate) fn may_read(app: &App, caller: &Caller, approval: &Approval) -> bool 
     }
 }
 
-/// `POST /v1/approvals` body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateBody {
-    /// Action digest: `sha256:` and 64 lowercase hex digits.
-    pub digest: String,
-    /// Who asked.
-    pub requester: Requester,
-    /// What for.
-    pub action: Action,
-    /// Who must approve.
-    pub requirement: Requirement,
-}
-
 fn digest_ok(digest: &str) -> bool {
     digest
         .strip_prefix("sha256:")
@@ -101,7 +82,7 @@ pub async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     proxy_only(&caller)?;
-    let body: CreateBody = json(body)?;
+    let body: CreateApproval = json(body)?;
     if !digest_ok(&body.digest) {
         return Err(ApiError::invalid("digest", "`sha256:` and 64 lowercase hex digits"));
     }
@@ -142,8 +123,9 @@ pub async fn create(
 /// A new approval id: `apr_` and 26 base32 characters (130 random bits).
 fn new_id() -> Result<String, ApiError> {
     let mut bytes = [0u8; 17];
-    getrandom::fill(&mut bytes)
-        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no_randomness", "no randomness for an id"))?;
+    getrandom::fill(&mut bytes).map_err(|_| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::NoRandomness, "no randomness for an id")
+    })?;
     const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
     let mut bits: u128 = u128::from_le_bytes(bytes[..16].try_into().unwrap_or([0; 16]));
     let mut id = String::from("apr_");
@@ -206,28 +188,6 @@ pub async fn list(State(app): State<Arc<App>>, caller: Caller) -> Answer {
         .collect();
     ok(j!({ "approvals": shown }))
 }
-
-/// Body of approve and deny.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DecideBody {
-    /// Why (required to deny).
-    #[serde(default)]
-    pub reason: Option<String>,
-}
-
-/// Body of a break-glass decision.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ForceBody {
-    /// `approve` or `deny`.
-    pub decision: VoteDecision,
-    /// Why (required).
-    pub reason: String,
-}
-
-/// Longest `reason`, in characters (the OpenAPI document's `maxLength`).
-const MAX_REASON_CHARS: usize = crate::core::decide::MAX_REASON_BYTES;
 
 async fn decide(app: &App, caller: &Caller, id: &str, request: VoteRequest, source: Option<String>) -> Answer {
     let who = person_only(caller)?;
@@ -303,11 +263,14 @@ pub async fn consume(
     let request: ConsumeRequest = json(body)?;
     let origin = Origin { actor: caller.actor(), source };
     match app.store.consume(&id, &request, crate::unix_now(), &origin).await? {
-        Ok((approval, receipt)) => ok(j!({"approval": view(&app, &approval), "receipt": receipt})),
-        Err(refusal) => Ok((
-            StatusCode::CONFLICT,
-            Json(j!({"error": {"code": refusal.code(), "message": "this approval cannot be used for this request"}})),
-        )),
+        Ok((approval, receipt)) => {
+            let approval = ApprovalView::at(&approval, crate::unix_now(), &app.service.public_url);
+            ok(serde_json::to_value(Consumed { approval, receipt }).unwrap_or(Value::Null))
+        }
+        Err(refusal) => {
+            let error = ErrorBody::new(refusal.into(), "this approval cannot be used for this request");
+            Ok((StatusCode::CONFLICT, Json(serde_json::to_value(error).unwrap_or(Value::Null))))
+        }
     }
 }
 
@@ -331,7 +294,9 @@ pub async fn cancel(
     let origin = Origin { actor: caller.actor(), source };
     match app.store.cancel(&id, crate::unix_now(), &origin).await? {
         Some(approval) => ok(view(&app, &approval)),
-        None => Err(ApiError::new(StatusCode::CONFLICT, "not_pending", "only a pending approval can be cancelled")),
+        None => {
+            Err(ApiError::new(StatusCode::CONFLICT, ErrorCode::NotPending, "only a pending approval can be cancelled"))
+        }
     }
 }
 

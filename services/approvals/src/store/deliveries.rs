@@ -163,7 +163,7 @@ impl Store {
                     .bind(delivery.id)
                     .execute(&mut *tx)
                     .await?;
-                let origin = Origin { actor: "service".into(), source: None };
+                let origin = Origin { actor: crate::core::EventActor::Service, source: None };
                 let detail = serde_json::json!({"channel": delivery.channel, "notice": delivery.kind,
                                                 "attempts": attempts, "error": error});
                 append(&mut tx, &delivery.approval_id, now, &origin, EventKind::DeliveryFailed, detail).await?;

@@ -13,7 +13,7 @@ use crate::core::approval::{Action, Approval, Requester, Requirement, Status};
 use crate::core::approver::Approver;
 use crate::core::consume::{refusal, ConsumeRefusal, ConsumeRequest};
 use crate::core::decide::{vote, DecideError, VoteRequest};
-use crate::core::event::{Event, EventKind};
+use crate::core::event::{Event, EventActor, EventKind};
 use crate::core::receipt::{receipt_of, Signer};
 use crate::core::SignedReceipt;
 pub use notify::Waker;
@@ -54,8 +54,8 @@ pub enum StoreError {
 /// Where a change came from, for the event log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
-    /// `person:<subject>`, `proxy:<name>` or `service`.
-    pub actor: String,
+    /// Who made the change.
+    pub actor: EventActor,
     /// The caller's address.
     pub source: Option<String>,
 }
@@ -200,7 +200,7 @@ impl Store {
         .bind(rows::json(&approval.requirement))
         .bind(rows::int(approval.created_at))
         .bind(rows::int(approval.decide_by))
-        .bind(&origin.actor)
+        .bind(origin.actor.to_stored())
         .execute(&mut *tx)
         .await;
         if let Err(err) = inserted {
@@ -282,7 +282,7 @@ impl Store {
     ) -> Result<Approval, StoreError> {
         let Ballot { who, request, source, channel, auth_time } = ballot;
         let (signer, break_glass_group) = (&rules.signer, rules.break_glass_group.as_deref());
-        let origin = Origin { actor: format!("person:{}", who.subject), source };
+        let origin = Origin { actor: EventActor::Person { subject: who.subject.clone() }, source };
         for _ in 0..OPTIMISTIC_RETRIES {
             let mut tx = self.pool.begin().await?;
             // The version first: a change after it makes the conditional update below miss.
@@ -461,7 +461,7 @@ impl Store {
                     .await?
             }
         };
-        let origin = Origin { actor: "service".into(), source: None };
+        let origin = Origin { actor: EventActor::Service, source: None };
         let mut ids = Vec::new();
         for row in rows {
             let id: String = row.try_get(0)?;
@@ -527,7 +527,7 @@ async fn append(
     sqlx::query("INSERT INTO events (approval_id, at, actor, kind, detail, source) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(id)
         .bind(rows::int(now))
-        .bind(&origin.actor)
+        .bind(origin.actor.to_stored())
         .bind(kind.as_str())
         .bind(detail.to_string())
         .bind(origin.source.clone())

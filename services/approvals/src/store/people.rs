@@ -111,7 +111,7 @@ impl Store {
         now: u64,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let origin = Origin { actor: "service".into(), source: None };
+        let origin = Origin { actor: crate::core::EventActor::Service, source: None };
         append(&mut tx, approval_id, now, &origin, EventKind::VoteRefused, detail).await?;
         tx.commit().await?;
         Ok(())

@@ -2,7 +2,7 @@
 
 use super::StoreError;
 use crate::core::approval::{Approval, Status};
-use crate::core::event::Event;
+use crate::core::event::{Event, EventActor, EventKind};
 use crate::core::tally::{Vote, VoteDecision};
 use crate::core::SignedReceipt;
 use serde::de::DeserializeOwned;
@@ -102,8 +102,14 @@ pub fn event(row: &AnyRow) -> Result<Event, StoreError> {
     Ok(Event {
         seq: row.try_get("seq")?,
         at: secs(Some(row.try_get("at")?)).unwrap_or(0),
-        actor: row.try_get("actor")?,
-        kind: row.try_get("kind")?,
+        actor: {
+            let actor: String = row.try_get("actor")?;
+            EventActor::parse_stored(&actor).ok_or_else(|| StoreError::Corrupt(id.clone(), format!("actor {actor}")))?
+        },
+        kind: {
+            let kind: String = row.try_get("kind")?;
+            EventKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(id.clone(), format!("event kind {kind}")))?
+        },
         detail: parse(&id, "event detail", &detail)?,
         source: row.try_get("source")?,
         approval_id: id,

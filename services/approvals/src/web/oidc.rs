@@ -90,7 +90,7 @@ pub fn authorize_url(discovery: &Discovery, request: &AuthorizeRequest<'_>) -> S
 }
 
 fn agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(timeout)).build().into()
+    warden_service_shared::http_client::agent(Some(timeout))
 }
 
 /// Fetches and checks the discovery document (its issuer must be `issuer`).

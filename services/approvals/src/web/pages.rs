@@ -201,7 +201,7 @@ pub fn approval_page(
                     @for e in history {
                         tr {
                             td { (time(e.at)) }
-                            td { (e.kind.replace('_', " ")) }
+                            td { (e.kind.as_str().replace('_', " ")) }
                             td { (e.actor) }
                             td { (e.detail.get("channel").and_then(|c| c.as_str()).unwrap_or("")) }
                         }

@@ -30,9 +30,13 @@ async fn send(app: &Arc<App>, method: &str, path: &str, bearer: &str, body: Vec<
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
-/// The schema `reference` points to (`#/components/schemas/X`), or `schema` itself.
+/// The schema `reference` points to (`#/components/schemas/X`), also when it is wrapped as the
+/// generated document wraps references that carry a description (`allOf: [$ref]`) or may be
+/// null (`anyOf: [$ref, null]`); or `schema` itself.
 fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
-    match schema["$ref"].as_str() {
+    let wrapped =
+        ["allOf", "anyOf"].iter().filter_map(|k| schema[*k].as_array()).flatten().find(|s| s["$ref"].is_string());
+    match wrapped.unwrap_or(schema)["$ref"].as_str() {
         Some(reference) => doc.pointer(reference.trim_start_matches('#')).unwrap(),
         None => schema,
     }
@@ -208,5 +212,8 @@ async fn every_documented_constraint_is_enforced_on_sqlite() {
 
 #[tokio::test]
 async fn every_documented_constraint_is_enforced_on_postgres() {
+    if warden_testdb::postgres_absent() {
+        return;
+    }
     every_documented_constraint_is_enforced(crate::common::postgres_url().await, Dir::new()).await;
 }

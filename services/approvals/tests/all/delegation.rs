@@ -76,6 +76,9 @@ async fn delegated_and_malformed_tokens_never_decide_on_sqlite() {
 
 #[tokio::test]
 async fn delegated_and_malformed_tokens_never_decide_on_postgres() {
+    if warden_testdb::postgres_absent() {
+        return;
+    }
     let database = crate::common::postgres_url().await;
     every_shape_is_refused_or_not_eligible_unless_acting_alone(database, Dir::new()).await;
 }

@@ -9,6 +9,7 @@ mod channels;
 mod contract;
 mod delegation;
 mod fetched_keys;
+mod openapi;
 mod rules;
 mod slack;
 mod store;

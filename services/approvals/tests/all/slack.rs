@@ -4,6 +4,7 @@
 //! whose verified email matches, the message updated after the decision; bad signatures, old
 //! timestamps, a replayed payload, an unknown user and the requester refused and recorded.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+use warden_approvals::core::EventKind;
 
 use crate::common::people::{approvers_yaml, PROXY_KEY};
 use crate::common::tempdir::Dir;
@@ -156,6 +157,9 @@ async fn a_click_decides_as_the_verified_person_and_the_message_follows_the_deci
 
 #[tokio::test]
 async fn a_click_decides_as_the_verified_person_and_the_message_follows_the_decision_on_postgres() {
+    if warden_testdb::postgres_absent() {
+        return;
+    }
     a_click_decides_as_the_verified_person_and_the_message_follows_the_decision(true).await;
 }
 
@@ -181,7 +185,7 @@ async fn a_click_decides_as_the_verified_person_and_the_message_follows_the_deci
     assert_eq!(approval.votes.len(), 1);
     assert_eq!(approval.votes[0].subject, "bob");
     let events = app.store.events(0, 100).await.unwrap();
-    assert_eq!(events.iter().find(|e| e.kind == "voted").unwrap().detail["channel"], "slack");
+    assert_eq!(events.iter().find(|e| e.kind == EventKind::Voted).unwrap().detail["channel"], "slack");
 
     run_once(&app, &app.channels, warden_approvals::unix_now()).await.unwrap();
     let calls = fake.calls.lock().unwrap().clone();
@@ -204,6 +208,9 @@ async fn forged_old_unknown_and_self_approving_clicks_are_refused_and_recorded_o
 
 #[tokio::test]
 async fn forged_old_unknown_and_self_approving_clicks_are_refused_and_recorded_on_postgres() {
+    if warden_testdb::postgres_absent() {
+        return;
+    }
     forged_old_unknown_and_self_approving_clicks_are_refused_and_recorded(true).await;
 }
 
@@ -245,7 +252,7 @@ async fn forged_old_unknown_and_self_approving_clicks_are_refused_and_recorded(p
 
     assert!(app.store.get(&id).await.unwrap().unwrap().votes.is_empty());
     let events = app.store.events(0, 100).await.unwrap();
-    let refused: Vec<&Value> = events.iter().filter(|e| e.kind == "vote_refused").map(|e| &e.detail).collect();
+    let refused: Vec<&Value> = events.iter().filter(|e| e.kind == EventKind::VoteRefused).map(|e| &e.detail).collect();
     assert_eq!(refused.len(), 3, "{refused:?}");
     assert_eq!(refused[0]["reason"], "unknown_user");
     assert_eq!(refused[0]["slack_user"], "U_EVE");

@@ -14,6 +14,7 @@ use super::merkle::{self, from_hex, hex, Hash, MemoryTree, MerkleError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use warden_kit::audit::{chain_hash, AuditRecord, RecordKind};
+use warden_kit::ledger::LedgerEntry;
 
 /// The bundle format name.
 pub const FORMAT: &str = "warden-evidence-bundle/v1";
@@ -344,14 +345,14 @@ fn check_entries(bundle: &Bundle, report: &mut Report) {
         if warden_kit::canonical::from_value(&value).ok().as_deref() != Some(text.as_bytes()) {
             report.fail(format!("entry {index} is not in canonical form"));
         }
-        if value.get("kind").and_then(|k| k.as_str()) == Some("approval_event") {
-            report.approval_events += 1;
-            continue;
-        }
-        let record: AuditRecord = match serde_json::from_value(value) {
-            Ok(r) => r,
+        let record = match serde_json::from_value(value) {
+            Ok(LedgerEntry::ApprovalEvent(_)) => {
+                report.approval_events += 1;
+                continue;
+            }
+            Ok(LedgerEntry::Record(record)) => record,
             Err(err) => {
-                report.fail(format!("entry {index} is not an audit record: {err}"));
+                report.fail(format!("entry {index} is not a ledger entry: {err}"));
                 continue;
             }
         };

@@ -1,14 +1,15 @@
 //! Log entries: what the ledger appends, and how a batch of audit records from a proxy is
 //! checked before it is (shape, canonical form, kind) — all or nothing.
 
-use warden_kit::audit::{AuditRecord, RecordKind};
+use warden_kit::audit::AuditRecord;
+use warden_kit::ledger::EntryKind;
 
 /// An entry to append: its kind (`request`, `gap`, `approval_event`), the stream it belongs
 /// to with its sequence number there, and its canonical JSON (the leaf data).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEntry {
     /// Kind.
-    pub kind: String,
+    pub kind: EntryKind,
     /// Stream id.
     pub stream: String,
     /// Sequence number in the stream.
@@ -59,12 +60,12 @@ pub fn parse_records(body: &str) -> Result<Vec<NewEntry>, BatchError> {
         if record.stream.chars().any(char::is_control) {
             return Err(fail("stream: holds a control character".into()));
         }
-        let kind = match record.kind {
-            RecordKind::Request => "request",
-            RecordKind::Gap => "gap",
-            RecordKind::Intent => "intent",
-        };
-        entries.push(NewEntry { kind: kind.into(), stream: record.stream, seq: record.seq, data: line.to_string() });
+        entries.push(NewEntry {
+            kind: record.kind.into(),
+            stream: record.stream,
+            seq: record.seq,
+            data: line.to_string(),
+        });
     }
     Ok(entries)
 }

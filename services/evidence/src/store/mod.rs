@@ -278,7 +278,7 @@ impl Store {
             for (index, entry) in chunk {
                 query = query
                     .bind(int(*index))
-                    .bind(&entry.kind)
+                    .bind(entry.kind.as_str())
                     .bind(&entry.stream)
                     .bind(int(entry.seq))
                     .bind(&entry.data)

@@ -56,7 +56,12 @@ fn record_entry(stream: &mut Stream, path: &str) -> NewEntry {
     };
     let mut record = build(&facts, &observed, false);
     let bytes = stream.seal(&mut record).unwrap();
-    NewEntry { kind: "request".into(), stream: record.stream, seq: record.seq, data: String::from_utf8(bytes).unwrap() }
+    NewEntry {
+        kind: warden_kit::ledger::EntryKind::Request,
+        stream: record.stream,
+        seq: record.seq,
+        data: String::from_utf8(bytes).unwrap(),
+    }
 }
 
 /// A log of three VMs' records (one VM dropped three records and said so) and two approval
@@ -80,14 +85,15 @@ async fn ledger(dir: &Dir, lose_one: bool) -> Store {
             let gap = streams[1].gap(3, T0 * 1000).unwrap();
             let record: serde_json::Value = serde_json::from_slice(&gap).unwrap();
             entries.push(NewEntry {
-                kind: "gap".into(),
+                kind: warden_kit::ledger::EntryKind::Gap,
                 stream: record["stream"].as_str().unwrap().into(),
                 seq: record["seq"].as_u64().unwrap(),
                 data: String::from_utf8(gap).unwrap(),
             });
-            let event = warden_kit::canonical::to_vec(&json!({"kind": "approval_event", "v": 1, "seq": 1, "approval_id": "apr_1", "event": "approved", "actor": "person:bob"})).unwrap();
+            let event = warden_kit::canonical::to_vec(&json!({"kind": "approval_event", "v": 1, "seq": 1, "approval_id": "apr_1", "at": T0, "event": "approved",
+                      "actor": {"type": "person", "subject": "bob"}, "detail": {}, "source": null})).unwrap();
             entries.push(NewEntry {
-                kind: "approval_event".into(),
+                kind: warden_kit::ledger::EntryKind::ApprovalEvent,
                 stream: "approvals".into(),
                 seq: 1,
                 data: String::from_utf8(event).unwrap(),

@@ -111,10 +111,13 @@ async fn witness_server() -> (String, Arc<Mutex<Witness>>) {
 fn entries(from: u64, to: u64) -> Vec<NewEntry> {
     (from..to)
         .map(|i| NewEntry {
-            kind: "approval_event".into(),
+            kind: warden_kit::ledger::EntryKind::ApprovalEvent,
             stream: "approvals".into(),
             seq: i,
-            data: format!("{{\"kind\":\"approval_event\",\"seq\":{i},\"v\":1}}"),
+            data: format!(
+                "{{\"actor\":{{\"type\":\"service\"}},\"approval_id\":\"apr_{i}\",\"at\":{i},\"detail\":{{}},\
+                 \"event\":\"expired\",\"kind\":\"approval_event\",\"seq\":{i},\"source\":null,\"v\":1}}"
+            ),
         })
         .collect()
 }
