@@ -181,7 +181,11 @@ pub fn describe(entry: &LedgerEntry) -> String {
             text.push_str(&format!(" [{} {}]", call.method, call.tool.as_deref().unwrap_or("")));
         }
         if let Some(sql) = action.and_then(|a| a.sql.as_ref()) {
-            text.push_str(&format!(" [sql {} on {}]", sql.classes.join(","), sql.tables.join(",")));
+            text.push_str(&format!(
+                " [sql {} on {}]",
+                warden_kit::facts::SqlClass::join(&sql.classes, ","),
+                sql.tables.join(",")
+            ));
         }
     }
     if let Some(decision) = &record.decision {

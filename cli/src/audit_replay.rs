@@ -8,7 +8,9 @@ use anyhow::{anyhow, Context};
 use serde_json::{json, Value};
 use std::path::Path;
 use warden_evidence::core::bundle::{policy_version, Bundle};
-use warden_kit::facts::{Actor, IdentityFact};
+use warden_kit::audit::AuditRecord;
+use warden_kit::facts::{IdentityFact, SqlAction, Verdict};
+use warden_kit::ledger::LedgerEntry;
 use warden_kit::StageKind;
 use warden_policy::request::Request;
 use warden_policy::{Policy, PolicyConfig};
@@ -22,10 +24,12 @@ pub fn replay(path: &Path, index: u64) -> anyhow::Result<bool> {
         .checked_sub(bundle.from)
         .and_then(|k| bundle.entries.get(usize::try_from(k).ok()?))
         .ok_or_else(|| anyhow!("entry {index} is not in the bundle ({}..{})", bundle.from, bundle.last.size))?;
-    let record: Value = serde_json::from_str(entry).context("the entry is not JSON")?;
-    let recorded = &record["decision"];
-    let version =
-        recorded["policy"].as_str().ok_or_else(|| anyhow!("entry {index} has no policy decision to replay"))?;
+    let record = match serde_json::from_str::<LedgerEntry>(entry).context("the entry is not a ledger entry")? {
+        LedgerEntry::Record(record) => record,
+        LedgerEntry::ApprovalEvent(_) => return Err(anyhow!("entry {index} is an approval event, not a request")),
+    };
+    let recorded = record.decision.as_ref().ok_or_else(|| anyhow!("entry {index} has no policy decision to replay"))?;
+    let version = recorded.policy.as_str();
     let document = bundle.policies.get(version).ok_or_else(|| {
         anyhow!("the bundle has no document for policy {version} (publish it with `warden policy publish`)")
     })?;
@@ -33,28 +37,20 @@ pub fn replay(path: &Path, index: u64) -> anyhow::Result<bool> {
         return Err(anyhow!("the document given for {version} does not hash to it: run `warden audit verify`"));
     }
     let config: PolicyConfig = serde_json::from_str(document).context("the policy document")?;
-    let policy = Policy::compile(config)
-        .map_err(|e| anyhow!("the recorded policy does not compile here: {}: {}", e.field, e.message))?;
+    let policy =
+        Policy::compile(config).map_err(|e| anyhow!("the recorded policy does not compile here: {}", e.brief()))?;
 
-    let what = &record["what"];
-    let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
-    let query = s(&what["query"]);
+    let what = record.what.clone().unwrap_or_default();
     let (replayed, recorded_sql, body) = redecide(&record, &policy);
-
-    let effect = serde_json::to_value(replayed.effect)?;
-    let rules: Vec<Value> = replayed.rules.iter().map(|r| json!(r)).collect();
-    let recorded_rules = recorded["rules"].as_array().cloned().unwrap_or_default();
-    println!(
-        "entry {index}: {} {}{} under policy {version}",
-        s(&what["method"]),
-        s(&what["authority"]),
-        s(&what["path"])
-    );
-    println!("  recorded: {} ({})", recorded["effect"], join(&recorded_rules));
-    println!("  replayed: {effect} ({})", join(&rules));
-    let same = effect == recorded["effect"] && rules == recorded_rules;
+    let name = |effect: Verdict| serde_json::to_value(effect).ok().and_then(|v| v.as_str().map(str::to_string));
+    let (effect, recorded_effect) =
+        (name(replayed.effect).unwrap_or_default(), name(recorded.effect).unwrap_or_default());
+    println!("entry {index}: {} {}{} under policy {version}", what.method, what.authority, what.path);
+    println!("  recorded: \"{recorded_effect}\" ({})", recorded.rules.join(","));
+    println!("  replayed: \"{effect}\" ({})", replayed.rules.join(","));
+    let same = replayed.effect == recorded.effect && replayed.rules == recorded.rules;
     let mut caveats = Vec::new();
-    if !query.is_empty() {
+    if !what.query.is_empty() {
         caveats.push("query values are not recorded (names only)");
     }
     match &recorded_sql {
@@ -80,25 +76,15 @@ pub fn replay(path: &Path, index: u64) -> anyhow::Result<bool> {
     Ok(same)
 }
 
-/// The SQL classification a record holds (`what.action.sql`), if any.
-fn recorded_sql(sql: &Value) -> Option<warden_policy::sql::SqlFacts> {
-    let sql = sql.as_object()?;
-    let strings = |key: &str| -> Vec<String> {
-        sql.get(key)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(String::from)
-            .collect()
-    };
-    Some(warden_policy::sql::SqlFacts {
-        classes: strings("classes").into_iter().filter_map(|c| serde_json::from_value(Value::String(c)).ok()).collect(),
-        destructive: sql.get("destructive").and_then(Value::as_bool).unwrap_or(false),
-        tables: strings("tables").into_iter().collect(),
-        parsed: sql.get("parsed").and_then(Value::as_bool).unwrap_or(false),
-        reasons: strings("reasons"),
-    })
+/// The SQL classification a record holds (`what.action.sql`), as the policy's.
+fn recorded_sql(sql: &SqlAction) -> warden_policy::sql::SqlFacts {
+    warden_policy::sql::SqlFacts {
+        classes: sql.classes.iter().copied().collect(),
+        destructive: sql.destructive,
+        tables: sql.tables.iter().cloned().collect(),
+        parsed: sql.parsed,
+        reasons: sql.reasons.clone(),
+    }
 }
 
 /// A replayed decision, the SQL classification it used (if any) and the rebuilt body.
@@ -108,73 +94,60 @@ type Redecided = (warden_kit::facts::DecisionFact, Option<warden_policy::sql::Sq
 /// authority, path and query names, the identity, the source, the time, MCP calls rebuilt from
 /// their names, and SQL rules judged on the recorded classification. Returns the decision, the
 /// SQL classification used (if any) and the rebuilt body.
-fn redecide(record: &Value, policy: &Policy) -> Redecided {
-    let what = &record["what"];
-    let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
-    let mut path_and_query = s(&what["path"]);
-    let query = s(&what["query"]);
-    if !query.is_empty() {
+fn redecide(record: &AuditRecord, policy: &Policy) -> Redecided {
+    let what = record.what.clone().unwrap_or_default();
+    let mut path_and_query = what.path.clone();
+    if !what.query.is_empty() {
         path_and_query.push('?');
-        path_and_query.push_str(&query);
+        path_and_query.push_str(&what.query);
     }
     let headers: Vec<(String, String)> = vec![
-        (":method".into(), s(&what["method"])),
+        (":method".into(), what.method.clone()),
         (":path".into(), path_and_query),
-        (":authority".into(), s(&what["authority"])),
+        (":authority".into(), what.authority.clone()),
     ];
-    let who = &record["who"];
-    let identity = (!who.is_null()).then(|| IdentityFact {
-        v: 1,
-        subject: s(&who["subject"]),
-        issuer: s(&who["issuer"]),
-        kind: serde_json::from_value(who["kind"].clone()).unwrap_or(warden_kit::facts::SubjectKind::Human),
-        actors: serde_json::from_value::<Vec<Actor>>(who["actors"].clone()).unwrap_or_default(),
-        groups: serde_json::from_value(who["groups"].clone()).unwrap_or_default(),
+    let identity = record.who.as_ref().map(|who| IdentityFact {
+        v: warden_kit::facts::VERSION,
+        subject: who.subject.clone(),
+        issuer: who.issuer.clone(),
+        kind: who.kind,
+        actors: who.actors.clone(),
+        groups: who.groups.clone(),
         scopes: Vec::new(),
-        method: s(&who["method"]),
+        method: who.method,
         expires_at: None,
         claims: Default::default(),
     });
-    let source = s(&record["from"]["address"]);
-    let now = record["time_ms"].as_u64().unwrap_or(0) / 1000;
+    let source = record.from.as_ref().map(|f| f.address.clone()).unwrap_or_default();
+    let now = record.time_ms / 1000;
     // MCP calls are rebuilt from their recorded names (argument values are never recorded).
-    let body = match what["action"]["mcp"].as_array() {
-        Some(calls) if !calls.is_empty() => {
-            let calls: Vec<Value> = calls
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    let arguments: serde_json::Map<String, Value> = c["arguments"]
-                        .as_array()
-                        .map(|a| a.iter().filter_map(|n| n.as_str()).map(|n| (n.to_string(), Value::Null)).collect())
-                        .unwrap_or_default();
-                    json!({"jsonrpc": "2.0", "id": i, "method": c["method"], "params": {"name": c["tool"], "arguments": arguments}})
-                })
-                .collect();
-            if calls.len() == 1 {
-                calls[0].to_string()
-            } else {
-                Value::Array(calls).to_string()
-            }
-        }
-        _ => String::new(),
+    let action = what.action.clone().unwrap_or_default();
+    let calls: Vec<Value> = action
+        .mcp
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let arguments: serde_json::Map<String, Value> =
+                c.arguments.iter().map(|n| (n.clone(), Value::Null)).collect();
+            json!({"jsonrpc": "2.0", "id": i, "method": c.method, "params": {"name": c.tool, "arguments": arguments}})
+        })
+        .collect();
+    let body = match calls.len() {
+        0 => String::new(),
+        1 => calls[0].to_string(),
+        _ => Value::Array(calls).to_string(),
     };
     let mut request = Request::new(&headers, (!source.is_empty()).then_some(source.as_str()), identity.as_ref(), now)
         .for_policy(policy);
     // The statement is never recorded, its classification is: SQL rules are re-checked on it.
-    let recorded_sql = recorded_sql(&what["action"]["sql"]);
+    let recorded_sql = action.sql.as_ref().map(recorded_sql);
     request.recorded_sql = recorded_sql.clone();
     (policy.decide(&request, body.as_bytes()).fact, recorded_sql, body)
-}
-
-fn join(rules: &[Value]) -> String {
-    rules.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(",")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use warden_kit::facts::Verdict;
 
     #[test]
     fn a_denied_sql_statement_is_re_decided_from_its_recorded_classification() {
@@ -185,12 +158,13 @@ mod tests {
         ]}]}))
         .unwrap();
         let policy = Policy::compile(config).unwrap();
-        let record = |destructive: bool| {
-            json!({"kind": "request", "time_ms": 1_800_000_000_000u64,
+        let record = |destructive: bool| -> AuditRecord {
+            serde_json::from_value(json!({"v": 1, "kind": "request", "stream": "s", "seq": 0, "prev": "", "time_ms": 1_800_000_000_000u64,
                    "who": {"subject": "alice", "issuer": "i", "kind": "human", "method": "jwt",
                            "actors": [{"subject": "agent:analyst", "kind": "agent"}]},
                    "what": {"method": "POST", "authority": "db", "path": "/sql",
-                            "action": {"sql": {"classes": ["ddl"], "tables": ["customers"], "destructive": destructive, "parsed": true}}}})
+                            "action": {"sql": {"classes": ["ddl"], "tables": ["customers"], "destructive": destructive, "parsed": true}}}}))
+            .unwrap()
         };
         let (denied, sql, _) = redecide(&record(true), &policy);
         assert_eq!(

@@ -137,12 +137,11 @@ pub fn compile(found: &Found) -> Result<String, String> {
                     stages["stages"].as_array().into_iter().flatten().filter_map(|s| s["name"].as_str()).collect();
                 format!("warden.wasm: {}", names.join(" -> "))
             })
-            .map_err(|e| format!("{}: {}", e.field, e.message)),
+            .map_err(|e| e.brief()),
         Some(stage) => match warden::stage(stage) {
-            Some(factory) => factory
-                .standalone(&found.config)
-                .map(|_| format!("warden_{stage}.wasm"))
-                .map_err(|e| format!("{}: {}", e.field, e.message)),
+            Some(factory) => {
+                factory.standalone(&found.config).map(|_| format!("warden_{stage}.wasm")).map_err(|e| e.brief())
+            }
             None => Err(format!("no Warden stage is called `{stage}`")),
         },
     }
@@ -329,7 +328,7 @@ mod tests {
         let found = found[0].clone().unwrap();
         assert!(found.location.contains("listeners[0].http_filters[0]"), "{}", found.location);
         let expected = warden::compile_chain(config.as_bytes()).err().unwrap();
-        assert_eq!(compile(&found).unwrap_err(), format!("{}: {}", expected.field, expected.message));
+        assert_eq!(compile(&found).unwrap_err(), expected.brief());
         assert!(expected.field.starts_with("stages[0].config.default"), "{}", expected.field);
     }
 

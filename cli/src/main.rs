@@ -9,9 +9,11 @@ mod audit;
 mod audit_replay;
 mod audit_report;
 mod audit_search;
+#[cfg(feature = "harness")]
 mod component;
 mod config_check;
 mod config_schema;
+#[cfg(feature = "harness")]
 mod demo;
 mod policy;
 mod serve;
@@ -19,10 +21,13 @@ mod serve;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use warden_host_test::bench;
-use warden_host_test::scenario::resolve::default_wasm_dir;
-use warden_host_test::scenario::run::{run_all, TestOptions};
-use warden_host_test::scenario::Backend;
+#[cfg(feature = "harness")]
+use warden_host_test::{
+    bench,
+    scenario::resolve::default_wasm_dir,
+    scenario::run::{run_all, TestOptions},
+    scenario::Backend,
+};
 
 #[derive(Parser)]
 /// Warden: runtime control in front of what AI agents and people can reach.
@@ -49,6 +54,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    #[cfg(feature = "harness")]
     /// The whole product on 127.0.0.1: Envoy with warden.wasm (identity, policy, approval,
     /// mask, audit) in front of demo upstreams, and `warden serve`; prints a walkthrough and
     /// runs until Ctrl-C (`--tour`: runs the walkthrough unattended, checking every step).
@@ -121,6 +127,7 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    #[cfg(feature = "harness")]
     /// Run `*.scenario.yaml` files (directories are searched) in the harness, or in Envoy.
     Test {
         /// Scenario files or directories.
@@ -139,6 +146,7 @@ enum Command {
         #[arg(long)]
         jobs: Option<usize>,
     },
+    #[cfg(feature = "harness")]
     /// Measure the harness cost per request of a scenario's filter chain.
     Bench {
         /// The scenario file.
@@ -156,6 +164,7 @@ enum Command {
         #[arg(long, value_parser = ["per-request", "reused", "baked"])]
         component: Option<String>,
     },
+    #[cfg(feature = "harness")]
     /// Warden as a wasi:http component: serve it (as `wasmtime serve` does) or bake it.
     Component {
         #[command(subcommand)]
@@ -340,6 +349,7 @@ enum AuditCommand {
 }
 
 /// `warden component` subcommands.
+#[cfg(feature = "harness")]
 #[derive(Subcommand)]
 enum ComponentCommand {
     /// Serve a Warden component on wasmtime's wasi:http (a new instance per request, as
@@ -413,6 +423,7 @@ enum PolicyCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        #[cfg(feature = "harness")]
         Command::Test { paths, envoy, envoy_bin, wasm_dir, jobs } => (|| {
             let backend = if envoy { Backend::Envoy } else { Backend::Harness };
             let envoy_path = match (envoy, envoy_bin) {
@@ -437,12 +448,14 @@ fn main() -> ExitCode {
             PolicyCommand::Explain { policy, request } => policy::explain(&policy, &request),
             PolicyCommand::Publish { file, url, key } => policy::publish(&file, &url, &key),
         },
+        #[cfg(feature = "harness")]
         Command::Component { command } => match command {
             ComponentCommand::Serve { component: wasm, settings, listen, next } => {
                 component::serve(&wasm, &settings, &listen, next.as_deref())
             }
             ComponentCommand::Bake { component: wasm, settings, out } => component::bake(&wasm, &settings, &out),
         },
+        #[cfg(feature = "harness")]
         Command::Bench { scenario, iterations, wasm_dir, component } => {
             let wasm_dir = wasm_dir.unwrap_or_else(default_wasm_dir);
             match component.as_deref() {
@@ -461,6 +474,7 @@ fn main() -> ExitCode {
         Command::Serve { config, database, listen, check } => {
             serve::run(serve::ServeOptions { config: config.as_deref(), database, listen, check })
         }
+        #[cfg(feature = "harness")]
         Command::Demo { tour, data_dir, envoy_bin, wasm_dir, free_ports, concurrency, database, replicas } => {
             demo::run(demo::DemoOptions {
                 tour,
@@ -521,7 +535,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Approvals { command: ApprovalsCommand::HashKey { key }, .. } => {
-            println!("{}", warden_approvals::config::key_sha256(&key));
+            println!("{}", warden_approval_service::config::key_sha256(&key));
             Ok(true)
         }
         Command::Approvals { url, token, command } => (|| {

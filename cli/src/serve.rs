@@ -6,8 +6,9 @@ use anyhow::{anyhow, Context};
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
-use warden_approvals::config::{load, seed_file, ServiceConfig};
+use warden_approval_service::config::{load, ServiceConfig};
 use warden_evidence::config::{EvidenceConfig, Ledger};
+use warden_service_shared::secrets::seed_file;
 
 /// Options of `warden serve`.
 pub struct ServeOptions<'a> {
@@ -24,7 +25,7 @@ pub struct ServeOptions<'a> {
 /// Validates the configuration, then (unless `check`) serves until SIGINT or SIGTERM.
 pub fn run(options: ServeOptions<'_>) -> anyhow::Result<bool> {
     let mut config = match options.config {
-        Some(path) => load(path).map_err(|e| anyhow!("{}: {}: {}", path.display(), e.field, e.message))?,
+        Some(path) => load(path).map_err(|e| anyhow!("{}: {}", path.display(), e.brief()))?,
         None => ServiceConfig::default(),
     };
     if options.database.is_some() {
@@ -35,11 +36,11 @@ pub fn run(options: ServeOptions<'_>) -> anyhow::Result<bool> {
     }
     let evidence: EvidenceConfig = match config.evidence.take() {
         Some(section) => warden_kit::config::parse(&serde_json::to_vec(&section)?)
-            .map_err(|e| anyhow!("configuration: evidence.{}: {}", e.field, e.message))?,
+            .map_err(|e| anyhow!("configuration: {}", e.within("evidence").brief()))?,
         None => EvidenceConfig::default(),
     };
-    let ledger = evidence.compile().map_err(|e| anyhow!("configuration: evidence.{}: {}", e.field, e.message))?;
-    let service = config.compile().map_err(|e| anyhow!("configuration: {}: {}", e.field, e.message))?;
+    let ledger = evidence.compile().map_err(|e| anyhow!("configuration: {}", e.within("evidence").brief()))?;
+    let service = config.compile().map_err(|e| anyhow!("configuration: {}", e.brief()))?;
     if options.check {
         println!(
             "configuration ok: listen {}, {} proxies, {} approver providers, database {}, evidence ledger {}",
@@ -66,7 +67,7 @@ pub fn run(options: ServeOptions<'_>) -> anyhow::Result<bool> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async {
-        let server = warden_approvals::serve::bind(service).await?;
+        let server = warden_approval_service::startup::bind(service).await?;
         println!(
             "warden approval service listening on http://{} (key id {})",
             server.addr,
@@ -92,22 +93,19 @@ pub fn run(options: ServeOptions<'_>) -> anyhow::Result<bool> {
 /// people: its routes, and its background work (approval events in, checkpoints out).
 async fn start_ledger(
     ledger: &Ledger,
-    approvals: Arc<warden_approvals::http::App>,
+    approvals: Arc<warden_approval_service::http::App>,
 ) -> anyhow::Result<(axum::Router, tokio::task::JoinHandle<()>)> {
     let seed = seed_file(&ledger.signing_key_file, "evidence.signing_key_file")
-        .map_err(|e| anyhow!("configuration: {}: {}", e.field, e.message))?;
-    let backend = match approvals.store.backend() {
-        warden_approvals::store::Backend::Sqlite => warden_evidence::store::Backend::Sqlite,
-        warden_approvals::store::Backend::Postgres => warden_evidence::store::Backend::Postgres,
-    };
+        .map_err(|e| anyhow!("configuration: {}", e.brief()))?;
+    let backend = approvals.store.backend();
     let pool = approvals.store.pool().clone();
-    let (store, signer) = warden_evidence::serve::open(ledger, pool, backend, seed).await.map_err(|e| anyhow!(e))?;
+    let (store, signer) = warden_evidence::upkeep::open(ledger, pool, backend, seed).await.map_err(|e| anyhow!(e))?;
     // Whoever started us may have stopped reading stdout after the first line: never fail on it.
     let _ = writeln!(std::io::stdout(), "warden evidence ledger {} (key {})", signer.origin(), signer.vkey());
     let for_auth = approvals.clone();
     let authenticate: warden_evidence::http::Authenticate = Arc::new(move |header| {
-        use warden_approvals::auth::{authenticate, Caller};
-        match authenticate(&for_auth.service, header, warden_approvals::unix_now()).map_err(|e| e.0)? {
+        use warden_approval_service::auth::{authenticate, Caller};
+        match authenticate(&for_auth.service, header, warden_approval_service::unix_now()).map_err(|e| e.0)? {
             Caller::Proxy { name } => Ok(warden_evidence::http::Caller::Proxy(name)),
             Caller::Person(person) => {
                 Ok(warden_evidence::http::Caller::Person { subject: person.subject, groups: person.groups })
@@ -121,7 +119,7 @@ async fn start_ledger(
         auditors_group: ledger.auditors_group.clone(),
         authenticate,
     });
-    let events: warden_evidence::serve::EventSource = Box::new(move |after| {
+    let events: warden_evidence::upkeep::EventSource = Box::new(move |after| {
         let approvals = approvals.clone();
         Box::pin(async move { approval_events(&approvals.store, after).await })
     });
@@ -129,12 +127,12 @@ async fn start_ledger(
     let mut witnesses = ledger
         .witnesses
         .iter()
-        .map(|w| warden_evidence::serve::WitnessClient::new(w.clone()))
+        .map(|w| warden_evidence::upkeep::WitnessClient::new(w.clone()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow!("configuration: evidence.witnesses: {e}"))?;
     let background = tokio::spawn(async move {
         loop {
-            if let Err(e) = warden_evidence::serve::tick(&store, &signer, Some(&events), &mut witnesses).await {
+            if let Err(e) = warden_evidence::upkeep::tick(&store, &signer, Some(&events), &mut witnesses).await {
                 eprintln!("warden evidence: {e}");
             }
             tokio::time::sleep(period).await;
@@ -144,7 +142,10 @@ async fn start_ledger(
 }
 
 /// Approval events after `after`, as canonical JSON log entries.
-async fn approval_events(store: &warden_approvals::store::Store, after: u64) -> Result<Vec<(u64, String)>, String> {
+async fn approval_events(
+    store: &warden_approval_service::store::Store,
+    after: u64,
+) -> Result<Vec<(u64, String)>, String> {
     let events = store.events(i64::try_from(after).unwrap_or(i64::MAX), 1000).await.map_err(|e| e.to_string())?;
     events
         .into_iter()

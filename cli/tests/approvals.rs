@@ -36,7 +36,7 @@ fn serve(name: &str) -> Served {
             dir.display(),
             dir.display(),
             dir.display(),
-            warden_approvals::config::key_sha256(people::PROXY_KEY),
+            warden_approval_service::config::key_sha256(people::PROXY_KEY),
             people::approvers_yaml()
         ),
     )

@@ -262,7 +262,7 @@ pub fn run(options: DemoOptions) -> anyhow::Result<bool> {
 
     let mut children = Children::default();
     let exe = std::env::current_exe().context("finding the warden binary")?;
-    let proxy_hash = warden_approvals::config::key_sha256(&proxy_key);
+    let proxy_hash = warden_approval_service::config::key_sha256(&proxy_key);
     let mut keys = Value::Null;
     for (i, port) in replica_ports.iter().enumerate() {
         let name = if i == 0 { "warden-serve".to_string() } else { format!("warden-serve-{i}") };

@@ -10,10 +10,10 @@ use crate::reply::{self, McpCall, RETRY_HEADER};
 use crate::service::{self, read_approval, read_consume, Answer};
 use serde_json::Value;
 use std::time::{Duration, SystemTime};
-use warden_kit::approval_api::{Action, ConsumeRefusal, Requester, SqlSummary, Status};
-use warden_kit::facts::{self, ApprovalFact, ApprovalMode, ApprovalStatus, DecisionFact, IdentityFact};
-use warden_kit::receipt::{verify, SignedReceipt};
-use warden_kit::{BodyNeed, Cx, Effect, Flow, HeaderMap, LogLevel, MetricKind, Needs, Stage};
+use warden_kit::approval_api::{Action, ConsumeRefusal, Requester, SqlSummary, Status, VoteDecision};
+use warden_kit::facts::{self, ApprovalCode, ApprovalFact, ApprovalMode, ApprovalStatus, DecisionFact, IdentityFact};
+use warden_kit::receipt::{verify, Outcome, SignedReceipt};
+use warden_kit::{BodyNeed, Cx, Effect, FactRead, Flow, HeaderMap, LogLevel, MetricKind, Needs, Stage};
 
 /// Header the upstream gets with the id of the approval this request used.
 pub const APPROVAL_ID_HEADER: &str = "x-warden-approval-id";
@@ -70,11 +70,22 @@ impl Approval {
         let mut held: Held = cx.scratch.take().unwrap_or_default();
         held.in_headers = in_headers;
         let request_id = Self::request_id(cx);
-        let Some(identity) = cx.facts.read::<IdentityFact>(facts::IDENTITY) else {
+        let identity = match cx.facts.get::<IdentityFact>(facts::IDENTITY) {
+            FactRead::Present(identity) => Some(identity),
+            FactRead::Absent => None,
+            FactRead::Unreadable(why) => {
+                cx.effects.push(Effect::Log {
+                    level: LogLevel::Error,
+                    message: format!("warden approval: the identity fact is unreadable ({why}): refused"),
+                });
+                return Flow::Respond(reply::internal("approval_identity_unreadable", &request_id));
+            }
+        };
+        let Some(identity) = identity else {
             return self.finish_refused(
                 cx,
                 held,
-                "approval_requires_identity",
+                ApprovalCode::ApprovalRequiresIdentity,
                 "an approval needs a verified requester; none was established",
                 None,
             );
@@ -177,7 +188,7 @@ impl Approval {
         Flow::Callout(callout)
     }
 
-    fn fact(&self, held: &Held, status: ApprovalStatus, code: Option<&str>) -> ApprovalFact {
+    fn fact(&self, held: &Held, status: ApprovalStatus, code: Option<ApprovalCode>) -> ApprovalFact {
         ApprovalFact {
             v: facts::VERSION,
             status,
@@ -186,7 +197,7 @@ impl Approval {
             decided_at: None,
             mode: held.mode,
             digest: held.digest.clone(),
-            code: code.map(str::to_string),
+            code,
             forced: false,
             receipt: None,
         }
@@ -196,12 +207,15 @@ impl Approval {
         &self,
         cx: &mut Cx<'_>,
         held: Held,
-        code: &str,
+        code: ApprovalCode,
         message: &str,
         status: Option<ApprovalStatus>,
     ) -> Flow {
-        let status =
-            status.unwrap_or(if code == "approval_denied" { ApprovalStatus::Denied } else { ApprovalStatus::Refused });
+        let status = status.unwrap_or(if code == ApprovalCode::ApprovalDenied {
+            ApprovalStatus::Denied
+        } else {
+            ApprovalStatus::Refused
+        });
         cx.facts.write(facts::APPROVAL, &self.fact(&held, status, Some(code)));
         metric(
             cx,
@@ -212,7 +226,13 @@ impl Approval {
             },
         );
         let request_id = Self::request_id(cx);
-        Flow::Respond(reply::refused(code, message, held.approval_id.as_deref(), &request_id, held.mcp.as_ref()))
+        Flow::Respond(reply::refused(
+            code.as_str(),
+            message,
+            held.approval_id.as_deref(),
+            &request_id,
+            held.mcp.as_ref(),
+        ))
     }
 
     fn finish_unavailable(&self, cx: &mut Cx<'_>, held: Held, why: &str) -> Flow {
@@ -220,7 +240,10 @@ impl Approval {
             level: LogLevel::Warn,
             message: format!("warden approval: the approval service failed ({why}): request refused"),
         });
-        cx.facts.write(facts::APPROVAL, &self.fact(&held, ApprovalStatus::Error, Some("approval_service_unavailable")));
+        cx.facts.write(
+            facts::APPROVAL,
+            &self.fact(&held, ApprovalStatus::Error, Some(ApprovalCode::ApprovalServiceUnavailable)),
+        );
         metric(cx, "warden_approval_unavailable_total");
         let request_id = Self::request_id(cx);
         Flow::Respond(reply::unavailable(&request_id, held.mcp.as_ref()))
@@ -228,7 +251,7 @@ impl Approval {
 
     fn finish_pending(&self, cx: &mut Cx<'_>, held: Held, timed_out: bool) -> Flow {
         let status = if timed_out { ApprovalStatus::Timeout } else { ApprovalStatus::Pending };
-        cx.facts.write(facts::APPROVAL, &self.fact(&held, status, Some("approval_pending")));
+        cx.facts.write(facts::APPROVAL, &self.fact(&held, status, Some(ApprovalCode::ApprovalPending)));
         metric(cx, if timed_out { "warden_approval_hold_timeout_total" } else { "warden_approval_pending_total" });
         let request_id = Self::request_id(cx);
         let id = held.approval_id.clone().unwrap_or_default();
@@ -239,7 +262,7 @@ impl Approval {
     fn receipt_fits(&self, held: &Held, receipt: &SignedReceipt) -> bool {
         let r = &receipt.receipt;
         verify(&self.receipt_key, receipt)
-            && r.decision == "approved"
+            && r.decision == Outcome::Approved
             && Some(&r.approval_id) == held.approval_id.as_ref()
             && r.digest == held.digest
             && r.requester.subject == held.subject
@@ -252,7 +275,7 @@ impl Approval {
         }
         let r = &receipt.receipt;
         let mut fact = self.fact(&held, ApprovalStatus::Approved, None);
-        fact.approver = r.deciders.iter().find(|d| d.decision == "approve").map(|d| d.subject.clone());
+        fact.approver = r.deciders.iter().find(|d| d.decision == VoteDecision::Approve).map(|d| d.subject.clone());
         fact.decided_at = Some(r.decided_at);
         fact.forced = r.forced;
         fact.receipt = Some(receipt.clone());
@@ -312,7 +335,7 @@ impl Approval {
                     }
                     ConsumeRefusal::ApprovalMismatch => "this approval is not for this request",
                 };
-                self.finish_refused(cx, held, refusal.code(), message, None)
+                self.finish_refused(cx, held, refusal.into(), message, None)
             }
             (service::CREATE | service::WAIT, Answer::Approval(view)) => {
                 let shown = &view.approval;
@@ -345,15 +368,21 @@ impl Approval {
                         } else {
                             format!("the approval was denied: {reason}")
                         };
-                        self.finish_refused(cx, held, "approval_denied", &message, Some(ApprovalStatus::Denied))
+                        self.finish_refused(
+                            cx,
+                            held,
+                            ApprovalCode::ApprovalDenied,
+                            &message,
+                            Some(ApprovalStatus::Denied),
+                        )
                     }
                     Status::Consumed => {
-                        self.finish_refused(cx, held, "approval_used", "the approval was already used", None)
+                        self.finish_refused(cx, held, ApprovalCode::ApprovalUsed, "the approval was already used", None)
                     }
                     Status::Expired | Status::Cancelled => self.finish_refused(
                         cx,
                         held,
-                        "approval_expired",
+                        ApprovalCode::ApprovalExpired,
                         "the approval expired before it was decided",
                         None,
                     ),

@@ -36,7 +36,7 @@ impl Stage for Given {
             actors: vec![],
             groups: vec![],
             scopes: vec![],
-            method: "jwt".into(),
+            method: warden_kit::facts::IdentityMethod::Jwt,
             expires_at: None,
             claims: Default::default(),
         };
@@ -122,11 +122,11 @@ fn receipt(digest: &str, signer: &SigningKey) -> CalloutResponse {
         approval_id: "apr_1".into(),
         digest: digest.into(),
         requester: Party { subject: "alice".into(), issuer: "https://idp".into() },
-        decision: "approved".into(),
+        decision: warden_kit::receipt::Outcome::Approved,
         deciders: vec![Decider {
             subject: "bob".into(),
             issuer: "https://idp".into(),
-            decision: "approve".into(),
+            decision: warden_kit::approval_api::VoteDecision::Approve,
             forced: false,
         }],
         forced: false,
@@ -412,4 +412,19 @@ fn approvers_are_shown_the_query_with_its_values_masked_while_the_digest_binds_t
     assert!(!sent.to_string().contains("s3cret-query-token"));
     let other = digest_of("/export?token=another&table=users");
     assert_ne!(sent["digest"], other["digest"], "the digest still binds the query's values");
+}
+
+#[test]
+fn an_identity_fact_of_another_version_is_refused_without_asking_the_service() {
+    let config = json!({"service": {"cluster": "approvals", "key": "wpk_secret"},
+                        "receipt_public_key": URL_SAFE_NO_PAD.encode(key().verifying_key().as_bytes())});
+    let chain = warden_approval::STAGE.standalone(config.to_string().as_bytes()).unwrap();
+    let mut host = host("DELETE", &[]);
+    host.filter_state.insert("warden.identity".into(), br#"{"v":2,"subject":"alice"}"#.to_vec());
+    host.filter_state
+        .insert("warden.decision".into(), decision("require_approval", "deferred").to_string().into_bytes());
+    chain.start().on_request_headers(&mut host, true);
+    let (status, body) = reply(&host);
+    assert_eq!((status, body["error"].as_str()), (500, Some("approval_identity_unreadable")));
+    assert!(host.callouts.is_empty(), "nothing was asked of the service");
 }

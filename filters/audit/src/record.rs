@@ -3,7 +3,9 @@
 use warden_kit::audit::{
     trace_id, AuditRecord, DecisionRecord, Outcome, RecordKind, Refusal, Source, What, Who, RECORD_VERSION,
 };
-use warden_kit::facts::{self, ApprovalFact, ApprovalStatus, DecisionFact, IdentityFact, MaskingFact, Verdict};
+use warden_kit::facts::{
+    self, ApprovalCode, ApprovalFact, ApprovalStatus, DecisionFact, IdentityFact, MaskingFact, Verdict,
+};
 use warden_kit::Facts;
 
 /// What the proxy says about a finished request.
@@ -44,11 +46,7 @@ pub fn build(facts: &Facts, observed: &Observed, keep_query: bool) -> AuditRecor
     let masking: Option<MaskingFact> = facts.read(facts::MASKING);
     let (path, query) = observed.path.split_once('?').unwrap_or((&observed.path, ""));
     let query = if keep_query { query.to_string() } else { query_names(query) };
-    let spiffe = identity
-        .as_ref()
-        .filter(|i| i.method == "mtls" && i.subject.starts_with("spiffe://"))
-        .map(|i| i.subject.clone())
-        .unwrap_or_default();
+    let spiffe = identity.as_ref().and_then(IdentityFact::spiffe_id).unwrap_or_default().to_string();
     let action = decision.as_ref().and_then(|d| d.action.clone());
     let refused = refusal(decision.as_ref(), approval.as_ref());
     AuditRecord {
@@ -106,7 +104,7 @@ pub fn build(facts: &Facts, observed: &Observed, keep_query: bool) -> AuditRecor
 /// A deferred or timed-out hold is not a refusal: the caller got an id to come back with.
 fn refusal(decision: Option<&DecisionFact>, approval: Option<&ApprovalFact>) -> Option<Refusal> {
     let decision = decision?;
-    let approval = approval.map(|a| (a.status, a.code.as_deref()));
+    let approval = approval.map(|a| (a.status, a.code.map(ApprovalCode::as_str)));
     refusal_of(decision.effect, decision.reasons.iter().map(String::as_str), approval)
 }
 

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use warden_kit::audit::{trace_id, RecordKind, Refusal, RECORD_VERSION};
 use warden_kit::canonical::{is_plain, EXACT_INTEGER};
-use warden_kit::facts::{self, ApprovalFact, ApprovalStatus, MaskingFact, RuleEffect, SubjectKind, Verdict};
+use warden_kit::facts::{
+    self, ApprovalFact, ApprovalStatus, IdentityMethod, MaskingFact, RuleEffect, SqlClass, SubjectKind, Verdict,
+};
 use warden_kit::Facts;
 
 /// Where the record goes in its stream.
@@ -43,10 +45,9 @@ struct Who<'a> {
     groups: Vec<&'a str>,
     issuer: &'a str,
     kind: SubjectKind,
-    method: &'a str,
+    method: IdentityMethod,
     subject: &'a str,
     #[serde(skip_serializing)]
-    #[allow(dead_code)]
     v: u32,
 }
 
@@ -73,7 +74,6 @@ struct Decision<'a> {
     #[serde(borrow, skip_serializing_if = "Vec::is_empty")]
     rules: Vec<&'a str>,
     #[serde(skip_serializing)]
-    #[allow(dead_code)]
     v: u32,
 }
 
@@ -102,8 +102,7 @@ struct McpCall<'a> {
 
 #[derive(Deserialize, Serialize)]
 struct Sql<'a> {
-    #[serde(borrow)]
-    classes: Vec<&'a str>,
+    classes: Vec<SqlClass>,
     destructive: bool,
     parsed: bool,
     #[serde(default, borrow, skip_serializing_if = "Vec::is_empty")]
@@ -208,12 +207,14 @@ pub fn write(
     if numbers.iter().chain([&observed.duration_us]).any(|n| *n > EXACT_INTEGER) {
         return None;
     }
-    let who: Option<Who<'_>> = facts.raw(facts::IDENTITY.name()).and_then(|v| Who::deserialize(v).ok());
-    let decision: Option<Decision<'_>> = facts.raw(facts::DECISION.name()).and_then(|v| Decision::deserialize(v).ok());
+    // Read as the general path reads them: a fact of another version is not read.
+    let who: Option<Who<'_>> =
+        facts.raw(facts::IDENTITY.name()).and_then(|v| Who::deserialize(v).ok()).filter(|w| w.v == facts::VERSION);
+    let decision: Option<Decision<'_>> =
+        facts.raw(facts::DECISION.name()).and_then(|v| Decision::deserialize(v).ok()).filter(|d| d.v == facts::VERSION);
     let approval = embedded::<ApprovalFact>(facts, facts::APPROVAL).ok()?;
     let masking = embedded::<MaskingFact>(facts, facts::MASKING).ok()?;
-    let spiffe =
-        who.as_ref().filter(|w| w.method == "mtls" && w.subject.starts_with("spiffe://")).map_or("", |w| w.subject);
+    let spiffe = who.as_ref().and_then(|w| facts::spiffe_id(w.method, w.subject)).unwrap_or("");
     let (path, query) = observed.path.split_once('?').unwrap_or((&observed.path, ""));
     let refused = decision.as_ref().and_then(|d| {
         let approval = approval.as_ref().and_then(|a| {

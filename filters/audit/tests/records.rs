@@ -44,7 +44,11 @@ fn facts() -> Facts {
         &MaskingFact {
             v: 1,
             request: None,
-            response: Some(MaskingReport { counts, format: "json".into(), ..Default::default() }),
+            response: Some(MaskingReport {
+                counts,
+                format: Some(warden_kit::facts::BodyFormat::Json),
+                ..Default::default()
+            }),
         },
     );
     facts

@@ -38,7 +38,7 @@ fn decision() -> Value {
            "policy": "sha256:ab", "mask": [], "approval": null,
            "dry_run": [{"rule": "new-rule", "effect": "deny"}], "logged": ["audit-all"],
            "action": {"mcp": [{"method": "tools/call", "tool": "run_sql", "arguments": ["db", "query"]}, {"method": "ping"}],
-                      "sql": {"classes": ["delete"], "tables": ["orders"], "destructive": true, "parsed": true}}})
+                      "sql": {"classes": ["write"], "tables": ["orders"], "destructive": true, "parsed": true}}})
 }
 
 fn approval() -> Value {

@@ -104,7 +104,7 @@ mod tests {
             actors: vec![],
             groups: vec![],
             scopes: vec![],
-            method: "jwt".into(),
+            method: warden_kit::facts::IdentityMethod::Jwt,
             expires_at: None,
             claims: Default::default(),
         };

@@ -87,20 +87,3 @@ impl Verifier {
 fn keys_unavailable() -> String {
     "the provider's key set is not available".into()
 }
-
-/// Verifies the request's JWT against `identity`'s inline keys at `now_secs`, with no state
-/// kept between calls. Providers with `jwks_uri` answer "key set not available"; use
-/// [`Verifier`] for them.
-pub fn verify_jwt(
-    identity: &Identity,
-    request: &dyn RequestView,
-    now_secs: u64,
-) -> Result<Option<IdentityFact>, String> {
-    let mut vm = IdentityVm::new(identity);
-    match jwt(identity, request, now_secs, &mut vm) {
-        JwtOutcome::Absent => Ok(None),
-        JwtOutcome::Verified(verified) => Ok(Some(verified.fact.clone())),
-        JwtOutcome::Refused(refusal) => Err(refusal.reason),
-        JwtOutcome::NeedKeys(_) | JwtOutcome::KeysUnavailable => Err(keys_unavailable()),
-    }
-}

@@ -10,7 +10,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
-use warden_kit::facts::{Actor, IdentityFact, SubjectKind, VERSION};
+use warden_kit::facts::{Actor, IdentityFact, IdentityMethod, SubjectKind, VERSION};
 use warden_kit::RequestView;
 
 /// Why a present credential was refused (short, never containing the credential).
@@ -180,7 +180,7 @@ fn from_token(
         actors: actors(claims)?,
         groups: strings(claim(claims, &provider.groups_path), "groups")?,
         scopes,
-        method: "jwt".into(),
+        method: IdentityMethod::Jwt,
         expires_at: claims.get("exp").and_then(Value::as_f64).map(|e| e as u64),
         claims: provider.claims.iter().filter_map(|name| claims.get(name).map(|v| (name.clone(), v.clone()))).collect(),
     })
@@ -299,7 +299,7 @@ pub fn api_key(identity: &Identity, request: &dyn RequestView) -> Option<Result<
                 actors: Vec::new(),
                 groups: key.groups.clone(),
                 scopes: Vec::new(),
-                method: "api_key".into(),
+                method: IdentityMethod::ApiKey,
                 expires_at: None,
                 claims: Default::default(),
             },
@@ -329,7 +329,7 @@ pub fn spiffe(identity: &Identity, request: &dyn RequestView) -> Option<Result<A
             actors: Vec::new(),
             groups: Vec::new(),
             scopes: Vec::new(),
-            method: "mtls".into(),
+            method: IdentityMethod::Mtls,
             expires_at: None,
             claims: Default::default(),
         },

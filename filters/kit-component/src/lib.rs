@@ -30,12 +30,12 @@ pub mod bindings;
 #[cfg(target_arch = "wasm32")]
 mod component_host;
 #[cfg(target_arch = "wasm32")]
-mod serve;
+mod driver;
 #[cfg(target_arch = "wasm32")]
 mod wire;
 
 #[cfg(target_arch = "wasm32")]
-pub use serve::{initialize, serve};
+pub use driver::{initialize, serve};
 
 /// Compiles a configuration (raw bytes) into a chain, or says which field is wrong.
 pub type Compile = fn(&[u8]) -> Result<warden_kit::Chain, warden_kit::ConfigError>;

@@ -9,13 +9,13 @@
 //! No secret is ever part of a record: no token, header value, cookie, query value, body or
 //! masked value; identities come from `warden.identity`, which holds none.
 
-use crate::facts::{ActionFact, Actor, ApprovalFact, DryRunOutcome, MaskingFact, SubjectKind, Verdict};
+use crate::facts::{ActionFact, Actor, ApprovalFact, DryRunOutcome, IdentityMethod, MaskingFact, SubjectKind, Verdict};
 use crate::FactKey;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Where the record is exported (filter state `wasm.warden.audit`, raw canonical JSON bytes).
-pub const AUDIT: FactKey<AuditRecord> = FactKey::new("warden.audit");
+pub const AUDIT: FactKey<AuditRecord> = FactKey::versioned("warden.audit", RECORD_VERSION);
 
 /// Version of the record shape.
 pub const RECORD_VERSION: u32 = 1;
@@ -105,20 +105,20 @@ pub struct Refusal {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Who {
-    /// Subject.
+    /// The subject the identity stage verified (person or workload the request is for).
     pub subject: String,
-    /// Issuer.
+    /// Issuer of the credential (token issuer, trust domain, or `api_key`).
     pub issuer: String,
-    /// Kind.
+    /// Whether the subject is a person, an agent or a service.
     pub kind: SubjectKind,
     /// Who acts for the subject, outermost first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actors: Vec<Actor>,
-    /// Groups.
+    /// Groups or roles the credential carried.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<String>,
     /// `jwt`, `mtls`, `api_key`.
-    pub method: String,
+    pub method: IdentityMethod,
 }
 
 /// Where the request came from.
@@ -134,12 +134,12 @@ pub struct Source {
 }
 
 /// What was asked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct What {
-    /// Method.
+    /// HTTP method, as sent.
     pub method: String,
-    /// Host.
+    /// The `:authority` the request was for.
     pub authority: String,
     /// Path without the query.
     pub path: String,
@@ -161,7 +161,7 @@ pub struct DecisionRecord {
     /// Deciding rules.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<String>,
-    /// Why.
+    /// Why, one short line per deciding rule (no secrets).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<String>,
     /// Policy version (`sha256:`...).

@@ -17,6 +17,12 @@ impl ConfigError {
         ConfigError { field: field.into(), message: message.into() }
     }
 
+    /// `field: message`: how a tool or a log line names the error after its own prefix
+    /// (`configuration: approvers.providers[0].issuer: must not be empty`).
+    pub fn brief(&self) -> String {
+        format!("{}: {}", self.field, self.message)
+    }
+
     /// The same error, with its field nested under `parent`.
     pub fn within(self, parent: &str) -> Self {
         let field = if self.field.is_empty() { parent.to_string() } else { format!("{parent}.{}", self.field) };

@@ -17,13 +17,21 @@ use std::sync::{Arc, OnceLock};
 /// typed, so a stage cannot store one shape under another's key or read it as the wrong one.
 pub struct FactKey<T> {
     name: &'static str,
+    version: Option<u32>,
     shape: PhantomData<fn() -> T>,
 }
 
 impl<T> FactKey<T> {
-    /// A key named `name` (Envoy shows it as `wasm.<name>`) holding a `T`.
+    /// A key named `name` (Envoy shows it as `wasm.<name>`) holding a `T` without a version
+    /// (a plain value such as the request id).
     pub const fn new(name: &'static str) -> Self {
-        FactKey { name, shape: PhantomData }
+        FactKey { name, version: None, shape: PhantomData }
+    }
+
+    /// A key holding a `T` whose JSON carries `"v": version`: a reader built for another
+    /// version finds the fact [`FactRead::Unreadable`], not absent.
+    pub const fn versioned(name: &'static str, version: u32) -> Self {
+        FactKey { name, version: Some(version), shape: PhantomData }
     }
 
     /// The key's name, e.g. `warden.identity`.
@@ -54,13 +62,13 @@ pub trait ViewOf<T>: for<'de> Deserialize<'de> {}
 /// Request id shared by every stage and the audit record (`x-request-id`); in memory only.
 pub const REQUEST_ID: FactKey<String> = FactKey::new("warden.request_id");
 /// Who is calling: [`IdentityFact`].
-pub const IDENTITY: FactKey<IdentityFact> = FactKey::new("warden.identity");
+pub const IDENTITY: FactKey<IdentityFact> = FactKey::versioned("warden.identity", VERSION);
 /// What policy decided: [`DecisionFact`].
-pub const DECISION: FactKey<DecisionFact> = FactKey::new("warden.decision");
+pub const DECISION: FactKey<DecisionFact> = FactKey::versioned("warden.decision", VERSION);
 /// What a human approver said: [`ApprovalFact`].
-pub const APPROVAL: FactKey<ApprovalFact> = FactKey::new("warden.approval");
+pub const APPROVAL: FactKey<ApprovalFact> = FactKey::versioned("warden.approval", VERSION);
 /// What was hidden: [`MaskingFact`].
-pub const MASKING: FactKey<MaskingFact> = FactKey::new("warden.masking");
+pub const MASKING: FactKey<MaskingFact> = FactKey::versioned("warden.masking", VERSION);
 /// Every documented key's name.
 pub const ALL_KEYS: [&str; 5] = [REQUEST_ID.name, IDENTITY.name, DECISION.name, APPROVAL.name, MASKING.name];
 
@@ -80,13 +88,42 @@ pub enum SubjectKind {
     Service,
 }
 
+/// How the caller authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityMethod {
+    /// A bearer JWT verified against a provider's keys (`jwt`).
+    Jwt,
+    /// A client certificate's SPIFFE id, verified by the proxy's TLS (`mtls`).
+    Mtls,
+    /// A configured API key (`api_key`).
+    ApiKey,
+}
+
+impl IdentityMethod {
+    /// The name in facts and records (`jwt`, `mtls`, `api_key`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityMethod::Jwt => "jwt",
+            IdentityMethod::Mtls => "mtls",
+            IdentityMethod::ApiKey => "api_key",
+        }
+    }
+}
+
+/// The caller's SPIFFE id: its subject when it authenticated with a client certificate whose
+/// URI SAN is a `spiffe://` id; `None` otherwise. The one rule for `from.spiffe` in records.
+pub fn spiffe_id(method: IdentityMethod, subject: &str) -> Option<&str> {
+    (method == IdentityMethod::Mtls && subject.starts_with("spiffe://")).then_some(subject)
+}
+
 /// One party in a delegation chain (RFC 8693 `act`).
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
-    /// Subject identifier.
+    /// Subject identifier of this party (e.g. `agent:assistant`).
     pub subject: String,
-    /// Kind.
+    /// Whether this party is a person, an agent or a service.
     pub kind: SubjectKind,
 }
 
@@ -107,17 +144,24 @@ pub struct IdentityFact {
     /// Groups or roles.
     #[serde(default)]
     pub groups: Vec<String>,
-    /// Scopes.
+    /// OAuth scopes the credential carried (`scope`, `scp`).
     #[serde(default)]
     pub scopes: Vec<String>,
     /// How the caller authenticated: `jwt`, `mtls`, `api_key`.
-    pub method: String,
+    pub method: IdentityMethod,
     /// Credential expiry, seconds since the epoch.
     #[serde(default)]
     pub expires_at: Option<u64>,
     /// Selected non-secret claims.
     #[serde(default)]
     pub claims: BTreeMap<String, Value>,
+}
+
+impl IdentityFact {
+    /// The caller's SPIFFE id, if it authenticated with one (see [`spiffe_id`]).
+    pub fn spiffe_id(&self) -> Option<&str> {
+        spiffe_id(self.method, &self.subject)
+    }
 }
 
 /// What policy decided for a request (`effect` in [`DecisionFact`]). Not to be confused with
@@ -256,11 +300,44 @@ pub struct McpAction {
     pub arguments: Vec<String>,
 }
 
+/// SQL statement class: what a statement does, each counted at the most powerful thing
+/// anywhere inside it. Ordered from least to most powerful.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SqlClass {
+    /// SELECT and other reads.
+    Read,
+    /// INSERT, UPDATE, DELETE, MERGE, COPY.
+    Write,
+    /// CREATE, ALTER, DROP, TRUNCATE, RENAME.
+    Ddl,
+    /// GRANT, REVOKE.
+    Dcl,
+}
+
+impl SqlClass {
+    /// The name in facts and records (`read`, `write`, `ddl`, `dcl`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SqlClass::Read => "read",
+            SqlClass::Write => "write",
+            SqlClass::Ddl => "ddl",
+            SqlClass::Dcl => "dcl",
+        }
+    }
+
+    /// `classes` as `read,write` (joined by `separator`).
+    pub fn join(classes: &[SqlClass], separator: &str) -> String {
+        classes.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(separator)
+    }
+}
+
 /// SQL statements' classes and tables (union over what the policy classified).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SqlAction {
-    /// Classes (`read`, `write`, `ddl`, ...), sorted.
-    pub classes: Vec<String>,
+    /// Classes (`read`, `write`, `ddl`, `dcl`), sorted.
+    pub classes: Vec<SqlClass>,
     /// Tables (lowercase, unqualified), sorted.
     pub tables: Vec<String>,
     /// Some statement is destructive.
@@ -295,12 +372,61 @@ pub enum ApprovalStatus {
     Error,
 }
 
+/// Why the approval stage did not let a request go on (or that it is pending): the `code`
+/// of [`ApprovalFact`] and of the stage's answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalCode {
+    /// No verified requester: an approval needs one.
+    ApprovalRequiresIdentity,
+    /// Not decided yet (deferred, or a hold that timed out).
+    ApprovalPending,
+    /// A person denied it (or it was cancelled).
+    ApprovalDenied,
+    /// Not decided, or not used, in time.
+    ApprovalExpired,
+    /// Already used: an approval is good for one request.
+    ApprovalUsed,
+    /// For another action or another requester, or no such approval.
+    ApprovalMismatch,
+    /// The approval service failed; the request was refused.
+    ApprovalServiceUnavailable,
+}
+
+impl ApprovalCode {
+    /// The code as written (`approval_denied`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalCode::ApprovalRequiresIdentity => "approval_requires_identity",
+            ApprovalCode::ApprovalPending => "approval_pending",
+            ApprovalCode::ApprovalDenied => "approval_denied",
+            ApprovalCode::ApprovalExpired => "approval_expired",
+            ApprovalCode::ApprovalUsed => "approval_used",
+            ApprovalCode::ApprovalMismatch => "approval_mismatch",
+            ApprovalCode::ApprovalServiceUnavailable => "approval_service_unavailable",
+        }
+    }
+}
+
+impl From<crate::approval_api::ConsumeRefusal> for ApprovalCode {
+    fn from(refusal: crate::approval_api::ConsumeRefusal) -> ApprovalCode {
+        use crate::approval_api::ConsumeRefusal as R;
+        match refusal {
+            R::ApprovalPending => ApprovalCode::ApprovalPending,
+            R::ApprovalDenied => ApprovalCode::ApprovalDenied,
+            R::ApprovalExpired => ApprovalCode::ApprovalExpired,
+            R::ApprovalUsed => ApprovalCode::ApprovalUsed,
+            R::ApprovalMismatch => ApprovalCode::ApprovalMismatch,
+        }
+    }
+}
+
 /// `warden.approval`: what the approver said.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovalFact {
     /// Shape version.
     pub v: u32,
-    /// Outcome.
+    /// What came of the approval for this request.
     pub status: ApprovalStatus,
     /// Approval id at the approval service.
     pub approval_id: String,
@@ -318,7 +444,7 @@ pub struct ApprovalFact {
     pub digest: String,
     /// The stable code the caller was answered with, when refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
+    pub code: Option<ApprovalCode>,
     /// Decided by break-glass.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub forced: bool,
@@ -343,7 +469,7 @@ pub struct MaskingFact {
 /// What masking one body found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MaskingReport {
-    /// Profiles applied.
+    /// Names of the masking profiles applied.
     #[serde(default)]
     pub profiles: Vec<String>,
     /// Values masked by type (`email`, `payment_card`, a path rule's type).
@@ -352,15 +478,44 @@ pub struct MaskingReport {
     /// JSON paths of masked values (`$.users[0].ssn`; at most 32 listed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub paths: Vec<String>,
-    /// How the body was read: `json`, `ndjson`, `event_stream`, `form`, `text`; empty when it
+    /// How the body was read: `json`, `ndjson`, `event_stream`, `form`, `text`; absent when it
     /// was not scanned.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub format: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<BodyFormat>,
     /// Anything a reader of the audit trail must know, e.g.
     /// `json_unparseable_scanned_as_text`, `compressed_passed_unscanned`,
     /// `too_large_passed_unscanned`, `line_too_long` (streamed line over the limit).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+}
+
+/// How the masking stage read a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyFormat {
+    /// `application/json`, `*+json`.
+    Json,
+    /// `application/x-ndjson`, `application/jsonl`: one JSON document per line.
+    Ndjson,
+    /// `text/event-stream`: each `data:` line (JSON or text).
+    EventStream,
+    /// `application/x-www-form-urlencoded`: each value, decoded.
+    Form,
+    /// `text/*`, or anything scanned as text.
+    Text,
+}
+
+impl BodyFormat {
+    /// The name in facts (`json`, `ndjson`, `event_stream`, `form`, `text`).
+    pub fn name(self) -> &'static str {
+        match self {
+            BodyFormat::Json => "json",
+            BodyFormat::Ndjson => "ndjson",
+            BodyFormat::EventStream => "event_stream",
+            BodyFormat::Form => "form",
+            BodyFormat::Text => "text",
+        }
+    }
 }
 
 /// Most JSON paths listed per direction.
@@ -387,6 +542,28 @@ impl MaskingReport {
     /// Values masked in total.
     pub fn total(&self) -> u64 {
         self.counts.values().sum()
+    }
+}
+
+/// What [`Facts::get`] found under a key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FactRead<T> {
+    /// No fact under the key: the stage that writes it did not run or had nothing to say.
+    Absent,
+    /// The fact.
+    Present(T),
+    /// A fact is there but this build cannot read it: why (its version, or what in its shape
+    /// is wrong; never its values).
+    Unreadable(String),
+}
+
+impl<T> FactRead<T> {
+    /// The fact, if present and readable.
+    pub fn present(self) -> Option<T> {
+        match self {
+            FactRead::Present(fact) => Some(fact),
+            FactRead::Absent | FactRead::Unreadable(_) => None,
+        }
     }
 }
 
@@ -481,15 +658,44 @@ impl Facts {
         self.raw(REQUEST_ID.name).and_then(Value::as_str)
     }
 
-    /// The fact under `key`; `None` if absent or not of the key's shape.
+    /// The fact under `key`; `None` if absent, of another version or not of the key's shape
+    /// (see [`Facts::get`] to tell those apart).
     pub fn read<T: for<'de> Deserialize<'de>>(&self, key: FactKey<T>) -> Option<T> {
-        self.raw(key.name).and_then(|v| T::deserialize(v).ok())
+        self.get(key).present()
     }
 
-    /// The part of the fact under `key` that view `V` reads; `None` if absent or of another
-    /// shape.
+    /// The part of the fact under `key` that view `V` reads; `None` if absent, of another
+    /// version or of another shape (see [`Facts::get_view`]).
     pub fn read_view<T, V: ViewOf<T>>(&self, key: FactKey<T>) -> Option<V> {
-        self.raw(key.name).and_then(|v| V::deserialize(v).ok())
+        self.get_view(key).present()
+    }
+
+    /// The fact under `key`: absent, present, or present but unreadable by this build (another
+    /// version of the shape, as when separately deployed modules of different releases
+    /// exchange facts through filter state, or not the key's shape). Stages fail closed on
+    /// an unreadable fact they need.
+    pub fn get<T: for<'de> Deserialize<'de>>(&self, key: FactKey<T>) -> FactRead<T> {
+        self.decode(key.name, key.version)
+    }
+
+    /// [`Facts::get`] for the part of the fact that view `V` reads.
+    pub fn get_view<T, V: ViewOf<T>>(&self, key: FactKey<T>) -> FactRead<V> {
+        self.decode(key.name, key.version)
+    }
+
+    fn decode<V: for<'de> Deserialize<'de>>(&self, name: &str, version: Option<u32>) -> FactRead<V> {
+        let Some(value) = self.raw(name) else { return FactRead::Absent };
+        if let Some(version) = version {
+            let found = value.get("v").and_then(Value::as_u64);
+            if found != Some(u64::from(version)) {
+                let found = found.map_or_else(|| "no version".to_string(), |v| format!("version {v}"));
+                return FactRead::Unreadable(format!("{name}: {found}; this build reads version {version}"));
+            }
+        }
+        match V::deserialize(value) {
+            Ok(fact) => FactRead::Present(fact),
+            Err(e) => FactRead::Unreadable(format!("{name}: {e}")),
+        }
     }
 
     /// Whether a fact is stored under `key`.
@@ -613,8 +819,22 @@ mod tests {
         }
         impl ViewOf<DecisionFact> for Effect {}
         let mut facts = Facts::default();
-        facts.import(DECISION.name(), serde_json::json!({"effect": "deny", "some_future_field": 1}));
+        facts.import(DECISION.name(), serde_json::json!({"v": 1, "effect": "deny", "some_future_field": 1}));
         assert_eq!(facts.read_view::<_, Effect>(DECISION).map(|e| e.effect), Some(Verdict::Deny));
         assert!(facts.read(DECISION).is_none(), "not the whole shape");
+    }
+
+    #[test]
+    fn a_fact_of_another_version_is_unreadable_not_absent() {
+        let mut facts = Facts::default();
+        assert_eq!(facts.get(IDENTITY), FactRead::Absent);
+        facts.import("warden.identity", serde_json::json!({"v": 2, "subject": "alice"}));
+        match facts.get(IDENTITY) {
+            FactRead::Unreadable(why) => assert!(why.contains("version 2"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        facts.import("warden.identity", serde_json::json!({"v": 1, "subject": 7}));
+        assert!(matches!(facts.get(IDENTITY), FactRead::Unreadable(_)), "the right version, the wrong shape");
+        assert_eq!(facts.read(IDENTITY), None);
     }
 }

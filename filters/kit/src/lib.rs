@@ -61,7 +61,7 @@ pub use chain::{Chain, ChainRun, Step};
 pub use effect::{Callout, CalloutResponse, Effect, HeaderMap, LocalReply, LogLevel, MetricKind};
 pub use error::{ConfigError, KitError};
 pub use factory::{StageFactory, StageKind};
-pub use facts::{EncodedFact, FactKey, Facts};
+pub use facts::{EncodedFact, FactKey, FactRead, Facts};
 pub use failure::FailureMode;
 pub use host::Host;
 pub use scratch::Scratch;

@@ -17,10 +17,21 @@ pub const RECEIPT_VERSION: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Party {
-    /// Subject.
+    /// The subject its issuer names it by (the requester, or a person who decided).
     pub subject: String,
-    /// Issuer.
+    /// The issuer of the credential that named the subject.
     pub issuer: String,
+}
+
+/// What an approval came to, as a receipt says it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Approved (and perhaps since used or expired unused).
+    Approved,
+    /// Denied.
+    Denied,
 }
 
 /// One person who decided.
@@ -28,12 +39,12 @@ pub struct Party {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Decider {
-    /// Subject.
+    /// The subject of the person who voted, as their sign-in named them.
     pub subject: String,
-    /// Issuer.
+    /// The issuer of that sign-in.
     pub issuer: String,
     /// `approve` or `deny`.
-    pub decision: String,
+    pub decision: crate::approval_api::VoteDecision,
     /// Decided by break-glass.
     pub forced: bool,
 }
@@ -52,7 +63,7 @@ pub struct Receipt {
     /// Who asked.
     pub requester: Party,
     /// `approved` or `denied`.
-    pub decision: String,
+    pub decision: Outcome,
     /// Everyone who voted, in order.
     pub deciders: Vec<Decider>,
     /// Decided by break-glass.
@@ -76,7 +87,7 @@ impl Receipt {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignedReceipt {
-    /// The receipt.
+    /// What the service signed.
     pub receipt: Receipt,
     /// Signing key id: the first 16 hex digits of the SHA-256 of the raw public key.
     pub key_id: String,

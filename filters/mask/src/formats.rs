@@ -4,53 +4,28 @@
 use crate::json;
 use crate::profile::{Profile, Report};
 
-/// How a body is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// `application/json`, `*+json`.
-    Json,
-    /// `application/x-ndjson`, `application/jsonl`: one JSON document per line.
-    Ndjson,
-    /// `text/event-stream`: each `data:` line (JSON or text).
-    EventStream,
-    /// `application/x-www-form-urlencoded`: each value, decoded.
-    Form,
-    /// `text/*`, or anything scanned as text.
-    Text,
-}
+/// How a body is read (the facts' [`BodyFormat`]).
+pub use warden_kit::facts::BodyFormat as Format;
 
-impl Format {
-    /// The format a content type names; `None` for other types (configuration decides).
-    pub fn of(content_type: &str) -> Option<Format> {
-        let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-        Some(match essence.as_str() {
-            "application/json" => Format::Json,
-            t if t.ends_with("+json") => Format::Json,
-            "application/x-ndjson" | "application/ndjson" | "application/jsonl" | "application/json-lines" => {
-                Format::Ndjson
-            }
-            "text/event-stream" => Format::EventStream,
-            "application/x-www-form-urlencoded" => Format::Form,
-            t if t.starts_with("text/") => Format::Text,
-            _ => return None,
-        })
-    }
-
-    /// Name in facts.
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Json => "json",
-            Format::Ndjson => "ndjson",
-            Format::EventStream => "event_stream",
-            Format::Form => "form",
-            Format::Text => "text",
+/// The format a content type names; `None` for other types (configuration decides).
+pub fn of(content_type: &str) -> Option<Format> {
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    Some(match essence.as_str() {
+        "application/json" => Format::Json,
+        t if t.ends_with("+json") => Format::Json,
+        "application/x-ndjson" | "application/ndjson" | "application/jsonl" | "application/json-lines" => {
+            Format::Ndjson
         }
-    }
+        "text/event-stream" => Format::EventStream,
+        "application/x-www-form-urlencoded" => Format::Form,
+        t if t.starts_with("text/") => Format::Text,
+        _ => return None,
+    })
 }
 
 /// The masked body (`None`: nothing found).
 pub fn mask_body(profile: &Profile, format: Format, body: &[u8], report: &mut Report) -> Option<Vec<u8>> {
-    report.format = format.name().to_string();
+    report.format = Some(format);
     match format {
         Format::Json => json_or_text(profile, body, report),
         Format::Text => profile.mask_text(body, report, None),

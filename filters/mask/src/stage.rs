@@ -9,6 +9,7 @@ use crate::profile::{Profile, Report};
 use crate::stream::{LineStream, LineTooLong};
 use warden_kit::facts::{self, MaskObligation, MaskingFact};
 use warden_kit::limits::MAX_BODY_BYTES;
+use warden_kit::FactRead;
 use warden_kit::{
     BodyNeed, ConfigError, Cx, Effect, FailureMode, Flow, HeaderMap, LocalReply, MetricKind, Needs, Stage, StageKind,
 };
@@ -119,10 +120,41 @@ impl StageKind for Masker {
     }
 }
 
+/// Why the profiles for a body cannot be known: the body is refused (500), never passed
+/// unmasked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum NoProfiles {
+    /// The policy's obligation names a profile this filter does not have.
+    UnknownProfile(String),
+    /// The decision fact is there but this build cannot read it (why, never its values).
+    DecisionUnreadable(String),
+}
+
+impl NoProfiles {
+    fn refusal(&self) -> Flow {
+        let (code, message) = match self {
+            NoProfiles::UnknownProfile(name) => (
+                "mask_profile_unknown",
+                format!("the policy asked for masking profile `{name}`, which this filter does not have"),
+            ),
+            NoProfiles::DecisionUnreadable(why) => {
+                ("mask_decision_unreadable", format!("the policy's decision cannot be read ({why})"))
+            }
+        };
+        let body = serde_json::json!({"error": code, "message": message});
+        Flow::Respond(
+            LocalReply::new(500, body.to_string())
+                .with_header("content-type", "application/json")
+                .with_details(format!("warden_{code}")),
+        )
+    }
+}
+
 impl Masker {
     /// The profiles for `direction`, `Ok(None)` while the policy has not decided yet (its
-    /// obligations are unknown), `Err(name)` for an obligation naming no profile.
-    fn profiles_for<'a>(&'a self, cx: &Cx<'_>, direction: Direction) -> Result<Option<Vec<&'a Profile>>, String> {
+    /// obligations are unknown); an error for an obligation naming no profile or a decision
+    /// whose obligations cannot be read.
+    fn profiles_for<'a>(&'a self, cx: &Cx<'_>, direction: Direction) -> Result<Option<Vec<&'a Profile>>, NoProfiles> {
         let path = cx.request.header(":path").unwrap_or_default();
         let path = path.split('?').next().unwrap_or_default();
         let (request, response) = match self.routes.iter().find(|r| path.starts_with(&r.prefix)) {
@@ -137,9 +169,13 @@ impl Masker {
         .into_iter()
         .collect();
         if self.obligations {
-            let Some(decision) = cx.facts.read_view::<_, Obligations>(facts::DECISION) else {
+            let decision = match cx.facts.get_view::<_, Obligations>(facts::DECISION) {
+                FactRead::Present(decision) => decision,
                 // Not decided yet: only the static profiles are known so far.
-                return Ok((!chosen.is_empty()).then_some(chosen));
+                FactRead::Absent => return Ok((!chosen.is_empty()).then_some(chosen)),
+                // A decision whose obligations cannot be read may hold some: refuse rather
+                // than pass the body unmasked.
+                FactRead::Unreadable(why) => return Err(NoProfiles::DecisionUnreadable(why)),
             };
             for obligation in decision.mask {
                 let applies = match direction {
@@ -149,7 +185,11 @@ impl Masker {
                 if !applies {
                     continue;
                 }
-                let profile = self.profiles.iter().find(|p| p.name == obligation.profile).ok_or(obligation.profile)?;
+                let profile = self
+                    .profiles
+                    .iter()
+                    .find(|p| p.name == obligation.profile)
+                    .ok_or(NoProfiles::UnknownProfile(obligation.profile))?;
                 if !chosen.iter().any(|p| p.name == profile.name) {
                     chosen.push(profile);
                 }
@@ -166,7 +206,7 @@ impl Masker {
                 Unscannable::Pass => Plan::Pass("compressed_passed_unscanned"),
             };
         }
-        match content_type.and_then(Format::of) {
+        match content_type.and_then(crate::formats::of) {
             Some(format) => Plan::Scan(format),
             None => match self.other_content {
                 OtherContent::Text => Plan::Scan(Format::Text),
@@ -193,16 +233,6 @@ impl Masker {
             Direction::Response => fact.response = Some(report),
         }
         cx.facts.write(facts::MASKING, &fact);
-    }
-
-    fn unknown_profile(name: &str) -> Flow {
-        let body = serde_json::json!({"error": "mask_profile_unknown",
-                                      "message": format!("the policy asked for masking profile `{name}`, which this filter does not have")});
-        Flow::Respond(
-            LocalReply::new(500, body.to_string())
-                .with_header("content-type", "application/json")
-                .with_details("warden_mask_profile_unknown"),
-        )
     }
 
     fn values_metric(direction: Direction, total: u64) -> Option<Effect> {
@@ -243,7 +273,7 @@ impl Masker {
             Direction::Response => Effect::SkipResponseBody,
         };
         let profiles = match self.profiles_for(cx, direction) {
-            Err(name) => return Self::unknown_profile(&name),
+            Err(why) => return why.refusal(),
             Ok(Some(profiles)) if profiles.is_empty() => {
                 cx.effects.push(skip);
                 return Flow::Continue;
@@ -300,7 +330,7 @@ impl Masker {
     /// Body phase of a direction: mask with every profile in turn.
     fn on_body(&self, cx: &mut Cx<'_>, direction: Direction) -> Flow {
         let profiles = match self.profiles_for(cx, direction) {
-            Err(name) => return Self::unknown_profile(&name),
+            Err(why) => return why.refusal(),
             Ok(None) => return Flow::Continue,
             Ok(Some(profiles)) => profiles,
         };
@@ -332,7 +362,7 @@ impl Masker {
     /// A new streamed body: its profiles and format (`Err`: a flow to return instead).
     fn start_stream(&self, cx: &Cx<'_>, direction: Direction) -> Result<Streamed, Box<Flow>> {
         let profiles = match self.profiles_for(cx, direction) {
-            Err(name) => return Err(Box::new(Self::unknown_profile(&name))),
+            Err(why) => return Err(Box::new(why.refusal())),
             Ok(profiles) => profiles.unwrap_or_default(),
         };
         let (content_type, content_encoding) = Self::headers(cx, direction);

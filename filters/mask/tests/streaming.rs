@@ -62,7 +62,7 @@ fn event_stream_is_masked_event_by_event_as_chunks_arrive() {
     let report = masking(&host).response.expect("response report");
     assert_eq!(report.counts.get("email"), Some(&1));
     assert_eq!(report.counts.get("payment_card"), Some(&1));
-    assert_eq!(report.format, "event_stream");
+    assert_eq!(report.format.map(|f| f.name()), Some("event_stream"));
     assert_eq!(host.metrics.get("warden_mask_response_values_total"), Some(&2));
 }
 

@@ -459,17 +459,5 @@ pub struct SqlMatch {
     pub tables: Vec<String>,
 }
 
-/// SQL statement class.
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SqlClassConfig {
-    /// SELECT and other reads.
-    Read,
-    /// INSERT, UPDATE, DELETE, MERGE, COPY.
-    Write,
-    /// CREATE, ALTER, DROP, TRUNCATE, RENAME.
-    Ddl,
-    /// GRANT, REVOKE.
-    Dcl,
-}
+/// SQL statement class (the facts' [`warden_kit::facts::SqlClass`]).
+pub type SqlClassConfig = warden_kit::facts::SqlClass;

@@ -290,7 +290,7 @@ impl CaseInput {
             actors: i.actors.clone(),
             groups: i.groups.clone(),
             scopes: i.scopes.clone(),
-            method: "jwt".into(),
+            method: warden_kit::facts::IdentityMethod::Jwt,
             expires_at: None,
             claims: i.claims.clone(),
         })

@@ -256,9 +256,8 @@ impl<'a> Request<'a> {
         for (_, facts) in self.sql_cache.borrow().iter() {
             let sql = action.sql.get_or_insert_with(|| SqlAction { parsed: true, ..SqlAction::default() });
             for class in &facts.classes {
-                let name = serde_json::to_value(class).ok().and_then(|v| v.as_str().map(str::to_string));
-                if let Some(name) = name.filter(|n| !sql.classes.contains(n)) {
-                    sql.classes.push(name);
+                if !sql.classes.contains(class) {
+                    sql.classes.push(*class);
                 }
             }
             for table in &facts.tables {

@@ -9,7 +9,7 @@ use crate::request::Request;
 use serde_json::{json, Value};
 use std::time::UNIX_EPOCH;
 use warden_kit::facts::{self, IdentityFact, Verdict};
-use warden_kit::{BodyNeed, Cx, Effect, FailureMode, Flow, LocalReply, MetricKind, Needs, Stage};
+use warden_kit::{BodyNeed, Cx, Effect, FactRead, FailureMode, Flow, LocalReply, MetricKind, Needs, Stage};
 
 impl Policy {
     fn request<'a>(&'a self, cx: &'a Cx<'_>, identity: Option<&'a IdentityFact>) -> Request<'a> {
@@ -150,7 +150,20 @@ impl Stage for Policy {
     }
 
     fn on_request_headers(&self, cx: &mut Cx<'_>) -> Flow {
-        let identity: Option<IdentityFact> = cx.facts.read(facts::IDENTITY);
+        // An identity fact this build cannot read (another module's version) is not "no
+        // identity": deciding as if the caller were anonymous could let it through.
+        let identity: Option<IdentityFact> = match cx.facts.get(facts::IDENTITY) {
+            FactRead::Present(identity) => Some(identity),
+            FactRead::Absent => None,
+            FactRead::Unreadable(why) => {
+                cx.effects.push(Effect::Log {
+                    level: warden_kit::LogLevel::Error,
+                    message: format!("warden policy: the identity fact is unreadable ({why}): refused"),
+                });
+                let body = serde_json::json!({"error": "identity_fact_unreadable"});
+                return Flow::Respond(LocalReply::new(500, body.to_string()));
+            }
+        };
         let early = {
             let request = self.request(cx, identity.as_ref());
             decide_headers(self, &request)

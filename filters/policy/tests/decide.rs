@@ -31,7 +31,7 @@ fn person(groups: &[&str]) -> IdentityFact {
         actors: vec![],
         groups: groups.iter().map(|g| g.to_string()).collect(),
         scopes: vec![],
-        method: "jwt".into(),
+        method: warden_kit::facts::IdentityMethod::Jwt,
         expires_at: None,
         claims: Default::default(),
     }
@@ -209,7 +209,7 @@ policies:
     // What the statement was, for the audit record: classes and tables, never the text.
     let action = sql("DELETE FROM Orders; SELECT * FROM users").fact.action.unwrap();
     let sql_action = action.sql.unwrap();
-    assert_eq!(sql_action.classes, ["read", "write"]);
+    assert_eq!(sql_action.classes, [warden_kit::facts::SqlClass::Read, warden_kit::facts::SqlClass::Write]);
     assert_eq!(sql_action.tables, ["orders", "users"]);
     assert!(sql_action.destructive && sql_action.parsed);
     assert!(action.mcp.is_empty());

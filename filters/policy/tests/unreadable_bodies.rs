@@ -46,7 +46,7 @@ fn agent() -> IdentityFact {
         actors: vec![Actor { subject: "agent:coder".into(), kind: SubjectKind::Agent }],
         groups: vec![],
         scopes: vec![],
-        method: "jwt".into(),
+        method: warden_kit::facts::IdentityMethod::Jwt,
         expires_at: None,
         claims: Default::default(),
     }

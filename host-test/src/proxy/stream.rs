@@ -91,34 +91,42 @@ enum Dir {
     Response,
 }
 
-/// Iteration state of one direction, per position in call order.
+/// Iteration state of one direction: one [`FilterFlow`] per position in call order
+/// (request: config order; response: reverse).
 #[derive(Debug, Default)]
 struct Flow {
-    offered: Vec<bool>,
-    passed: Vec<bool>,
-    headers_end: Vec<bool>,
-    buffer: Vec<Vec<u8>>,
-    end_in: Vec<bool>,
-    body_held: Vec<bool>,
-    trailers_in: Vec<bool>,
-    trailers_held: Vec<bool>,
-    in_trailers: Vec<bool>,
+    at: Vec<FilterFlow>,
 }
 
 impl Flow {
     fn new(n: usize) -> Flow {
-        Flow {
-            offered: vec![false; n],
-            passed: vec![false; n],
-            headers_end: vec![false; n],
-            buffer: vec![Vec::new(); n],
-            end_in: vec![false; n],
-            body_held: vec![false; n],
-            trailers_in: vec![false; n],
-            trailers_held: vec![false; n],
-            in_trailers: vec![false; n],
-        }
+        Flow { at: (0..n).map(|_| FilterFlow::default()).collect() }
     }
+}
+
+/// Where one filter is in one direction of one stream, as Envoy's filter manager tracks it.
+#[derive(Debug, Default)]
+struct FilterFlow {
+    /// The headers reached this filter (its headers callback was called).
+    offered: bool,
+    /// The filter let the headers go on (returned Continue, or was resumed).
+    passed: bool,
+    /// The headers came with end of stream (no body, no trailers).
+    headers_end: bool,
+    /// Body bytes that reached this filter and are not yet passed on (buffered while the
+    /// headers or the body are held).
+    buffer: Vec<u8>,
+    /// The end of the body (or the trailers that end it) reached this filter.
+    end_in: bool,
+    /// The filter stopped the body (StopIterationAndBuffer / StopIterationNoBuffer); a resume
+    /// lets it go on.
+    body_held: bool,
+    /// Trailers reached this filter.
+    trailers_in: bool,
+    /// The filter stopped the trailers; a resume lets them go on.
+    trailers_held: bool,
+    /// The filter's trailers callback is running (it may change the trailers).
+    in_trailers: bool,
 }
 
 #[derive(Debug, Default)]
@@ -191,11 +199,11 @@ impl Stream {
         }
         let (pr, pp) = (filter, self.n() - 1 - filter);
         Access {
-            request_headers: self.req.offered[pr] && !self.req.passed[pr] && !self.req_aborted,
-            response_headers: self.resp.offered[pp] && !self.resp.passed[pp],
+            request_headers: self.req.at[pr].offered && !self.req.at[pr].passed && !self.req_aborted,
+            response_headers: self.resp.at[pp].offered && !self.resp.at[pp].passed,
             log_phase: false,
-            request_trailers: self.req.in_trailers[pr],
-            response_trailers: self.resp.in_trailers[pp],
+            request_trailers: self.req.at[pr].in_trailers,
+            response_trailers: self.resp.at[pp].in_trailers,
         }
     }
 }
@@ -436,10 +444,10 @@ impl Proxy {
         let f = self.streams[sid].filter_at(dir, p);
         {
             let flow = self.streams[sid].flow(dir);
-            flow.offered[p] = true;
-            flow.headers_end[p] = end;
+            flow.at[p].offered = true;
+            flow.at[p].headers_end = end;
             if end {
-                flow.end_in[p] = true;
+                flow.at[p].end_in = true;
             }
         }
         if dir == Dir::Request && self.streams[sid].members[f] == Member::Dead {
@@ -460,7 +468,7 @@ impl Proxy {
         if let Some(Some(1)) = action {
             return; // Paused: body and trailers wait at this filter until it resumes.
         }
-        self.streams[sid].flow(dir).passed[p] = true;
+        self.streams[sid].flow(dir).at[p].passed = true;
         self.offer_headers(sid, dir, p + 1, end);
         self.after_headers_passed(sid, dir, p, epoch);
     }
@@ -471,9 +479,9 @@ impl Proxy {
             return;
         }
         let flow = self.streams[sid].flow(dir);
-        let headers_end = flow.headers_end[p];
-        let has_body = !flow.buffer[p].is_empty() || (flow.end_in[p] && !headers_end);
-        let has_trailers = flow.trailers_in[p];
+        let headers_end = flow.at[p].headers_end;
+        let has_body = !flow.at[p].buffer.is_empty() || (flow.at[p].end_in && !headers_end);
+        let has_trailers = flow.at[p].trailers_in;
         if has_body {
             self.call_body(sid, dir, p);
         } else if has_trailers {
@@ -487,11 +495,11 @@ impl Proxy {
             return self.sink_data(sid, dir, bytes, end);
         }
         let flow = self.streams[sid].flow(dir);
-        flow.buffer[p].extend_from_slice(&bytes);
+        flow.at[p].buffer.extend_from_slice(&bytes);
         if end {
-            flow.end_in[p] = true;
+            flow.at[p].end_in = true;
         }
-        if flow.passed[p] && !flow.body_held[p] {
+        if flow.at[p].passed && !flow.at[p].body_held {
             self.call_body(sid, dir, p);
         }
     }
@@ -501,7 +509,7 @@ impl Proxy {
         let f = self.streams[sid].filter_at(dir, p);
         let (bytes, end) = {
             let flow = self.streams[sid].flow(dir);
-            (std::mem::take(&mut flow.buffer[p]), flow.end_in[p])
+            (std::mem::take(&mut flow.at[p].buffer), flow.at[p].end_in)
         };
         let len = bytes.len();
         {
@@ -524,13 +532,13 @@ impl Proxy {
                 Dir::Response => std::mem::take(&mut data.response_body),
             }
         };
-        self.streams[sid].flow(dir).buffer[p] = body;
+        self.streams[sid].flow(dir).at[p].buffer = body;
         if !self.alive(epoch) || self.apply_pending(sid) || !self.alive(epoch) {
             return;
         }
         if let Some(Some(1)) = action {
             if end {
-                self.streams[sid].flow(dir).body_held[p] = true;
+                self.streams[sid].flow(dir).at[p].body_held = true;
             }
             return; // Buffering: the next chunk re-delivers the whole buffer.
         }
@@ -542,9 +550,9 @@ impl Proxy {
         let epoch = self.epoch(sid, dir);
         let (bytes, end, trailers) = {
             let flow = self.streams[sid].flow(dir);
-            let trailers = flow.trailers_in[p];
-            let end = flow.end_in[p] && !trailers && !flow.headers_end[p];
-            (std::mem::take(&mut flow.buffer[p]), end, trailers)
+            let trailers = flow.at[p].trailers_in;
+            let end = flow.at[p].end_in && !trailers && !flow.at[p].headers_end;
+            (std::mem::take(&mut flow.at[p].buffer), end, trailers)
         };
         if !bytes.is_empty() || end {
             self.offer_data(sid, dir, p + 1, bytes, end);
@@ -560,9 +568,9 @@ impl Proxy {
             return self.sink_end(sid, dir, true);
         }
         let flow = self.streams[sid].flow(dir);
-        flow.trailers_in[p] = true;
-        flow.end_in[p] = true;
-        if flow.passed[p] && !flow.body_held[p] {
+        flow.at[p].trailers_in = true;
+        flow.at[p].end_in = true;
+        if flow.at[p].passed && !flow.at[p].body_held {
             self.call_trailers(sid, dir, p);
         }
     }
@@ -574,15 +582,15 @@ impl Proxy {
             Dir::Request => ("proxy_on_request_trailers", self.streams[sid].data.borrow().request_trailers.len()),
             Dir::Response => ("proxy_on_response_trailers", self.streams[sid].data.borrow().response_trailers.len()),
         };
-        self.streams[sid].flow(dir).in_trailers[p] = true;
+        self.streams[sid].flow(dir).at[p].in_trailers = true;
         let ctx = self.streams[sid].context_of(f).unwrap_or(0) as i32;
         let action = self.stream_call(sid, f, export, &[ctx, count as i32]);
-        self.streams[sid].flow(dir).in_trailers[p] = false;
+        self.streams[sid].flow(dir).at[p].in_trailers = false;
         if !self.alive(epoch) || self.apply_pending(sid) || !self.alive(epoch) {
             return;
         }
         if let Some(Some(1)) = action {
-            self.streams[sid].flow(dir).trailers_held[p] = true;
+            self.streams[sid].flow(dir).at[p].trailers_held = true;
             return;
         }
         self.pass_trailers(sid, dir, p, epoch);
@@ -590,7 +598,7 @@ impl Proxy {
 
     /// Passes buffered data, then the trailers, from `p` to the next position.
     fn pass_trailers(&mut self, sid: usize, dir: Dir, p: usize, epoch: Epoch) {
-        let bytes = std::mem::take(&mut self.streams[sid].flow(dir).buffer[p]);
+        let bytes = std::mem::take(&mut self.streams[sid].flow(dir).at[p].buffer);
         if !bytes.is_empty() {
             self.offer_data(sid, dir, p + 1, bytes, false);
         }
@@ -606,18 +614,18 @@ impl Proxy {
             return;
         }
         let flow = self.streams[sid].flow(dir);
-        if flow.offered[p] && !flow.passed[p] {
-            flow.passed[p] = true;
-            let end = flow.headers_end[p];
+        if flow.at[p].offered && !flow.at[p].passed {
+            flow.at[p].passed = true;
+            let end = flow.at[p].headers_end;
             self.offer_headers(sid, dir, p + 1, end);
             self.after_headers_passed(sid, dir, p, epoch);
-        } else if flow.body_held[p] {
-            flow.body_held[p] = false;
+        } else if flow.at[p].body_held {
+            flow.at[p].body_held = false;
             self.forward(sid, dir, p);
-        } else if flow.trailers_held[p] {
-            flow.trailers_held[p] = false;
+        } else if flow.at[p].trailers_held {
+            flow.at[p].trailers_held = false;
             self.pass_trailers(sid, dir, p, epoch);
-        } else if !flow.buffer[p].is_empty() {
+        } else if !flow.at[p].buffer.is_empty() {
             self.forward(sid, dir, p);
         }
     }
@@ -757,7 +765,7 @@ impl Proxy {
         let n = self.streams[sid].n();
         // Once the response is in the encoder filters, Envoy sends a local reply directly,
         // without running response callbacks again.
-        let direct = self.streams[sid].resp.offered.iter().any(|offered| *offered);
+        let direct = self.streams[sid].resp.at.iter().any(|f| f.offered);
         {
             let s = &mut self.streams[sid];
             s.req_aborted = true;

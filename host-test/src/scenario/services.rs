@@ -432,8 +432,3 @@ fn spawn(warden: &Path, config: &Path, listen: Option<SocketAddr>, dir: &Path) -
         }
     }
 }
-
-/// Where the `warden` binary is: `$WARDEN_BIN`, else `None` (the CLI passes its own path).
-pub fn warden_from_env() -> Option<PathBuf> {
-    std::env::var_os("WARDEN_BIN").map(PathBuf::from)
-}

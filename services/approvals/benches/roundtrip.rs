@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tower::ServiceExt;
-use warden_approvals::config::{key_sha256, parse};
-use warden_approvals::http::{router, App};
+use warden_approval_service::config::{key_sha256, parse};
+use warden_approval_service::http::{router, App};
 
 async fn call(app: &Arc<App>, method: &str, path: &str, bearer: &str, body: Value) -> Value {
     let request = Request::builder()
@@ -35,7 +35,7 @@ async fn run(label: &str, database: String, dir: &std::path::Path, rounds: usize
         key_sha256(people::PROXY_KEY),
         people::approvers_yaml()
     );
-    let app = warden_approvals::serve::open(parse(&yaml).unwrap().compile().unwrap()).await.unwrap();
+    let app = warden_approval_service::startup::open(parse(&yaml).unwrap().compile().unwrap()).await.unwrap();
     let bob = people::person("bob", &["dba"]);
     let mut times = Vec::with_capacity(rounds);
     for i in 0..rounds {

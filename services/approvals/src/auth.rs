@@ -56,7 +56,7 @@ pub fn authenticate(service: &Service, authorization: Option<&str>, now_secs: u6
     let Some(approvers) = &service.approvers else {
         return Err(Unauthenticated("not a proxy key (no approver token providers are configured)".into()));
     };
-    let fetch = |remote: &warden_identity::compile::Remote| crate::keys::fetch(&service.clusters, remote);
+    let fetch = |remote: &warden_identity::compile::Remote| crate::jwks_fetch::fetch(&service.clusters, remote);
     match approvers.verify(&view, now_secs, &fetch) {
         Ok(Some(fact)) => Ok(Caller::Person(Approver::from_identity(&fact))),
         Ok(None) => Err(Unauthenticated("not a proxy key, and no configured provider accepts this token".into())),
@@ -72,7 +72,7 @@ pub fn person(service: &Service, token: &str, now_secs: u64) -> Result<Approver,
         .approvers
         .as_ref()
         .ok_or_else(|| Unauthenticated("no approver token providers are configured".into()))?;
-    let fetch = |remote: &warden_identity::compile::Remote| crate::keys::fetch(&service.clusters, remote);
+    let fetch = |remote: &warden_identity::compile::Remote| crate::jwks_fetch::fetch(&service.clusters, remote);
     match approvers.verify(&view, now_secs, &fetch) {
         Ok(Some(fact)) => Ok(Approver::from_identity(&fact)),
         Ok(None) => Err(Unauthenticated("no configured provider accepts this token".into())),

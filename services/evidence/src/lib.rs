@@ -11,7 +11,7 @@ pub mod config;
 pub mod core;
 pub mod export;
 pub mod http;
-pub mod serve;
 pub mod store;
+pub mod upkeep;
 
 pub use warden_service_shared::unix_now;

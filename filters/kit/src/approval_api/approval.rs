@@ -78,9 +78,9 @@ pub struct Action {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SqlSummary {
-    /// Statement classes (`read`, `write`, `delete`, `ddl`, ...).
+    /// Statement classes (`read`, `write`, `ddl`, `dcl`).
     #[serde(default)]
-    pub classes: Vec<String>,
+    pub classes: Vec<crate::facts::SqlClass>,
     /// Tables (lowercase, unqualified).
     #[serde(default)]
     pub tables: Vec<String>,

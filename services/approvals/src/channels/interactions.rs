@@ -78,7 +78,7 @@ async fn decide(app: Arc<App>, target: SlackTarget, payload: Value) {
     let (api, token, timeout) = (target.api.clone(), target.token.clone(), app.channels.timeout());
     let email = tokio::task::spawn_blocking(move || email_of(&api, &token, &user, timeout))
         .await
-        .unwrap_or_else(|_| Err("lookup did not finish".into()));
+        .unwrap_or_else(|_| Err(super::slack::SlackError::Transport("lookup did not finish".into())));
     let email = match email {
         Ok(email) => email,
         Err(why) => {

@@ -70,13 +70,16 @@ impl ChannelsApp {
             let target = match &c.kind {
                 ChannelKind::Webhook { url, secret_file } => {
                     let field = format!("{}.secret_file", c.field);
-                    let secret = WebhookSecret::parse(&crate::config::secret_file(secret_file, field.clone())?)
-                        .ok_or_else(|| ConfigError::new(field, "`whsec_<base64>` or at least 16 bytes of secret"))?;
+                    let secret =
+                        WebhookSecret::parse(&warden_service_shared::secrets::secret_file(secret_file, field.clone())?)
+                            .ok_or_else(|| {
+                                ConfigError::new(field, "`whsec_<base64>` or at least 16 bytes of secret")
+                            })?;
                     Target::Webhook { url: url.clone(), secret }
                 }
                 ChannelKind::Teams { url_file } => {
                     let field = format!("{}.url_file", c.field);
-                    let url = crate::config::secret_file(url_file, field.clone())?;
+                    let url = warden_service_shared::secrets::secret_file(url_file, field.clone())?;
                     if !url.starts_with("https://") && !url.starts_with("http://") {
                         return Err(ConfigError::new(field, "the file must hold the workflow's http(s) URL"));
                     }
@@ -85,8 +88,11 @@ impl ChannelsApp {
                 ChannelKind::Slack { channel, bot_token_file, signing_secret_file, api_url, response_url_prefix } => {
                     Target::Slack(SlackTarget {
                         channel: channel.clone(),
-                        token: crate::config::secret_file(bot_token_file, format!("{}.bot_token_file", c.field))?,
-                        signing_secret: crate::config::secret_file(
+                        token: warden_service_shared::secrets::secret_file(
+                            bot_token_file,
+                            format!("{}.bot_token_file", c.field),
+                        )?,
+                        signing_secret: warden_service_shared::secrets::secret_file(
                             signing_secret_file,
                             format!("{}.signing_secret_file", c.field),
                         )?,
@@ -207,7 +213,7 @@ async fn send_slack(
     let (api, token) = (target.api.clone(), target.token.clone());
     let answer = tokio::task::spawn_blocking(move || slack::call(&api, &token, method, &body, timeout))
         .await
-        .unwrap_or_else(|_| Err("the send did not finish".into()))?;
+        .unwrap_or_else(|_| Err(slack::SlackError::Transport("the send did not finish".into())))?;
     if posted.is_none() {
         let (Some(channel), Some(ts)) = (answer["channel"].as_str(), answer["ts"].as_str()) else {
             return Err("chat.postMessage answered without channel and ts".into());

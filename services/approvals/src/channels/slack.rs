@@ -109,45 +109,91 @@ pub fn message(approval: &Approval, page_url: &str, now: u64) -> Value {
     json!({"text": format!("Approval {status}: {} {}{}", a.method, a.authority, a.path), "blocks": blocks})
 }
 
+/// Why a call to Slack's Web API failed. Never holds the token or the URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SlackError {
+    /// Slack could not be reached (timeout, DNS, connection, I/O).
+    #[error("{0}")]
+    Transport(String),
+    /// The answer's body could not be read.
+    #[error("unreadable answer")]
+    Unreadable,
+    /// The answer was not JSON.
+    #[error("{method} answered {status}")]
+    NotJson {
+        /// The Web API method.
+        method: String,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// Slack answered `ok: false` with this error code.
+    #[error("{method}: {code}")]
+    Refused {
+        /// The Web API method.
+        method: String,
+        /// Slack's error code (`channel_not_found`, ...).
+        code: String,
+    },
+    /// The user is deleted or a bot.
+    #[error("not an active person")]
+    NotAPerson,
+    /// The user has no email the bot may read.
+    #[error("no email (scope users:read.email?)")]
+    NoEmail,
+}
+
+impl From<SlackError> for String {
+    fn from(error: SlackError) -> String {
+        error.to_string()
+    }
+}
+
 /// A call to the Slack Web API (`method`, e.g. `chat.postMessage`) with the bot token: the
 /// answer when `ok` is true, else Slack's error code (or a transport error, without the URL).
-pub fn call(api: &str, token: &str, method: &str, body: &Value, timeout: Duration) -> Result<Value, String> {
+pub fn call(api: &str, token: &str, method: &str, body: &Value, timeout: Duration) -> Result<Value, SlackError> {
     let agent = warden_service_shared::http_client::agent(Some(timeout));
     let mut response = agent
         .post(&format!("{}/{method}", api.trim_end_matches('/')))
         .header("authorization", &format!("Bearer {token}"))
         .header("content-type", "application/json; charset=utf-8")
         .send(body.to_string().as_bytes())
-        .map_err(|e| super::describe(&e))?;
+        .map_err(|e| SlackError::Transport(super::describe(&e)))?;
     let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().map_err(|_| "unreadable answer".to_string())?;
-    let answer: Value = serde_json::from_str(&text).map_err(|_| format!("{method} answered {status}"))?;
+    let text = response.body_mut().read_to_string().map_err(|_| SlackError::Unreadable)?;
+    let answer: Value =
+        serde_json::from_str(&text).map_err(|_| SlackError::NotJson { method: method.into(), status })?;
     if answer["ok"].as_bool() == Some(true) {
         Ok(answer)
     } else {
-        Err(format!("{method}: {}", answer["error"].as_str().unwrap_or("error")))
+        Err(refused(method, &answer))
     }
 }
 
+fn refused(method: &str, answer: &Value) -> SlackError {
+    SlackError::Refused { method: method.into(), code: answer["error"].as_str().unwrap_or("error").into() }
+}
+
 /// The verified email of a Slack user (`users.info`, scope `users:read.email`).
-pub fn email_of(api: &str, token: &str, user: &str, timeout: Duration) -> Result<String, String> {
+pub fn email_of(api: &str, token: &str, user: &str, timeout: Duration) -> Result<String, SlackError> {
     let agent = warden_service_shared::http_client::agent(Some(timeout));
     let mut response = agent
         .get(&format!("{}/users.info", api.trim_end_matches('/')))
         .query("user", user)
         .header("authorization", &format!("Bearer {token}"))
         .call()
-        .map_err(|e| super::describe(&e))?;
-    let text = response.body_mut().read_to_string().map_err(|_| "unreadable answer".to_string())?;
-    let answer: Value = serde_json::from_str(&text).map_err(|_| "users.info: unreadable".to_string())?;
+        .map_err(|e| SlackError::Transport(super::describe(&e)))?;
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().map_err(|_| SlackError::Unreadable)?;
+    let answer: Value =
+        serde_json::from_str(&text).map_err(|_| SlackError::NotJson { method: "users.info".into(), status })?;
     if answer["ok"].as_bool() != Some(true) {
-        return Err(format!("users.info: {}", answer["error"].as_str().unwrap_or("error")));
+        return Err(refused("users.info", &answer));
     }
     let user = &answer["user"];
     if user["deleted"].as_bool() == Some(true) || user["is_bot"].as_bool() == Some(true) {
-        return Err("not an active person".into());
+        return Err(SlackError::NotAPerson);
     }
-    user["profile"]["email"].as_str().map(str::to_owned).ok_or_else(|| "no email (scope users:read.email?)".into())
+    user["profile"]["email"].as_str().map(str::to_owned).ok_or(SlackError::NoEmail)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use crate::core::approval::{Approval, Status};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use ed25519_dalek::{Signer as _, SigningKey};
-pub use warden_kit::receipt::{key_id, verify, Decider, Party, Receipt, SignedReceipt, RECEIPT_VERSION};
+pub use warden_kit::receipt::{key_id, verify, Decider, Outcome, Party, Receipt, SignedReceipt, RECEIPT_VERSION};
 
 /// The service's signing key.
 pub struct Signer {
@@ -50,9 +50,9 @@ impl Signer {
 /// The receipt of a decided approval; `None` while it is undecided.
 pub fn receipt_of(approval: &Approval) -> Option<Receipt> {
     let decision = match approval.status {
-        Status::Approved | Status::Consumed => "approved",
-        Status::Denied => "denied",
-        Status::Expired if approval.use_by.is_some() => "approved",
+        Status::Approved | Status::Consumed => Outcome::Approved,
+        Status::Denied => Outcome::Denied,
+        Status::Expired if approval.use_by.is_some() => Outcome::Approved,
         _ => return None,
     };
     Some(Receipt {
@@ -60,14 +60,14 @@ pub fn receipt_of(approval: &Approval) -> Option<Receipt> {
         approval_id: approval.id.clone(),
         digest: approval.digest.clone(),
         requester: Party { subject: approval.requester.subject.clone(), issuer: approval.requester.issuer.clone() },
-        decision: decision.into(),
+        decision,
         deciders: approval
             .votes
             .iter()
             .map(|v| Decider {
                 subject: v.subject.clone(),
                 issuer: v.issuer.clone(),
-                decision: v.decision.as_str().into(),
+                decision: v.decision,
                 forced: v.forced,
             })
             .collect(),

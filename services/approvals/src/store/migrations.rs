@@ -2,13 +2,13 @@
 //! start on SQLite and PostgreSQL, under sqlx's migration lock (replicas starting together
 //! apply each once).
 
-use super::Backend;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::AnyPool;
-use std::borrow::Cow;
+use warden_service_shared::db::{Schema, Step, OWNERS};
+
+/// The approval service's schema: versions 1 to 999 (the evidence ledger's start at 1001).
+pub const SCHEMA: Schema = Schema { service: OWNERS[0].0, versions: 1..=999, steps: STEPS };
 
 /// (version, description, SQLite text, PostgreSQL text).
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+const STEPS: &[Step] = &[
     (
         1,
         "approvals, votes, events",
@@ -34,17 +34,3 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/postgres/0004_people_delegated.sql"),
     ),
 ];
-
-/// Applies the migrations not yet applied.
-pub async fn run(pool: &AnyPool, backend: Backend) -> Result<(), sqlx::Error> {
-    let migrations = MIGRATIONS
-        .iter()
-        .map(|(version, description, sqlite, postgres)| {
-            let sql = if backend == Backend::Sqlite { sqlite } else { postgres };
-            Migration::new(*version, Cow::Borrowed(description), MigrationType::Simple, Cow::Borrowed(sql), false)
-        })
-        .collect::<Vec<_>>();
-    // The evidence ledger's migrations (from 1001) share the database and the migrations table.
-    let migrator = Migrator { migrations: Cow::Owned(migrations), ignore_missing: true, ..Migrator::DEFAULT };
-    migrator.run(pool).await.map_err(|e| sqlx::Error::Migrate(Box::new(e)))
-}

@@ -18,18 +18,11 @@ use crate::core::receipt::{receipt_of, Signer};
 use crate::core::SignedReceipt;
 pub use notify::Waker;
 use serde_json::json;
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 use std::time::Duration;
 
-/// Which database the service stores in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// SQLite file (one replica).
-    Sqlite,
-    /// PostgreSQL (one or several replicas).
-    Postgres,
-}
+pub use warden_service_shared::db::Backend;
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +42,15 @@ pub enum StoreError {
     /// A decision could not be signed.
     #[error("cannot sign the receipt: {0}")]
     Sign(String),
+}
+
+impl From<warden_service_shared::db::MigrateError> for StoreError {
+    fn from(err: warden_service_shared::db::MigrateError) -> StoreError {
+        match err {
+            warden_service_shared::db::MigrateError::Database(e) => StoreError::Unavailable(e),
+            misnumbered => StoreError::Unavailable(sqlx::Error::Configuration(misnumbered.to_string().into())),
+        }
+    }
 }
 
 /// Where a change came from, for the event log.
@@ -116,22 +118,8 @@ impl Store {
     /// absent, and brings the schema up to date. For PostgreSQL it also listens for decisions
     /// made by other replicas.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        sqlx::any::install_default_drivers();
-        let (backend, url) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            (Backend::Postgres, url.to_string())
-        } else if let Some(path) = url.strip_prefix("sqlite://") {
-            let path = path.split('?').next().unwrap_or(path);
-            (Backend::Sqlite, format!("sqlite://{path}?mode=rwc"))
-        } else {
-            return Err(StoreError::Unavailable(sqlx::Error::Configuration(
-                "database: use sqlite://<file> or postgres://<user>@<host>/<database>".into(),
-            )));
-        };
-        // SQLite allows one writer at a time; one connection avoids "database is locked".
-        let max = if backend == Backend::Sqlite { 1 } else { 10 };
-        let pool =
-            AnyPoolOptions::new().max_connections(max).acquire_timeout(Duration::from_secs(5)).connect(&url).await?;
-        migrations::run(&pool, backend).await?;
+        let (pool, backend, url) = warden_service_shared::db::connect(url).await?;
+        migrations::SCHEMA.migrate(&pool, backend).await?;
         let waker = Waker::new();
         if backend == Backend::Postgres {
             waker.listen_postgres(&url).await?;

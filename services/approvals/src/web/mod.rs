@@ -8,7 +8,7 @@ pub mod pages;
 pub mod session;
 
 use crate::auth::Caller;
-use crate::config::{seed_file, Web};
+use crate::config::Web;
 use crate::core::approval::Approval;
 use crate::core::decide::VoteRequest;
 use crate::core::tally::VoteDecision;
@@ -25,6 +25,7 @@ use serde::Deserialize;
 use session::{Login, Session, SessionKey, LOGIN_COOKIE, LOGIN_TTL_SECS, SESSION_COOKIE};
 use std::sync::{Arc, Mutex};
 use warden_kit::ConfigError;
+use warden_service_shared::secrets::seed_file;
 
 /// The pages' runtime: configuration, the session key and client secret read at start, and
 /// the provider's discovery document once fetched.
@@ -47,8 +48,10 @@ impl WebApp {
     /// field, never the secret.
     pub fn open(config: Web) -> Result<WebApp, ConfigError> {
         let key = SessionKey::new(seed_file(&config.session_key_file, "web.session_key_file")?);
-        let client_secret =
-            crate::config::secret_file(&config.client_secret_file, "web.oidc.client_secret_file".into())?;
+        let client_secret = warden_service_shared::secrets::secret_file(
+            &config.client_secret_file,
+            "web.oidc.client_secret_file".into(),
+        )?;
         Ok(WebApp { config, key, client_secret, discovery: Mutex::new(None) })
     }
 

@@ -160,7 +160,7 @@ pub fn approval_page(
                     tr { th scope="row" { "Tool arguments" } td { (a.arguments.join(", ")) } }
                 }
                 @if let Some(sql) = &a.sql {
-                    tr { th scope="row" { "SQL" } td { (sql.classes.join(", ")) " on " (sql.tables.join(", ")) } }
+                    tr { th scope="row" { "SQL" } td { (warden_kit::facts::SqlClass::join(&sql.classes, ", ")) " on " (sql.tables.join(", ")) } }
                 }
                 tr { th scope="row" { "Rule" } td { (a.rules.join(", ")) } }
                 tr { th scope="row" { "Why it needs approval" } td { @for reason in &a.reasons { (reason) br; } } }

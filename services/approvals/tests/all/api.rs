@@ -10,10 +10,10 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use tower::ServiceExt;
-use warden_approvals::config::{key_sha256, parse};
-use warden_approvals::core::receipt::verify;
-use warden_approvals::core::SignedReceipt;
-use warden_approvals::http::{router, App, OPENAPI, ROUTES};
+use warden_approval_service::config::{key_sha256, parse};
+use warden_approval_service::core::receipt::verify;
+use warden_approval_service::core::SignedReceipt;
+use warden_approval_service::http::{router, App, OPENAPI, ROUTES};
 
 struct Api {
     app: Arc<App>,
@@ -30,7 +30,7 @@ async fn api_on(database: Option<String>) -> Api {
         approvers_yaml()
     );
     let service = parse(&yaml).unwrap().compile().unwrap();
-    Api { app: warden_approvals::serve::open(service).await.unwrap(), _dir: dir }
+    Api { app: warden_approval_service::startup::open(service).await.unwrap(), _dir: dir }
 }
 
 impl Api {

@@ -3,7 +3,7 @@
 //! channel given up on (recorded in the approval's history, no secret in the error), and two
 //! replicas sending each notice once.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-use warden_approvals::core::EventKind;
+use warden_approval_service::core::EventKind;
 
 use crate::common::people::{approvers_yaml, person, PROXY_KEY};
 use crate::common::tempdir::Dir;
@@ -19,9 +19,9 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use std::sync::{Arc, Mutex};
 use tower::ServiceExt;
-use warden_approvals::channels::run_once;
-use warden_approvals::config::{key_sha256, parse};
-use warden_approvals::http::{router, App};
+use warden_approval_service::channels::run_once;
+use warden_approval_service::config::{key_sha256, parse};
+use warden_approval_service::http::{router, App};
 
 const SECRET_B64: &str = "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const TEAMS_SIG: &str = "sig=teams-workflow-signature-123";
@@ -66,7 +66,7 @@ async fn service_on(dir: &Dir, database: &str, base: &str, max_attempts: u32) ->
         dir.path.join("hook.secret").display(),
         dir.path.join("teams.url").display(),
     );
-    warden_approvals::serve::open(parse(&yaml).unwrap().compile().unwrap()).await.unwrap()
+    warden_approval_service::startup::open(parse(&yaml).unwrap().compile().unwrap()).await.unwrap()
 }
 
 async fn call(app: &Arc<App>, method: &str, path: &str, bearer: &str, body: Value) -> Value {
@@ -93,7 +93,7 @@ fn signature_ok(headers: &HeaderMap, body: &str) -> bool {
 }
 
 fn now() -> u64 {
-    warden_approvals::unix_now()
+    warden_approval_service::unix_now()
 }
 
 #[tokio::test]
@@ -244,7 +244,7 @@ async fn a_missing_secret_file_names_its_field_and_never_its_content() {
         dir.path.join("hook.secret").display(),
         dir.path.join("missing.url").display(),
     );
-    let Err(err) = warden_approvals::serve::open(parse(&yaml).unwrap().compile().unwrap()).await else {
+    let Err(err) = warden_approval_service::startup::open(parse(&yaml).unwrap().compile().unwrap()).await else {
         panic!("a missing secret file must stop the service from starting");
     };
     let err = err.to_string();

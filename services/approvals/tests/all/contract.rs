@@ -14,7 +14,7 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tower::ServiceExt;
-use warden_approvals::http::{router, App, OPENAPI};
+use warden_approval_service::http::{router, App, OPENAPI};
 
 async fn send(app: &Arc<App>, method: &str, path: &str, bearer: &str, body: Vec<u8>) -> (StatusCode, Value) {
     let request = Request::builder()

@@ -11,8 +11,8 @@ use crate::common::tempdir::Dir;
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use warden_approvals::config::parse;
-use warden_approvals::http::App;
+use warden_approval_service::config::parse;
+use warden_approval_service::http::App;
 
 fn cases() -> Vec<Value> {
     let corpus: Value =

@@ -16,8 +16,8 @@ use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tower::ServiceExt;
-use warden_approvals::config::parse;
-use warden_approvals::http::{router, App};
+use warden_approval_service::config::parse;
+use warden_approval_service::http::{router, App};
 
 const ISSUER: &str = "https://login.example";
 
@@ -78,7 +78,8 @@ fn jwks(keys: &[(&str, u8)]) -> Value {
 
 fn token(kid: &str, seed: u8, subject: &str) -> String {
     let header = json!({"alg": "EdDSA", "kid": kid, "typ": "JWT"});
-    let claims = json!({"iss": ISSUER, "sub": subject, "groups": ["dba"], "exp": warden_approvals::unix_now() + 600});
+    let claims =
+        json!({"iss": ISSUER, "sub": subject, "groups": ["dba"], "exp": warden_approval_service::unix_now() + 600});
     let input =
         format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
     let signature = SigningKey::from_bytes(&[seed; 32]).sign(input.as_bytes());
@@ -95,7 +96,7 @@ fn config(dir: &Dir, port: u16) -> String {
 
 async fn app(dir: &Dir, port: u16) -> Arc<App> {
     let service = parse(&config(dir, port)).unwrap().compile().unwrap();
-    warden_approvals::serve::open(service).await.unwrap()
+    warden_approval_service::startup::open(service).await.unwrap()
 }
 
 /// `GET /v1/approvals` as the bearer of `token`: 200 for a verified person, 401 otherwise.

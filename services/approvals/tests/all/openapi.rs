@@ -1,13 +1,13 @@
 //! The OpenAPI document is generated from the API's types: `components.schemas` is exactly
 //! what `warden_kit::approval_api`'s types derive, so the document, the service, the approval
 //! stage and the CLI cannot drift apart. After changing a type, regenerate the document with
-//! `WARDEN_BLESS=1 cargo test -p warden-approvals --test all openapi` and review the diff.
+//! `WARDEN_BLESS=1 cargo test -p warden-approval-service --test all openapi` and review the diff.
 
 use schemars::generate::SchemaSettings;
 use schemars::transform::{transform_subschemas, Transform};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{json, Map, Value};
-use warden_approvals::http::OPENAPI;
+use warden_approval_service::http::OPENAPI;
 use warden_kit::approval_api as api;
 
 /// An enum of documented unit variants is derived as `oneOf` one-value schemas, each with its
@@ -79,6 +79,6 @@ fn the_document_is_generated_from_the_api_types() {
     assert!(
         committed == document,
         "src/http/openapi.json is not what the API's types derive: run \
-         `WARDEN_BLESS=1 cargo test -p warden-approvals --test all openapi` and review the diff"
+         `WARDEN_BLESS=1 cargo test -p warden-approval-service --test all openapi` and review the diff"
     );
 }

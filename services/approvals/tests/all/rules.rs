@@ -3,12 +3,12 @@
 
 use crate::common::*;
 use proptest::prelude::*;
-use warden_approvals::core::approval::Status;
-use warden_approvals::core::approver::Ineligible;
-use warden_approvals::core::consume::{refusal, ConsumeRefusal, ConsumeRequest};
-use warden_approvals::core::decide::{vote, DecideError, VoteRequest};
-use warden_approvals::core::receipt::{receipt_of, verify, Signer};
-use warden_approvals::core::tally::VoteDecision;
+use warden_approval_service::core::approval::Status;
+use warden_approval_service::core::approver::Ineligible;
+use warden_approval_service::core::consume::{refusal, ConsumeRefusal, ConsumeRequest};
+use warden_approval_service::core::decide::{vote, DecideError, VoteRequest};
+use warden_approval_service::core::receipt::{receipt_of, verify, Signer};
+use warden_approval_service::core::tally::VoteDecision;
 use warden_kit::facts::SubjectKind;
 
 fn approve() -> VoteRequest {

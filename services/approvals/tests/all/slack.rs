@@ -4,7 +4,7 @@
 //! whose verified email matches, the message updated after the decision; bad signatures, old
 //! timestamps, a replayed payload, an unknown user and the requester refused and recorded.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-use warden_approvals::core::EventKind;
+use warden_approval_service::core::EventKind;
 
 use crate::common::people::{approvers_yaml, PROXY_KEY};
 use crate::common::tempdir::Dir;
@@ -20,10 +20,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tower::ServiceExt;
-use warden_approvals::channels::run_once;
-use warden_approvals::config::{key_sha256, parse};
-use warden_approvals::core::approver::Approver;
-use warden_approvals::http::{router, App};
+use warden_approval_service::channels::run_once;
+use warden_approval_service::config::{key_sha256, parse};
+use warden_approval_service::core::approver::Approver;
+use warden_approval_service::http::{router, App};
 use warden_kit::facts::SubjectKind;
 
 const SIGNING_SECRET: &str = "slack-signing-secret-for-tests";
@@ -91,7 +91,7 @@ async fn service(dir: &Dir, base: &str, database: &str) -> Arc<App> {
         dir.path.join("bot.token").display(),
         dir.path.join("signing.secret").display(),
     );
-    let app = warden_approvals::serve::open(parse(&yaml).unwrap().compile().unwrap()).await.unwrap();
+    let app = warden_approval_service::startup::open(parse(&yaml).unwrap().compile().unwrap()).await.unwrap();
     // bob and alice signed in to the web pages once: their provider verified these emails.
     for (subject, email) in [("bob", "bob@example.com"), ("alice", "alice@example.com")] {
         let person = Approver {
@@ -101,7 +101,7 @@ async fn service(dir: &Dir, base: &str, database: &str) -> Arc<App> {
             delegated: false,
             groups: vec!["dba".into()],
         };
-        app.store.remember_person(&person, email, warden_approvals::unix_now()).await.unwrap();
+        app.store.remember_person(&person, email, warden_approval_service::unix_now()).await.unwrap();
     }
     app
 }
@@ -169,7 +169,7 @@ async fn a_click_decides_as_the_verified_person_and_the_message_follows_the_deci
     let dir = Dir::new();
     let app = service(&dir, &base, &database(&dir, postgres).await).await;
     let id = create(&app).await;
-    run_once(&app, &app.channels, warden_approvals::unix_now()).await.unwrap();
+    run_once(&app, &app.channels, warden_approval_service::unix_now()).await.unwrap();
     let (method, posted) = fake.calls.lock().unwrap()[0].clone();
     assert_eq!((method.as_str(), posted["channel"].as_str()), ("chat.postMessage", Some("C0OPS")));
     let text = posted["blocks"].to_string();
@@ -177,7 +177,7 @@ async fn a_click_decides_as_the_verified_person_and_the_message_follows_the_deci
     assert!(text.contains("\"action_id\":\"approve\"") && text.contains("\"confirm\""), "{text}");
     assert!(text.contains(&format!("https://approvals.example.com/ui/approvals/{id}")));
 
-    let now = warden_approvals::unix_now();
+    let now = warden_approval_service::unix_now();
     assert_eq!(send(&app, click(&base, "U_BOB", "approve", &id, SIGNING_SECRET, now)).await, StatusCode::OK);
     let answers = ephemeral(&fake, 1).await;
     assert!(answers[0].starts_with(&format!("You approved {id}")), "{answers:?}");
@@ -187,7 +187,7 @@ async fn a_click_decides_as_the_verified_person_and_the_message_follows_the_deci
     let events = app.store.events(0, 100).await.unwrap();
     assert_eq!(events.iter().find(|e| e.kind == EventKind::Voted).unwrap().detail["channel"], "slack");
 
-    run_once(&app, &app.channels, warden_approvals::unix_now()).await.unwrap();
+    run_once(&app, &app.channels, warden_approval_service::unix_now()).await.unwrap();
     let calls = fake.calls.lock().unwrap().clone();
     let (method, updated) = calls.last().unwrap();
     assert_eq!(method, "chat.update");
@@ -220,7 +220,7 @@ async fn forged_old_unknown_and_self_approving_clicks_are_refused_and_recorded(p
     let dir = Dir::new();
     let app = service(&dir, &base, &database(&dir, postgres).await).await;
     let id = create(&app).await;
-    let now = warden_approvals::unix_now();
+    let now = warden_approval_service::unix_now();
     assert_eq!(
         send(&app, click(&base, "U_BOB", "approve", &id, "not-the-secret", now)).await,
         StatusCode::UNAUTHORIZED

@@ -1,16 +1,16 @@
 //! The store on SQLite and on a real PostgreSQL server: the same tests on both.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-use warden_approvals::core::EventActor;
+use warden_approval_service::core::EventActor;
 
 use crate::common::*;
 use std::time::Duration;
-use warden_approvals::core::approval::Status;
-use warden_approvals::core::approver::Approver;
-use warden_approvals::core::consume::{ConsumeRefusal, ConsumeRequest};
-use warden_approvals::core::decide::VoteRequest;
-use warden_approvals::core::receipt::{verify, Signer};
-use warden_approvals::core::tally::VoteDecision;
-use warden_approvals::store::{Ballot, DecisionRules, Origin, Store, StoreError, RECHECK};
+use warden_approval_service::core::approval::Status;
+use warden_approval_service::core::approver::Approver;
+use warden_approval_service::core::consume::{ConsumeRefusal, ConsumeRequest};
+use warden_approval_service::core::decide::VoteRequest;
+use warden_approval_service::core::receipt::{verify, Signer};
+use warden_approval_service::core::tally::VoteDecision;
+use warden_approval_service::store::{Ballot, DecisionRules, Origin, Store, StoreError, RECHECK};
 
 fn proxy() -> Origin {
     Origin { actor: EventActor::Proxy { name: "envoy".into() }, source: Some("127.0.0.1:1".into()) }
@@ -143,7 +143,7 @@ async fn fifty_concurrent_consumes_one_wins(stores: Vec<Store>) {
 /// A waiter on replica `b` wakes when a person decides on replica `a`.
 async fn a_decision_on_one_replica_wakes_a_waiter_on_another(a: Store, b: Store) {
     let new = new_approval("sha256:d1", requester("alice", &[]), requirement(&["dba"], &[], 1));
-    let now = warden_approvals::unix_now();
+    let now = warden_approval_service::unix_now();
     a.create(new, "apr_1".into(), now, &proxy()).await.unwrap();
     let waiter = tokio::spawn(async move {
         let started = tokio::time::Instant::now();

@@ -3,7 +3,7 @@
 //! is down failing closed. (The browser flow through a real OIDC provider and Chromium is in
 //! examples/approvals/verify.)
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-use warden_approvals::core::{EventActor, EventKind};
+use warden_approval_service::core::{EventActor, EventKind};
 
 use crate::common::api;
 use crate::common::people::{approvers_yaml, PROXY_KEY};
@@ -14,9 +14,9 @@ use http_body_util::BodyExt;
 use serde_json::json;
 use std::sync::Arc;
 use tower::ServiceExt;
-use warden_approvals::config::{key_sha256, parse};
-use warden_approvals::http::{router, App};
-use warden_approvals::web::session::{Session, SessionKey, SESSION_COOKIE};
+use warden_approval_service::config::{key_sha256, parse};
+use warden_approval_service::http::{router, App};
+use warden_approval_service::web::session::{Session, SessionKey, SESSION_COOKIE};
 use warden_kit::facts::SubjectKind;
 
 const ISSUER: &str = "https://idp.example";
@@ -54,13 +54,13 @@ async fn pages_on(web: &str, postgres: bool) -> Pages {
         text = text.replace(&sqlite, &crate::common::postgres_url().await);
     }
     let service = parse(&text).unwrap().compile().unwrap();
-    let app = warden_approvals::serve::open(service).await.unwrap();
+    let app = warden_approval_service::startup::open(service).await.unwrap();
     let key = SessionKey::new(std::fs::read(dir.path.join("web.key")).unwrap().try_into().unwrap());
     Pages { app, key, _dir: dir }
 }
 
 fn session(subject: &str, groups: &[&str], auth_age: u64) -> Session {
-    let now = warden_approvals::unix_now();
+    let now = warden_approval_service::unix_now();
     Session {
         sub: subject.into(),
         iss: ISSUER.into(),
@@ -234,7 +234,7 @@ async fn the_body_preview_is_masked_before_anything_is_stored_or_shown() {
         "requester": {"subject": "alice", "issuer": "api_key", "kind": "human"},
         "action": {"method": "POST", "authority": "tools", "path": "/mcp", "tool": "refund", "rules": ["refunds"],
                    "arguments": ["customer", "card"],
-                   "sql": {"classes": ["delete"], "tables": ["orders"]},
+                   "sql": {"classes": ["write"], "tables": ["orders"]},
                    "body": "{\"customer\": \"carol@example.com\", \"card\": \"4111 1111 1111 1111\", \"note\": \"ok\"}",
                    "body_truncated": false},
         "requirement": {"groups": ["dba"], "pending_ttl_secs": 600, "use_by_secs": 60}
@@ -251,7 +251,7 @@ async fn the_body_preview_is_masked_before_anything_is_stored_or_shown() {
     let cookie = pages.key.seal_session(&session("bob", &["dba"], 0));
     let page = pages.call("GET", &format!("/ui/approvals/{id}"), Some(&cookie), None).await;
     assert!(page.body.contains("Request body (masked)") && page.body.contains("1 email"), "{}", page.body);
-    assert!(page.body.contains("customer, card") && page.body.contains("delete on orders"), "{}", page.body);
+    assert!(page.body.contains("customer, card") && page.body.contains("write on orders"), "{}", page.body);
     assert!(!page.body.contains("carol@example.com"));
 }
 

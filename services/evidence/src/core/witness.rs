@@ -27,20 +27,40 @@ pub fn request(old_size: u64, proof: &[Hash], note: &[u8]) -> Vec<u8> {
     body
 }
 
-/// Parses an `add-checkpoint` body.
-pub fn parse_request(body: &[u8]) -> Result<(u64, Vec<Hash>, &[u8]), String> {
-    let split = body.windows(2).position(|w| w == b"\n\n").ok_or("no empty line before the checkpoint")?;
-    let head = std::str::from_utf8(&body[..split]).map_err(|_| "not UTF-8")?;
+/// What is wrong with an `add-checkpoint` body (answered 400 with this text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// No empty line separates the proof from the checkpoint.
+    #[error("no empty line before the checkpoint")]
+    NoSeparator,
+    /// The head is not UTF-8.
+    #[error("not UTF-8")]
+    NotUtf8,
+    /// The first line is not `old <size>`.
+    #[error("the first line is not `old <size>`")]
+    NoOldSize,
+    /// A proof line is not base64.
+    #[error("a proof line is not base64")]
+    ProofNotBase64,
+    /// A proof hash is not 32 bytes.
+    #[error("a proof hash is not 32 bytes")]
+    ProofNot32Bytes,
+}
+
+/// Parses an `add-checkpoint` body: the old size, the consistency proof, the checkpoint note.
+pub fn parse_request(body: &[u8]) -> Result<(u64, Vec<Hash>, &[u8]), RequestError> {
+    let split = body.windows(2).position(|w| w == b"\n\n").ok_or(RequestError::NoSeparator)?;
+    let head = std::str::from_utf8(&body[..split]).map_err(|_| RequestError::NotUtf8)?;
     let mut lines = head.lines();
     let old = lines
         .next()
         .and_then(|l| l.strip_prefix("old "))
         .and_then(|n| n.parse().ok())
-        .ok_or("the first line is not `old <size>`")?;
+        .ok_or(RequestError::NoOldSize)?;
     let mut proof = Vec::new();
     for line in lines {
-        let bytes = STANDARD.decode(line).map_err(|_| "a proof line is not base64")?;
-        proof.push(Hash(bytes.try_into().map_err(|_| "a proof hash is not 32 bytes")?));
+        let bytes = STANDARD.decode(line).map_err(|_| RequestError::ProofNotBase64)?;
+        proof.push(Hash(bytes.try_into().map_err(|_| RequestError::ProofNot32Bytes)?));
     }
     Ok((old, proof, &body[split + 2..]))
 }
@@ -97,7 +117,7 @@ impl Witness {
 
     /// Handles `POST /add-checkpoint` at `now` (seconds since the epoch).
     pub fn add_checkpoint(&mut self, body: &[u8], now: u64) -> Result<Vec<u8>, Refusal> {
-        let (old, proof, note) = parse_request(body).map_err(|e| refuse(400, e))?;
+        let (old, proof, note) = parse_request(body).map_err(|e| refuse(400, e.to_string()))?;
         if note.split(|b| *b == b'\n').next() != Some(self.log.origin().as_bytes()) {
             return Err(refuse(404, "unknown log"));
         }

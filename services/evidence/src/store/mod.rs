@@ -9,19 +9,10 @@ mod migrations;
 
 use crate::core::checkpoint::{CheckpointError, LogSigner};
 use crate::core::merkle::{self, from_hex, hex, Hash, MerkleError, StoredHashes};
-use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyConnection, AnyPool, Row};
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-/// Which database the ledger stores in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// SQLite file (one replica).
-    Sqlite,
-    /// PostgreSQL (one or several replicas).
-    Postgres,
-}
+pub use warden_service_shared::db::Backend;
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +38,15 @@ pub enum StoreError {
     /// A checkpoint could not be signed.
     #[error("cannot sign a checkpoint: {0}")]
     Sign(#[from] CheckpointError),
+}
+
+impl From<warden_service_shared::db::MigrateError> for StoreError {
+    fn from(err: warden_service_shared::db::MigrateError) -> StoreError {
+        match err {
+            warden_service_shared::db::MigrateError::Database(e) => StoreError::Unavailable(e),
+            misnumbered => StoreError::Unavailable(sqlx::Error::Configuration(misnumbered.to_string().into())),
+        }
+    }
 }
 
 impl From<MerkleError> for StoreError {
@@ -178,28 +178,14 @@ async fn on_tree<T>(
 impl Store {
     /// Connects to `sqlite://<file>` (created if absent) or `postgres://...`, and migrates.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        sqlx::any::install_default_drivers();
-        let (backend, url) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            (Backend::Postgres, url.to_string())
-        } else if let Some(path) = url.strip_prefix("sqlite://") {
-            let path = path.split('?').next().unwrap_or(path);
-            (Backend::Sqlite, format!("sqlite://{path}?mode=rwc"))
-        } else {
-            return Err(StoreError::Unavailable(sqlx::Error::Configuration(
-                "database: use sqlite://<file> or postgres://<user>@<host>/<database>".into(),
-            )));
-        };
-        // SQLite allows one writer at a time; one connection avoids "database is locked".
-        let max = if backend == Backend::Sqlite { 1 } else { 10 };
-        let pool =
-            AnyPoolOptions::new().max_connections(max).acquire_timeout(Duration::from_secs(5)).connect(&url).await?;
+        let (pool, backend, _) = warden_service_shared::db::connect(url).await?;
         Store::on_pool(pool, backend).await
     }
 
     /// The ledger on another service's connection pool (same database), migrated. With SQLite
     /// this is how two services share one file: one writer connection, no lock contention.
     pub async fn on_pool(pool: AnyPool, backend: Backend) -> Result<Store, StoreError> {
-        migrations::run(&pool, backend).await?;
+        migrations::SCHEMA.migrate(&pool, backend).await?;
         Ok(Store { pool, backend })
     }
 

@@ -13,8 +13,8 @@ use warden_evidence::core::cosign::{WitnessSigner, WitnessVerifier};
 use warden_evidence::core::merkle::MemoryTree;
 use warden_evidence::core::witness::{request, Witness};
 use warden_evidence::export::{export, ExportRequest};
-use warden_evidence::serve::{tick, WitnessClient};
 use warden_evidence::store::{NewEntry, Store};
+use warden_evidence::upkeep::{tick, WitnessClient};
 use warden_testdb::Dir;
 
 const T0: u64 = 1_800_000_000;

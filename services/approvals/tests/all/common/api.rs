@@ -7,7 +7,7 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use std::sync::Arc;
 use tower::ServiceExt;
-use warden_approvals::http::{router, App};
+use warden_approval_service::http::{router, App};
 
 /// `method path` with `authorization: Bearer <bearer>` and a JSON body: the status and the
 /// answer as JSON (`null` when it is not JSON).
@@ -38,8 +38,10 @@ pub async fn service(dir: &super::tempdir::Dir, database: &str) -> Arc<App> {
     let yaml = format!(
         "database: {database}\nsigning_key_file: {}\nproxies: [{{name: envoy, key_sha256: {}}}]\nbreak_glass_group: breakglass\n{}",
         dir.path.join("signing.key").display(),
-        warden_approvals::config::key_sha256(super::people::PROXY_KEY),
+        warden_approval_service::config::key_sha256(super::people::PROXY_KEY),
         super::people::approvers_yaml()
     );
-    warden_approvals::serve::open(warden_approvals::config::parse(&yaml).unwrap().compile().unwrap()).await.unwrap()
+    warden_approval_service::startup::open(warden_approval_service::config::parse(&yaml).unwrap().compile().unwrap())
+        .await
+        .unwrap()
 }

@@ -6,9 +6,9 @@
 pub mod api;
 pub mod people;
 
-use warden_approvals::core::approval::{Action, Approval, Requester, Requirement, Status};
-use warden_approvals::core::approver::Approver;
-use warden_approvals::store::{NewApproval, Store};
+use warden_approval_service::core::approval::{Action, Approval, Requester, Requirement, Status};
+use warden_approval_service::core::approver::Approver;
+use warden_approval_service::store::{NewApproval, Store};
 use warden_kit::facts::{Actor, SubjectKind};
 
 pub const T0: u64 = 1_800_000_000;

@@ -27,7 +27,7 @@ pub fn approvers_yaml() -> String {
 pub fn token(subject: &str, groups: &[&str], extra: Value) -> String {
     let header = json!({"alg": "EdDSA", "kid": "k1", "typ": "JWT"});
     let mut claims =
-        json!({"iss": ISSUER, "sub": subject, "groups": groups, "exp": warden_approvals::unix_now() + 600});
+        json!({"iss": ISSUER, "sub": subject, "groups": groups, "exp": warden_approval_service::unix_now() + 600});
     if let (Value::Object(c), Value::Object(e)) = (&mut claims, extra) {
         c.extend(e);
     }

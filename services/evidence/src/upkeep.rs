@@ -67,6 +67,40 @@ pub async fn tick(
     Ok(appended)
 }
 
+/// Why a witness did not cosign the newest checkpoint (the checkpoint stays as it was).
+#[derive(Debug, thiserror::Error)]
+pub enum WitnessError {
+    /// The witness's configured key is not a valid note verifier key.
+    #[error("{0}")]
+    Key(#[from] crate::core::keys::KeyError),
+    /// The ledger's database failed.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// Nothing to cosign yet.
+    #[error("no checkpoint yet")]
+    NoCheckpoint,
+    /// The witness could not be reached or its answer read.
+    #[error("{0}")]
+    Transport(String),
+    /// The witness's cosignature does not verify.
+    #[error("the witness's answer does not verify: {0}")]
+    Unverified(String),
+    /// The witness refused (status and its answer's text).
+    #[error("the witness answered {status}: {answer}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The answer, as text.
+        answer: String,
+    },
+    /// A 409 without the size the witness knows.
+    #[error("409 without the witness's size")]
+    NoSize,
+    /// The witness's size changed under every retry.
+    #[error("the witness's size kept changing")]
+    Unsettled,
+}
+
 /// The log's side of `tlog-witness` for one witness: what it last cosigned (learned from its
 /// answers, so a restart costs one 409 round trip).
 #[derive(Debug, Clone)]
@@ -79,15 +113,15 @@ pub struct WitnessClient {
 
 impl WitnessClient {
     /// A client for `config` (its key already validated at start).
-    pub fn new(config: crate::config::WitnessConfig) -> Result<Self, String> {
-        let verifier = crate::core::cosign::WitnessVerifier::new(&config.key).map_err(|e| e.to_string())?;
+    pub fn new(config: crate::config::WitnessConfig) -> Result<Self, WitnessError> {
+        let verifier = crate::core::cosign::WitnessVerifier::new(&config.key)?;
         Ok(WitnessClient { config, verifier, known_size: 0 })
     }
 
     /// Asks the witness to cosign the newest checkpoint (unless it already did) and stores the
     /// cosignature once it verifies. Errors say why (the checkpoint stays as it was).
-    pub async fn cosign_latest(&mut self, store: &Store, log: &LogSigner) -> Result<bool, String> {
-        let latest = store.latest_checkpoint().await.map_err(|e| e.to_string())?.ok_or("no checkpoint yet")?;
+    pub async fn cosign_latest(&mut self, store: &Store, log: &LogSigner) -> Result<bool, WitnessError> {
+        let latest = store.latest_checkpoint().await?.ok_or(WitnessError::NoCheckpoint)?;
         let marker = format!("\n— {} ", self.verifier.name());
         if latest.note.contains(&marker) {
             return Ok(false);
@@ -97,47 +131,57 @@ impl WitnessClient {
             let proof = if old == 0 || old == latest.size {
                 Vec::new()
             } else {
-                store.consistency_proof(old, latest.size).await.map_err(|e| e.to_string())?
+                store.consistency_proof(old, latest.size).await?
             };
             let body = crate::core::witness::request(old, &proof, latest.note.as_bytes());
             let url = format!("{}/add-checkpoint", self.config.url.trim_end_matches('/'));
-            let (status, answer) =
-                tokio::task::spawn_blocking(move || post(&url, body)).await.map_err(|e| e.to_string())??;
+            let (status, answer) = tokio::task::spawn_blocking(move || post(&url, body))
+                .await
+                .map_err(|e| WitnessError::Transport(e.to_string()))??;
             match status {
                 200 => {
                     let cosigned = format!("{}{}", latest.note, String::from_utf8_lossy(&answer));
-                    let log_verifier =
-                        crate::core::checkpoint::LogVerifier::new(&log.vkey()).map_err(|e| e.to_string())?;
+                    let log_verifier = crate::core::checkpoint::LogVerifier::new(&log.vkey())
+                        .map_err(|e| WitnessError::Unverified(e.to_string()))?;
                     crate::core::checkpoint::open(
                         cosigned.as_bytes(),
                         &log_verifier,
                         std::slice::from_ref(&self.verifier),
                         1,
                     )
-                    .map_err(|e| format!("the witness's answer does not verify: {e}"))?;
-                    store.store_cosigned(latest.size, &cosigned).await.map_err(|e| e.to_string())?;
+                    .map_err(|e| WitnessError::Unverified(e.to_string()))?;
+                    store.store_cosigned(latest.size, &cosigned).await?;
                     self.known_size = latest.size;
                     return Ok(true);
                 }
                 409 => {
-                    self.known_size = String::from_utf8_lossy(&answer)
-                        .trim()
-                        .parse()
-                        .map_err(|_| "409 without the witness's size".to_string())?;
+                    self.known_size =
+                        String::from_utf8_lossy(&answer).trim().parse().map_err(|_| WitnessError::NoSize)?;
                 }
-                other => return Err(format!("the witness answered {other}: {}", String::from_utf8_lossy(&answer))),
+                status => {
+                    let answer = String::from_utf8_lossy(&answer).into_owned();
+                    return Err(WitnessError::Refused { status, answer });
+                }
             }
         }
-        Err("the witness's size kept changing".into())
+        Err(WitnessError::Unsettled)
     }
 }
 
 /// `POST url` with `body` (blocking): the status and the body (at most 64 KiB).
-fn post(url: &str, body: Vec<u8>) -> Result<(u16, Vec<u8>), String> {
+fn post(url: &str, body: Vec<u8>) -> Result<(u16, Vec<u8>), WitnessError> {
     let agent = warden_service_shared::http_client::agent(Some(std::time::Duration::from_secs(10)));
-    let mut response =
-        agent.post(url).header("content-type", "text/plain").send(&body[..]).map_err(|e| format!("POST {url}: {e}"))?;
+    let mut response = agent
+        .post(url)
+        .header("content-type", "text/plain")
+        .send(&body[..])
+        .map_err(|e| WitnessError::Transport(format!("POST {url}: {e}")))?;
     let status = response.status().as_u16();
-    let bytes = response.body_mut().with_config().limit(64 * 1024).read_to_vec().map_err(|e| e.to_string())?;
+    let bytes = response
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024)
+        .read_to_vec()
+        .map_err(|e| WitnessError::Transport(e.to_string()))?;
     Ok((status, bytes))
 }

@@ -12,7 +12,7 @@ use warden_kit::ConfigError;
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The configuration is wrong (names the field).
-    #[error("configuration: {}: {}", .0.field, .0.message)]
+    #[error("configuration: {}", .0.brief())]
     Config(ConfigError),
     /// The database could not be reached or migrated.
     #[error("{0}")]
