@@ -7,16 +7,16 @@ use warden_kit::facts::{IdentityFact, SubjectKind};
 /// Someone who authenticated to the service with a verified token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Approver {
-    /// Subject.
+    /// The subject the token names (what `users` in a requirement lists).
     pub subject: String,
-    /// Issuer.
+    /// The issuer of the verified token.
     pub issuer: String,
     /// Kind, as the identity provider configuration classifies the token.
     pub kind: SubjectKind,
     /// Whether the token carries a delegation claim (`act`, `may_act`: someone acting for
     /// the subject).
     pub delegated: bool,
-    /// Groups.
+    /// Groups the token carries (matched against a requirement's `groups`).
     pub groups: Vec<String>,
 }
 

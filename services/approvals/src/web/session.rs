@@ -34,15 +34,15 @@ impl std::fmt::Debug for SessionKey {
 /// A signed-in person, as the verified ID token said at login.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
-    /// Subject.
+    /// The signed-in person's subject (from the ID token).
     pub sub: String,
-    /// Issuer.
+    /// The ID token's issuer.
     pub iss: String,
     /// Kind (from the provider's kind rules).
     pub kind: SubjectKind,
     /// The ID token named someone acting for the subject.
     pub delegated: bool,
-    /// Groups.
+    /// The person's groups, as the ID token gave them.
     pub groups: Vec<String>,
     /// When the person last authenticated at the provider (`auth_time`, else the token's
     /// `iat`), seconds since the epoch: what step-up compares against.

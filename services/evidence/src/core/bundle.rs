@@ -124,7 +124,7 @@ pub fn parse_tlog_proof(text: &str) -> Option<(u64, Vec<Hash>, &str)> {
 pub struct Trust {
     /// The log's key.
     pub log: LogVerifier,
-    /// Witnesses.
+    /// The witnesses whose cosignatures the auditor accepts.
     pub witnesses: Vec<WitnessVerifier>,
     /// Cosignatures each checkpoint must carry.
     pub required_witnesses: usize,
@@ -135,9 +135,9 @@ pub struct Trust {
 pub struct StreamReport {
     /// Records of the stream in the bundle.
     pub records: u64,
-    /// First and last sequence number seen.
+    /// First sequence number seen.
     pub first_seq: u64,
-    /// Last.
+    /// Last sequence number seen.
     pub last_seq: u64,
     /// Records the stream said it dropped (`gap` records).
     pub dropped: u64,

@@ -8,7 +8,7 @@ use warden_kit::ledger::EntryKind;
 /// to with its sequence number there, and its canonical JSON (the leaf data).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEntry {
-    /// Kind.
+    /// What the entry is (request, gap, intent, approval event).
     pub kind: EntryKind,
     /// Stream id.
     pub stream: String,
