@@ -11,6 +11,7 @@
 use anyhow::Context;
 use serde_json::Value;
 use std::path::Path;
+use warden_kit::ConfigError;
 
 /// One Warden plugin found in a file.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,7 +65,7 @@ fn envoy_configuration(any: &Value) -> Result<Vec<u8>, String> {
 }
 
 /// Walks an Envoy configuration tree for plugin configurations.
-fn walk_envoy(value: &Value, path: &str, doc: usize, found: &mut Vec<Result<Found, String>>) {
+fn walk_envoy(value: &Value, path: &str, doc: usize, found: &mut Vec<Result<Found, ConfigError>>) {
     match value {
         Value::Object(map) => {
             if let (Some(vm), Some(configuration)) = (map.get("vm_config"), map.get("configuration")) {
@@ -78,7 +79,7 @@ fn walk_envoy(value: &Value, path: &str, doc: usize, found: &mut Vec<Result<Foun
                     found.push(
                         envoy_configuration(configuration)
                             .map(|config| Found { location: location.clone(), stage, config })
-                            .map_err(|e| format!("{location}.configuration: {e}")),
+                            .map_err(|e| ConfigError::new(format!("{location}.configuration"), e)),
                     );
                 }
                 return;
@@ -97,8 +98,9 @@ fn walk_envoy(value: &Value, path: &str, doc: usize, found: &mut Vec<Result<Foun
     }
 }
 
-/// The Warden plugins of one YAML/JSON document (`doc`: its position in the file).
-pub fn plugins(document: &Value, doc: usize) -> Vec<Result<Found, String>> {
+/// The Warden plugins of one YAML/JSON document (`doc`: its position in the file); a plugin
+/// whose configuration cannot even be read is an error naming where it is.
+pub fn plugins(document: &Value, doc: usize) -> Vec<Result<Found, ConfigError>> {
     let mut found = Vec::new();
     let name = document["metadata"]["name"].as_str().unwrap_or("?");
     match document["kind"].as_str() {
@@ -127,22 +129,19 @@ pub fn plugins(document: &Value, doc: usize) -> Vec<Result<Found, String>> {
     found
 }
 
-/// Compiles one plugin's configuration as its module would; the error names the field.
-pub fn compile(found: &Found) -> Result<String, String> {
+/// Compiles one plugin's configuration as its module would: what it is (`warden.wasm: guard ->
+/// policy`), or the module's own error naming the field.
+pub fn compile(found: &Found) -> Result<String, ConfigError> {
     match &found.stage {
-        None => warden::compile_chain(&found.config)
-            .map(|_| {
-                let stages: Value = serde_json::from_slice(&found.config).unwrap_or_default();
-                let names: Vec<&str> =
-                    stages["stages"].as_array().into_iter().flatten().filter_map(|s| s["name"].as_str()).collect();
-                format!("warden.wasm: {}", names.join(" -> "))
-            })
-            .map_err(|e| e.brief()),
+        None => warden::compile_chain(&found.config).map(|_| {
+            let stages: Value = serde_json::from_slice(&found.config).unwrap_or_default();
+            let names: Vec<&str> =
+                stages["stages"].as_array().into_iter().flatten().filter_map(|s| s["name"].as_str()).collect();
+            format!("warden.wasm: {}", names.join(" -> "))
+        }),
         Some(stage) => match warden::stage(stage) {
-            Some(factory) => {
-                factory.standalone(&found.config).map(|_| format!("warden_{stage}.wasm")).map_err(|e| e.brief())
-            }
-            None => Err(format!("no Warden stage is called `{stage}`")),
+            Some(factory) => factory.standalone(&found.config).map(|_| format!("warden_{stage}.wasm")),
+            None => Err(ConfigError::new("stage", format!("no Warden stage is called `{stage}`"))),
         },
     }
 }
@@ -255,13 +254,19 @@ pub fn check(paths: &[std::path::PathBuf]) -> anyhow::Result<bool> {
             }
             for found in plugins(document, doc) {
                 count += 1;
-                match found
-                    .and_then(|f| compile(&f).map(|what| (f.clone(), what)).map_err(|e| format!("{}: {e}", f.location)))
-                {
-                    Ok((found, what)) => println!("OK   {}: {}: {what}", path.display(), found.location),
+                let compiled = found.map(|f| {
+                    let what = compile(&f);
+                    (f, what)
+                });
+                match compiled {
+                    Ok((found, Ok(what))) => println!("OK   {}: {}: {what}", path.display(), found.location),
+                    Ok((found, Err(err))) => {
+                        ok = false;
+                        println!("FAIL {}: {}: {}", path.display(), found.location, err.brief());
+                    }
                     Err(err) => {
                         ok = false;
-                        println!("FAIL {}: {err}", path.display());
+                        println!("FAIL {}: {}", path.display(), err.brief());
                     }
                 }
             }
@@ -328,7 +333,7 @@ mod tests {
         let found = found[0].clone().unwrap();
         assert!(found.location.contains("listeners[0].http_filters[0]"), "{}", found.location);
         let expected = warden::compile_chain(config.as_bytes()).err().unwrap();
-        assert_eq!(compile(&found).unwrap_err(), expected.brief());
+        assert_eq!(compile(&found).unwrap_err(), expected);
         assert!(expected.field.starts_with("stages[0].config.default"), "{}", expected.field);
     }
 
@@ -342,7 +347,7 @@ mod tests {
             "spec": {"wasm": [{"code": {"type": "Image", "image": {"url": "r/warden-guard:1"}},
                                "config": {"strip_request_headers": [7]}}]}});
         let found = plugins(&policy, 2);
-        let error = compile(found[0].as_ref().unwrap()).unwrap_err();
+        let error = compile(found[0].as_ref().unwrap()).unwrap_err().brief();
         assert!(error.starts_with("strip_request_headers[0]"), "{error}");
         assert!(found[0].as_ref().unwrap().location.starts_with("document 2: EnvoyExtensionPolicy p"));
     }

@@ -44,11 +44,11 @@ impl Verifier {
         request: &dyn RequestView,
         now_secs: u64,
         fetch: FetchKeys<'_>,
-    ) -> Result<Option<IdentityFact>, String> {
+    ) -> Result<Option<IdentityFact>, VerifyError> {
         // A fetch changes what the next round sees; two rounds cover "fetch, then decide".
         for _ in 0..2 {
             let outcome = {
-                let mut vm = self.state.lock().map_err(|_| "identity state unavailable".to_string())?;
+                let mut vm = self.state.lock().map_err(|_| VerifyError::StateUnavailable)?;
                 let outcome = jwt(&self.identity, request, now_secs, &mut vm);
                 if let JwtOutcome::NeedKeys(index) = outcome {
                     if let Some(slot) = vm.fetched.get_mut(index) {
@@ -60,13 +60,15 @@ impl Verifier {
             match outcome {
                 JwtOutcome::Absent => return Ok(None),
                 JwtOutcome::Verified(verified) => return Ok(Some(verified.fact.clone())),
-                JwtOutcome::Refused(refusal) => return Err(refusal.reason),
-                JwtOutcome::KeysUnavailable => return Err(keys_unavailable()),
+                JwtOutcome::Refused(refusal) => return Err(VerifyError::Refused(refusal.reason)),
+                JwtOutcome::KeysUnavailable => return Err(VerifyError::KeysUnavailable),
                 JwtOutcome::NeedKeys(index) => {
-                    let Some(provider) = self.identity.providers.get(index) else { return Err(keys_unavailable()) };
-                    let Some(remote) = &provider.remote else { return Err(keys_unavailable()) };
+                    let Some(provider) = self.identity.providers.get(index) else {
+                        return Err(VerifyError::KeysUnavailable);
+                    };
+                    let Some(remote) = &provider.remote else { return Err(VerifyError::KeysUnavailable) };
                     let body = fetch(remote);
-                    let mut vm = self.state.lock().map_err(|_| "identity state unavailable".to_string())?;
+                    let mut vm = self.state.lock().map_err(|_| VerifyError::StateUnavailable)?;
                     // A failure is not fatal here: the last good set (if any) is still used.
                     let _ = vm.store_fetched(provider, index, body.as_deref().map_err(Clone::clone), now_secs);
                 }
@@ -74,16 +76,27 @@ impl Verifier {
         }
         // Still asking for keys right after a fetch: the fetch failed and no set is kept, or
         // the token's `kid` is in no set the provider publishes.
-        let mut vm = self.state.lock().map_err(|_| "identity state unavailable".to_string())?;
+        let mut vm = self.state.lock().map_err(|_| VerifyError::StateUnavailable)?;
         match jwt(&self.identity, request, now_secs, &mut vm) {
             JwtOutcome::Absent => Ok(None),
             JwtOutcome::Verified(verified) => Ok(Some(verified.fact.clone())),
-            JwtOutcome::Refused(refusal) => Err(refusal.reason),
-            JwtOutcome::NeedKeys(_) | JwtOutcome::KeysUnavailable => Err(keys_unavailable()),
+            JwtOutcome::Refused(refusal) => Err(VerifyError::Refused(refusal.reason)),
+            JwtOutcome::NeedKeys(_) | JwtOutcome::KeysUnavailable => Err(VerifyError::KeysUnavailable),
         }
     }
 }
 
-fn keys_unavailable() -> String {
-    "the provider's key set is not available".into()
+/// Why a token was not accepted (the text names no secret).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// A provider found the token and refused it (the reason: expired, wrong audience, a
+    /// malformed claim, ...).
+    #[error("{0}")]
+    Refused(String),
+    /// The provider's key set could not be had (the fetch failed and no earlier set is kept).
+    #[error("the provider's key set is not available")]
+    KeysUnavailable,
+    /// The verifier's state is unusable (a thread panicked while holding it).
+    #[error("identity state unavailable")]
+    StateUnavailable,
 }

@@ -216,7 +216,7 @@ pub struct PersonAct {
     pub kind: Option<String>,
     /// `approve`, `deny`, `force_approve` or `force_deny`.
     pub decision: String,
-    /// Why.
+    /// The reason sent with the decision (required for a deny and a forced decision).
     #[serde(default)]
     pub reason: Option<String>,
     /// Real milliseconds after the request is sent (ignored in `people_before`).
@@ -234,7 +234,7 @@ pub struct ResponseDef {
     /// Status; default 200.
     #[serde(default = "ok")]
     pub status: u16,
-    /// Headers.
+    /// Response headers, in order.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     /// Body (one chunk).
@@ -384,16 +384,16 @@ pub struct UpstreamExpect {
     /// Whether the request reached the upstream at all; default true.
     #[serde(default)]
     pub reached: Option<bool>,
-    /// Method.
+    /// The method the upstream must have seen (exact).
     #[serde(default)]
     pub method: Option<String>,
-    /// Path.
+    /// The path (and query) the upstream must have seen.
     #[serde(default)]
     pub path: Option<Matcher>,
     /// Headers (subset; `null` = absent). `host` is the authority.
     #[serde(default)]
     pub headers: BTreeMap<String, Option<Matcher>>,
-    /// Body.
+    /// The body the upstream must have received.
     #[serde(default)]
     pub body: Option<Matcher>,
 }
@@ -447,16 +447,16 @@ pub struct LedgerExpect {
 pub struct CalloutExpect {
     /// Cluster name.
     pub cluster: String,
-    /// Method.
+    /// The callout's method (exact).
     #[serde(default)]
     pub method: Option<String>,
-    /// Path.
+    /// The callout's path.
     #[serde(default)]
     pub path: Option<Matcher>,
     /// Headers (subset).
     #[serde(default)]
     pub headers: BTreeMap<String, Option<Matcher>>,
-    /// Body.
+    /// The callout's body.
     #[serde(default)]
     pub body: Option<Matcher>,
 }
