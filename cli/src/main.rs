@@ -54,6 +54,28 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The demo's identity provider alone, for tests that sign people in to the approval
+    /// pages (examples/approvals/verify): loopback only, no passwords; prints each sign-in and
+    /// token exchange.
+    #[cfg(feature = "harness")]
+    #[command(name = "demo-idp", hide = true)]
+    DemoIdp {
+        /// Listen address (loopback).
+        #[arg(long)]
+        listen: String,
+        /// The one client's id.
+        #[arg(long)]
+        client_id: String,
+        /// File holding the client's secret.
+        #[arg(long)]
+        client_secret_file: PathBuf,
+        /// The client's callback URL.
+        #[arg(long)]
+        redirect_uri: String,
+        /// Who may sign in: `name` or `name:group,group` (repeat).
+        #[arg(long = "person")]
+        people: Vec<String>,
+    },
     #[cfg(feature = "harness")]
     /// The whole product on 127.0.0.1: Envoy with warden.wasm (identity, policy, approval,
     /// mask, audit) in front of demo upstreams, and `warden serve`; prints a walkthrough and
@@ -473,6 +495,10 @@ fn main() -> ExitCode {
         }
         Command::Serve { config, database, listen, check } => {
             serve::run(serve::ServeOptions { config: config.as_deref(), database, listen, check })
+        }
+        #[cfg(feature = "harness")]
+        Command::DemoIdp { listen, client_id, client_secret_file, redirect_uri, people } => {
+            demo::identity_provider(&listen, &client_id, &client_secret_file, &redirect_uri, &people)
         }
         #[cfg(feature = "harness")]
         Command::Demo { tour, data_dir, envoy_bin, wasm_dir, free_ports, concurrency, database, replicas } => {

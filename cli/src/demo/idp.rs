@@ -33,6 +33,9 @@ pub struct Provider {
     pub people: Vec<Person>,
     /// Signs the ID tokens.
     pub key: Arc<DemoKey>,
+    /// Print each sign-in and token exchange on stdout (`login <person>`, `token <client_id>
+    /// ok` or `token <client_id> <error>`), for tests that check what happened; off in the demo.
+    pub announce: bool,
 }
 
 struct Grant {
@@ -136,6 +139,9 @@ async fn authorize(State(s): State<Shared>, Form(form): Form<HashMap<String, Str
         nonce: form.get("nonce").cloned(),
         auth_time: super::unix_now(),
     };
+    if s.provider.announce {
+        println!("login {}", grant.person);
+    }
     if let Ok(mut codes) = s.codes.lock() {
         codes.insert(code.clone(), grant);
     }
@@ -147,7 +153,12 @@ async fn token(State(s): State<Shared>, Form(form): Form<HashMap<String, String>
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     let grant = s.codes.lock().ok().and_then(|mut codes| codes.remove(get("code"))); // single use
     let p = &s.provider;
-    let refuse = |error: &str| (StatusCode::BAD_REQUEST, Json(json!({"error": error}))).into_response();
+    let refuse = |error: &str| {
+        if p.announce {
+            println!("token {} {error}", get("client_id"));
+        }
+        (StatusCode::BAD_REQUEST, Json(json!({"error": error}))).into_response()
+    };
     let Some(grant) = grant.filter(|_| get("grant_type") == "authorization_code") else {
         return refuse("invalid_grant");
     };
@@ -172,7 +183,52 @@ async fn token(State(s): State<Shared>, Form(form): Form<HashMap<String, String>
     let Ok(access_token) = random_secret(24) else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
+    if p.announce {
+        println!("token {} ok", p.client_id);
+    }
     Json(json!({"access_token": access_token, "token_type": "Bearer", "expires_in": 300,
                 "id_token": p.key.sign(&claims)}))
     .into_response()
+}
+
+/// `warden demo idp`: the demo provider alone on `listen`, for tests and examples that need
+/// people to sign in (`examples/approvals/verify`): one client, the given people (`name` or
+/// `name:group,group`), a fresh signing key, sign-ins and token exchanges announced on stdout.
+/// Runs until killed; listens on loopback only.
+pub fn serve_alone(
+    listen: &str,
+    client_id: &str,
+    secret_file: &std::path::Path,
+    redirect_uri: &str,
+    people: &[String],
+) -> anyhow::Result<bool> {
+    use anyhow::Context;
+    let address: std::net::SocketAddr = listen.parse().with_context(|| format!("--listen {listen}: an address"))?;
+    anyhow::ensure!(address.ip().is_loopback(), "--listen: the demo provider listens on loopback only");
+    let client_secret = warden_service_shared::secrets::secret_file(secret_file, "--client-secret-file".into())
+        .map_err(|e| anyhow::anyhow!(e.brief()))?;
+    let people = people
+        .iter()
+        .map(|spec| {
+            let (name, groups) = spec.split_once(':').unwrap_or((spec, ""));
+            let groups: Vec<String> = groups.split(',').filter(|g| !g.is_empty()).map(str::to_string).collect();
+            Person { name: name.into(), role: groups.join(", "), groups }
+        })
+        .collect();
+    let provider = Provider {
+        issuer: format!("http://{address}"),
+        client_id: client_id.into(),
+        client_secret,
+        redirect_uri: redirect_uri.into(),
+        people,
+        key: Arc::new(DemoKey::generate()?),
+        announce: true,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?;
+        println!("demo identity provider on http://{address}");
+        axum::serve(listener, router(provider)).await.context("serving")?;
+        Ok(true)
+    })
 }

@@ -8,6 +8,7 @@
 mod browser;
 mod config;
 mod idp;
+pub use idp::serve_alone as identity_provider;
 mod keys;
 mod tour;
 mod upstreams;
@@ -243,6 +244,7 @@ pub fn run(options: DemoOptions) -> anyhow::Result<bool> {
                 redirect_uri: format!("http://127.0.0.1:{}/ui/callback", ports.service),
                 people: people(),
                 key: key.clone(),
+                announce: false,
             }),
         ),
     ];

@@ -25,8 +25,7 @@ async function signIn(user) {
   const page = await context.newPage();
   current = page;
   await page.goto(`${service}/ui`);
-  await page.getByLabel("User name").fill(user);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: `Sign in as ${user}` }).click();
   try {
     await page.waitForURL(`${service}/ui`, { timeout: 10000 });
     await page.getByText(`Signed in as ${user}`).waitFor({ timeout: 10000 });
