@@ -7,6 +7,8 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use warden_evidence::core::bundle::{Bundle, Report};
+use warden_kit::audit::RecordKind;
+use warden_kit::ledger::LedgerEntry;
 
 /// A framework's controls and what in the evidence supports each.
 fn controls(framework: &str) -> Option<Vec<(&'static str, &'static str)>> {
@@ -55,29 +57,33 @@ pub fn render(bundle: &Bundle, report: &Report, framework: &str) -> Option<Strin
     let mut masked = BTreeMap::new();
     let mut forced = Vec::new();
     let (mut delegated, mut with_masking) = (0u64, 0u64);
+    // A JSON name (`require_approval`, `human`, ...) of a serialized enum.
+    let name = |value: Result<Value, serde_json::Error>| value.ok().and_then(|v| v.as_str().map(str::to_string));
     for (offset, entry) in bundle.entries.iter().enumerate() {
-        let value: Value = serde_json::from_str(entry).unwrap_or(Value::Null);
-        if value["kind"] != "request" {
+        let Ok(LedgerEntry::Record(record)) = serde_json::from_str::<LedgerEntry>(entry) else { continue };
+        if record.kind != RecordKind::Request {
             continue;
         }
-        count(&mut effects, value["decision"]["effect"].as_str().unwrap_or("no policy decision"));
-        let status = value["outcome"]["status"].as_u64().unwrap_or(0);
+        let effect = record.decision.as_ref().and_then(|d| name(serde_json::to_value(d.effect)));
+        count(&mut effects, effect.unwrap_or_else(|| "no policy decision".into()));
+        let status = record.outcome.as_ref().map_or(0, |o| o.status);
         count(&mut statuses, format!("{}xx", status / 100));
-        if let Some(status) = value["approval"]["status"].as_str() {
-            count(&mut approvals, status);
-            if value["approval"]["forced"] == true {
+        if let Some(approval) = &record.approval {
+            count(&mut approvals, name(serde_json::to_value(approval.status)).unwrap_or_default());
+            if approval.forced {
                 forced.push(bundle.from + offset as u64);
             }
         }
-        count(&mut kinds, value["who"]["kind"].as_str().unwrap_or("anonymous"));
-        if value["who"]["actors"].as_array().is_some_and(|a| !a.is_empty()) {
+        let kind = record.who.as_ref().and_then(|w| name(serde_json::to_value(w.kind)));
+        count(&mut kinds, kind.unwrap_or_else(|| "anonymous".into()));
+        if record.who.as_ref().is_some_and(|w| !w.actors.is_empty()) {
             delegated += 1;
         }
         let mut any = false;
-        for direction in ["request", "response"] {
-            if let Some(counts) = value["masking"][direction]["counts"].as_object() {
-                for (kind, n) in counts {
-                    *masked.entry(format!("{kind} ({direction})")).or_insert(0) += n.as_u64().unwrap_or(0);
+        if let Some(masking) = &record.masking {
+            for (direction, report) in [("request", &masking.request), ("response", &masking.response)] {
+                for (kind, n) in report.iter().flat_map(|r| r.counts.iter()) {
+                    *masked.entry(format!("{kind} ({direction})")).or_insert(0) += n;
                     any = true;
                 }
             }

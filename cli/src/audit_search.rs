@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 use warden_kit::approval_api::EventActor;
+use warden_kit::ledger::EntryKind;
 
 /// What to look for; every given criterion must hold (an empty query matches everything).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,7 +21,7 @@ pub struct Query {
     /// The status sent downstream.
     pub status: Option<u32>,
     /// Only entries of this kind (`request`, `gap`, `intent`, `approval_event`).
-    pub kind: Option<String>,
+    pub kind: Option<EntryKind>,
     /// Only records where something was masked.
     pub masked: bool,
     /// Only records of actions Warden refused (the record's `refused`), whatever the status.
@@ -44,10 +45,13 @@ pub fn time_ms(entry: &Value) -> Option<u64> {
 impl Query {
     /// Whether `entry` (a record or an approval event) matches every criterion.
     pub fn matches(&self, entry: &Value) -> bool {
-        let kind = text(&entry["kind"]);
-        let kind = if kind.is_empty() { "request" } else { kind };
+        // An entry without a kind is a request record, as records were first written.
+        let kind = match text(&entry["kind"]) {
+            "" => Some(EntryKind::Request),
+            name => EntryKind::parse(name),
+        };
         let time = time_ms(entry);
-        self.kind.as_deref().is_none_or(|k| k == kind)
+        self.kind.is_none_or(|k| Some(k) == kind)
             && self.since_ms.is_none_or(|since| time.is_some_and(|t| t >= since))
             && self.until_ms.is_none_or(|until| time.is_some_and(|t| t < until))
             && self.who.as_deref().is_none_or(|who| involves(entry, who))
@@ -101,6 +105,11 @@ fn masked(entry: &Value) -> bool {
     })
 }
 
+/// A `--kind` argument: `request`, `gap`, `intent` or `approval_event`.
+pub fn parse_kind(arg: &str) -> Result<EntryKind, String> {
+    EntryKind::parse(arg).ok_or_else(|| "one of request, gap, intent, approval_event".to_string())
+}
+
 /// A time argument: RFC 3339 (`2026-11-26T10:00:00Z`) or milliseconds since the epoch.
 pub fn parse_time(arg: &str) -> Result<u64, String> {
     if let Ok(ms) = arg.parse::<u64>() {
@@ -115,6 +124,7 @@ pub fn parse_time(arg: &str) -> Result<u64, String> {
 mod tests {
     use super::{parse_time, Query};
     use serde_json::json;
+    use warden_kit::ledger::EntryKind;
 
     fn held_delete() -> serde_json::Value {
         json!({
@@ -185,6 +195,6 @@ mod tests {
         assert!(!Query { until_ms: Some(at), ..Query::default() }.matches(&held_delete()));
         let event = json!({"kind": "approval_event", "at": 1_764_150_130u64});
         assert!(Query { since_ms: Some(1_764_150_130_000), ..Query::default() }.matches(&event));
-        assert!(!Query { kind: Some("request".into()), ..Query::default() }.matches(&event));
+        assert!(!Query { kind: Some(EntryKind::Request), ..Query::default() }.matches(&event));
     }
 }

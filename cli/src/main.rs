@@ -330,8 +330,8 @@ enum AuditCommand {
         #[arg(long)]
         status: Option<u32>,
         /// Entry kind: request, gap, intent, approval_event.
-        #[arg(long)]
-        kind: Option<String>,
+        #[arg(long, value_parser = audit_search::parse_kind)]
+        kind: Option<warden_kit::ledger::EntryKind>,
         /// Only requests where something was masked.
         #[arg(long)]
         masked: bool,

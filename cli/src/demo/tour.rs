@@ -7,6 +7,8 @@ use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
+use warden_kit::audit::RecordKind;
+use warden_kit::ledger::LedgerEntry;
 
 const DELETE_CALL: &str =
     r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_customer","arguments":{"id":42}}}"#;
@@ -288,7 +290,7 @@ fn approve_on_the_web(r: &Running, id: &str) -> anyhow::Result<(String, Instant)
 }
 
 /// The requests the tour sent, as (method, path, status) the ledger must hold.
-const RECORDED: [(&str, &str, u64); 5] = [
+const RECORDED: [(&str, &str, u32); 5] = [
     ("POST", "/mcp", 200),
     ("POST", "/v1/chat/completions", 200),
     ("POST", "/sql", 200),
@@ -308,17 +310,21 @@ fn evidence(r: &Running, exe: &Path, approval_id: &str, c: &mut Checks) {
         let out = warden(exe, r, Some(r.token("erin")), &["audit", "export", "--out", &bundle_arg]);
         let entries = read_entries(&bundle)?;
         let requests = RECORDED.iter().all(|(method, path, status)| {
-            entries.iter().any(|e| {
-                e["kind"] == "request"
-                    && e["what"]["method"] == *method
-                    && e["what"]["path"] == *path
-                    && e["outcome"]["status"] == *status
+            entries.iter().any(|e| match e {
+                LedgerEntry::Record(r) => {
+                    r.kind == RecordKind::Request
+                        && r.what.as_ref().is_some_and(|w| w.method == *method && w.path == *path)
+                        && r.outcome.as_ref().is_some_and(|o| o.status == *status)
+                }
+                LedgerEntry::ApprovalEvent(_) => false,
             })
         });
         let events: Vec<&str> = entries
             .iter()
-            .filter(|e| e["kind"] == "approval_event" && e["approval_id"] == approval_id)
-            .filter_map(|e| e["event"].as_str())
+            .filter_map(|e| match e {
+                LedgerEntry::ApprovalEvent(event) if event.approval_id == approval_id => Some(event.event.as_str()),
+                _ => None,
+            })
             .collect();
         let complete = requests && events == APPROVAL_EVENTS;
         (out.status.success() && complete).then_some(entries)
@@ -369,7 +375,9 @@ fn evidence(r: &Running, exe: &Path, approval_id: &str, c: &mut Checks) {
     );
 }
 
-fn read_entries(bundle: &Path) -> Option<Vec<Value>> {
+/// The bundle's entries, each read as a ledger entry; `None` while the bundle or any entry is
+/// not readable.
+fn read_entries(bundle: &Path) -> Option<Vec<LedgerEntry>> {
     let bundle: Value = serde_json::from_str(&std::fs::read_to_string(bundle).ok()?).ok()?;
     bundle["entries"].as_array()?.iter().map(|e| e.as_str().and_then(|s| serde_json::from_str(s).ok())).collect()
 }
