@@ -8,11 +8,11 @@ use warden_kit::{ConfigError, FailureMode, StageKind};
 /// A compiled token issuer.
 #[derive(Debug, Clone)]
 pub struct Provider {
-    /// Name.
+    /// The provider's name, for errors and logs.
     pub name: String,
-    /// Claim checks.
+    /// Issuer, audiences, clock skew and required claims every token must pass.
     pub rules: ClaimRules,
-    /// Allowed algorithms.
+    /// The algorithms a token may be signed with (`alg: none` never is).
     pub allowed: Vec<Algorithm>,
     /// Inline keys, each bound to one algorithm (empty with `remote`).
     pub keys: Vec<VerifyingKey>,
@@ -22,7 +22,7 @@ pub struct Provider {
     pub default_rsa: Algorithm,
     /// Where the token is.
     pub source: TokenSource,
-    /// Largest token.
+    /// Largest token accepted, bytes; a longer one is refused before it is decoded.
     pub max_token_bytes: usize,
     /// Path of the groups claim.
     pub groups_path: Vec<String>,
@@ -39,15 +39,15 @@ pub struct Provider {
 /// Where a provider's key set is fetched from.
 #[derive(Debug, Clone)]
 pub struct Remote {
-    /// Cluster.
+    /// The Envoy cluster the key set is fetched through.
     pub cluster: String,
-    /// Authority.
+    /// The `:authority` of the fetch.
     pub authority: String,
-    /// Path.
+    /// The path of the key set (`/.well-known/jwks.json`).
     pub path: String,
     /// Lifetime of a fetched set.
     pub ttl_secs: u64,
-    /// Callout timeout.
+    /// How long a fetch may take, ms; a slower one fails (the last good set is kept).
     pub timeout_ms: u64,
     /// Smallest interval between fetches for unknown `kid`s.
     pub min_refetch_secs: u64,
@@ -58,24 +58,24 @@ pub struct Remote {
 pub struct ApiKey {
     /// SHA-256 of the key.
     pub sha256: [u8; 32],
-    /// Subject.
+    /// The subject a request with this key is for.
     pub subject: String,
-    /// Kind.
+    /// Whether the key is a person's, an agent's or a service's.
     pub kind: SubjectKind,
-    /// Groups.
+    /// Groups the key's holder is in.
     pub groups: Vec<String>,
 }
 
 /// A compiled route rule.
 #[derive(Debug, Clone)]
 pub struct Route {
-    /// Exact host.
+    /// The host the route is for (exact); `None`: any host.
     pub host: Option<String>,
-    /// Path prefix.
+    /// The path prefix the route is for; `None`: any path.
     pub prefix: Option<String>,
     /// Methods (empty: any).
     pub methods: Vec<String>,
-    /// Requirement.
+    /// Whether the route needs an identity: required (the default), optional or anonymous.
     pub requirement: Requirement,
 }
 
@@ -88,13 +88,13 @@ pub struct Identity {
     pub spiffe: Option<(Vec<String>, SubjectKind)>,
     /// API key header and keys.
     pub api_keys: Option<(String, Vec<ApiKey>)>,
-    /// Route rules.
+    /// Route rules, first match wins.
     pub routes: Vec<Route>,
     /// Requirement where no route matches.
     pub default_requirement: Requirement,
     /// Upstream header names.
     pub headers: UpstreamHeaders,
-    /// Failure behaviour.
+    /// What a failure (e.g. key set unavailable) does: refuse (`closed`, the default) or let through.
     pub failure_mode: FailureMode,
     /// Verified tokens remembered per VM (0: no cache). The cache itself is VM state
     /// ([`crate::vm::IdentityVm`]), not configuration.

@@ -78,18 +78,18 @@ pub enum Effect {
     ReplaceBody(Vec<u8>),
     /// Record a metric (names are prefixed `warden_` by convention; see each filter's README).
     Metric {
-        /// Metric name.
+        /// Metric name (documented in the filter's README).
         name: &'static str,
-        /// Kind.
+        /// Counter, gauge or histogram: what `value` means.
         kind: MetricKind,
         /// Increment, new value or sample.
         value: i64,
     },
     /// Write a log line. Never put secrets (tokens, credentials, masked values) here.
     Log {
-        /// Severity.
+        /// How severe: Envoy's log level the line is written at.
         level: LogLevel,
-        /// Message.
+        /// The line, starting with the filter's name (`warden policy: ...`).
         message: String,
     },
 }
@@ -132,15 +132,15 @@ impl LocalReply {
 pub struct Callout {
     /// Envoy cluster name.
     pub cluster: String,
-    /// Method.
+    /// HTTP method of the callout (`GET`, `POST`).
     pub method: String,
     /// Path with query.
     pub path: String,
     /// Authority (Host).
     pub authority: String,
-    /// Extra headers.
+    /// Headers besides the pseudo-headers (e.g. `authorization`, `content-type`).
     pub headers: Vec<(String, String)>,
-    /// Body.
+    /// Request body (empty: none).
     pub body: Vec<u8>,
     /// Timeout; when it passes the response is a synthetic 504.
     pub timeout: Duration,
@@ -156,7 +156,7 @@ pub struct CalloutResponse {
     pub status: u16,
     /// Headers without `:status`.
     pub headers: Vec<(String, String)>,
-    /// Body.
+    /// Response body (empty for synthetic statuses).
     pub body: Vec<u8>,
     /// The callout's tag.
     pub tag: String,

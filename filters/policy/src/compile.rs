@@ -66,19 +66,19 @@ pub struct Policy {
 
 /// One compiled rule.
 pub struct Rule {
-    /// Id.
+    /// The rule's id, unique in the policy: named in decisions, records and metrics.
     pub id: String,
-    /// Description.
+    /// What the rule is for, for people reading the policy (never in a decision).
     pub description: String,
-    /// Effect.
+    /// What a match does: allow, deny, require approval, or only log.
     pub effect: RuleEffect,
     /// Dry run?
     pub dry_run: bool,
-    /// Deny message.
+    /// The message a deny answers with (default: the rule's description or id).
     pub message: String,
     /// Approval requirement (require_approval).
     pub approval: Option<ApprovalRequirement>,
-    /// Masking obligation.
+    /// The masking the rule asks of the masking stage when it allows.
     pub mask: Option<MaskObligation>,
     /// Methods (uppercase); empty = any.
     pub methods: Vec<String>,
@@ -88,13 +88,13 @@ pub struct Rule {
     pub paths: Vec<PathMatcher>,
     /// Query parameter conditions.
     pub query: Vec<(String, ValueMatcher)>,
-    /// Header conditions.
+    /// Header conditions (lowercase names), all of which must hold.
     pub headers: Vec<(String, ValueMatcher)>,
     /// Source ranges; empty = any.
     pub sources: Vec<Cidr>,
-    /// Identity conditions.
+    /// Conditions on the verified caller (`warden.identity`); `None`: anyone, even anonymous.
     pub identity: Option<IdentityMatcher>,
-    /// Time window.
+    /// When the rule applies (days and hours in a time zone); `None`: always.
     pub time: Option<TimeWindow>,
     /// Body pointer conditions.
     pub body: Vec<(String, ValueMatcher)>,
@@ -112,31 +112,31 @@ pub struct Rule {
 pub struct IdentityMatcher {
     /// See [`IdentityMatch`].
     pub anonymous: Option<bool>,
-    /// Subjects.
+    /// Subjects that match (exact or glob); empty: any.
     pub subjects: Vec<NamePattern>,
-    /// Kinds.
+    /// Kinds of subject that match; empty: any.
     pub kinds: Vec<SubjectKind>,
-    /// Any group.
+    /// The caller must be in at least one of these groups; empty: no condition.
     pub groups: Vec<String>,
-    /// Any scope.
+    /// The caller's credential must carry at least one of these scopes; empty: no condition.
     pub scopes: Vec<String>,
-    /// Issuers.
+    /// Credential issuers that match; empty: any.
     pub issuers: Vec<String>,
-    /// Actors.
+    /// Someone in the actor chain must match one of these (exact or glob); empty: no condition.
     pub actors: Vec<NamePattern>,
-    /// Acting kinds.
+    /// Someone in the actor chain must be of one of these kinds; empty: no condition.
     pub acting_kinds: Vec<SubjectKind>,
-    /// Delegated.
+    /// Whether someone acts for the subject (`Some(true)`) or nobody does; `None`: either.
     pub delegated: Option<bool>,
-    /// Claims.
+    /// Selected claims that must have these values (claim, value).
     pub claims: Vec<(String, String)>,
 }
 
 /// Compiled MCP conditions.
 pub struct McpMatcher {
-    /// Methods.
+    /// JSON-RPC methods that match (`tools/call`); empty: any.
     pub methods: Vec<String>,
-    /// Tools.
+    /// Tools of a `tools/call` that match (exact or glob); empty: any.
     pub tools: Vec<NamePattern>,
     /// Argument conditions (pointer relative to `arguments`).
     pub arguments: Vec<(String, ValueMatcher)>,
