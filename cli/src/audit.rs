@@ -189,13 +189,11 @@ pub fn describe(entry: &LedgerEntry) -> String {
         }
     }
     if let Some(decision) = &record.decision {
-        let effect = serde_json::to_value(decision.effect).ok();
-        let effect = effect.as_ref().and_then(Value::as_str).unwrap_or("");
+        let effect = json_name(decision.effect);
         text.push_str(&format!("; {effect} ({})", decision.rules.join(",")));
     }
     if let Some(approval) = &record.approval {
-        let status = serde_json::to_value(approval.status).ok();
-        let status = status.as_ref().and_then(Value::as_str).unwrap_or("");
+        let status = json_name(approval.status);
         text.push_str(&format!("; approval {} {status}", approval.approval_id));
         if let Some(by) = &approval.approver {
             text.push_str(&format!(" by {by}"));
@@ -228,6 +226,12 @@ pub fn describe(entry: &LedgerEntry) -> String {
         None => text.push_str("; null"),
     }
     text
+}
+
+/// The name a unit enum of the records is written as (`require_approval`, `human`); empty
+/// for anything that is not written as a string.
+pub(crate) fn json_name(value: impl serde::Serialize) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
 /// [`describe`] for an entry's text; an entry that is not a ledger entry says so.

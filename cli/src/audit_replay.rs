@@ -4,12 +4,13 @@
 //! (they may be secrets), so rules that read them cannot be re-checked from the record alone:
 //! the replay says so instead of guessing.
 
+use crate::audit::json_name;
 use anyhow::{anyhow, Context};
 use serde_json::{json, Value};
 use std::path::Path;
 use warden_evidence::core::bundle::{policy_version, Bundle};
 use warden_kit::audit::AuditRecord;
-use warden_kit::facts::{IdentityFact, SqlAction, Verdict};
+use warden_kit::facts::{IdentityFact, SqlAction};
 use warden_kit::ledger::LedgerEntry;
 use warden_kit::StageKind;
 use warden_policy::request::Request;
@@ -42,9 +43,7 @@ pub fn replay(path: &Path, index: u64) -> anyhow::Result<bool> {
 
     let what = record.what.clone().unwrap_or_default();
     let (replayed, recorded_sql, body) = redecide(&record, &policy);
-    let name = |effect: Verdict| serde_json::to_value(effect).ok().and_then(|v| v.as_str().map(str::to_string));
-    let (effect, recorded_effect) =
-        (name(replayed.effect).unwrap_or_default(), name(recorded.effect).unwrap_or_default());
+    let (effect, recorded_effect) = (json_name(replayed.effect), json_name(recorded.effect));
     println!("entry {index}: {} {}{} under policy {version}", what.method, what.authority, what.path);
     println!("  recorded: \"{recorded_effect}\" ({})", recorded.rules.join(","));
     println!("  replayed: \"{effect}\" ({})", replayed.rules.join(","));
@@ -148,6 +147,7 @@ fn redecide(record: &AuditRecord, policy: &Policy) -> Redecided {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use warden_kit::facts::Verdict;
 
     #[test]
     fn a_denied_sql_statement_is_re_decided_from_its_recorded_classification() {

@@ -2,8 +2,7 @@
 //! what was checked, the population (decisions, approvals, forced approvals, masking, who
 //! acted), gaps, samples with their inclusion proofs, and which controls each part supports.
 
-use crate::audit::describe_text;
-use serde_json::Value;
+use crate::audit::{describe_text, json_name};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use warden_evidence::core::bundle::{Bundle, Report};
@@ -57,24 +56,22 @@ pub fn render(bundle: &Bundle, report: &Report, framework: &str) -> Option<Strin
     let mut masked = BTreeMap::new();
     let mut forced = Vec::new();
     let (mut delegated, mut with_masking) = (0u64, 0u64);
-    // A JSON name (`require_approval`, `human`, ...) of a serialized enum.
-    let name = |value: Result<Value, serde_json::Error>| value.ok().and_then(|v| v.as_str().map(str::to_string));
     for (offset, entry) in bundle.entries.iter().enumerate() {
         let Ok(LedgerEntry::Record(record)) = serde_json::from_str::<LedgerEntry>(entry) else { continue };
         if record.kind != RecordKind::Request {
             continue;
         }
-        let effect = record.decision.as_ref().and_then(|d| name(serde_json::to_value(d.effect)));
+        let effect = record.decision.as_ref().map(|d| json_name(d.effect));
         count(&mut effects, effect.unwrap_or_else(|| "no policy decision".into()));
         let status = record.outcome.as_ref().map_or(0, |o| o.status);
         count(&mut statuses, format!("{}xx", status / 100));
         if let Some(approval) = &record.approval {
-            count(&mut approvals, name(serde_json::to_value(approval.status)).unwrap_or_default());
+            count(&mut approvals, json_name(approval.status));
             if approval.forced {
                 forced.push(bundle.from + offset as u64);
             }
         }
-        let kind = record.who.as_ref().and_then(|w| name(serde_json::to_value(w.kind)));
+        let kind = record.who.as_ref().map(|w| json_name(w.kind));
         count(&mut kinds, kind.unwrap_or_else(|| "anonymous".into()));
         if record.who.as_ref().is_some_and(|w| !w.actors.is_empty()) {
             delegated += 1;
